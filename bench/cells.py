@@ -1,0 +1,356 @@
+"""Cells: frozen specs whose hash names a cached result, so a rerun skips finished work.
+
+A table expands into :class:`EvalSpec` cells (test data, noise, method, profile, seed). Each needs a
+fitted method, itself a :class:`FitSpec` cell cached separately: a method that never sees the cell's
+noise (DnCNN-B, BM3D's empty fit) gets ``noise=None`` and is fitted once for a whole table.
+
+Layout of the cache folder::
+
+    fits/<key>/model      what the method's ``save`` wrote (written via a temp file + rename)
+    fits/<key>/fit.json   the spec and the fit's wall time; its presence marks the fit as finished
+    fits/<key>/checkpoint training state of an unfinished fit (resumed on the next run)
+    evals/<key>.json      per-stage means and per-image metrics of a finished evaluation
+    evals/<key>.partial.jsonl   one line per image already evaluated by an interrupted run
+
+A key hashes the spec, the code that can change a number (packages ``noise`` and ``methods`` and the
+modules ``bench.data``, ``bench.metrics`` and this one) and the versions of numpy, torch, bm3d and
+scikit-image. Editing a report or the command line keeps every cached result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.data import Dataset, load_dataset
+from bench.metrics import compute_psnr, compute_ssim
+from methods.base import Denoiser, build_training_data
+from methods.registry import METHODS, load_method, make_method
+from noise import parse_noise
+
+_ROOT = Path(__file__).resolve().parent.parent
+_CODE_FILES = ("noise", "methods", "bench/data.py", "bench/metrics.py", "bench/cells.py")
+_VERSIONED = ("numpy", "torch", "bm3d", "scikit-image")
+
+
+@cache
+def compute_code_digest() -> str:
+    """SHA-256 over the sources that can change a number, plus key library versions."""
+    h = hashlib.sha256()
+    for entry in _CODE_FILES:
+        path = _ROOT / entry
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            h.update(file.relative_to(_ROOT).as_posix().encode())
+            h.update(file.read_bytes())
+    for package in _VERSIONED:
+        h.update(f"{package}=={importlib.metadata.version(package)}".encode())
+    return h.hexdigest()
+
+
+def derive_rng(seed: int, *labels: str) -> np.random.Generator:
+    """A generator for one purpose of one seed, e.g. ``derive_rng(0, "test-noise", "gaussian:25")``."""
+    return np.random.default_rng([seed, *(zlib.crc32(label.encode()) for label in labels)])
+
+
+@dataclass(frozen=True)
+class FitSpec:
+    """One fitted method.
+
+    ``noise`` is None when the method's training never sees the cell's noise.
+    """
+
+    method: str
+    params: tuple[tuple[str, Any], ...]
+    train_data: str
+    train_limit: int | None
+    noise: str | None
+    seed: int
+
+    @property
+    def key(self) -> str:
+        """Hash of the spec and the code digest; names the cache folder."""
+        return _hash_spec(self)
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """One evaluation of a fitted method on one noisy test set."""
+
+    fit: FitSpec
+    test_data: str
+    test_limit: int | None
+    test_crop: int | None
+    noise: str
+    seed: int
+
+    @property
+    def key(self) -> str:
+        """Hash of the spec and the code digest; names the result file."""
+        return _hash_spec(self)
+
+
+def make_fit_spec(
+    method: str, *, params: dict[str, Any], train_data: str, train_limit: int | None, noise: str, seed: int
+) -> FitSpec:
+    """The fit cell of ``method``; drops the noise when the method never sees it."""
+    requires = METHODS[method].requires
+    sees_noise = requires.noisy_images or requires.noise_model
+    return FitSpec(
+        method=method,
+        params=tuple(sorted(params.items())),
+        train_data=train_data,
+        train_limit=train_limit,
+        noise=noise if sees_noise else None,
+        seed=seed,
+    )
+
+
+def _hash_spec(spec: FitSpec | EvalSpec) -> str:
+    text = json.dumps(asdict(spec), sort_keys=True, default=str) + compute_code_digest()
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@dataclass
+class StageResult:
+    """Mean metrics of one stage of a method on one evaluation cell."""
+
+    stage: str
+    psnr: float
+    ssim: float
+    ssim_authors: float
+    n_images: int
+    denoise_seconds: float
+
+
+@dataclass
+class EvalResult:
+    """Everything one evaluation cell produced."""
+
+    spec: EvalSpec
+    stages: list[StageResult]
+    fit_seconds: float
+    from_cache: bool
+
+
+@dataclass
+class CellRunner:
+    """Runs fit and evaluation cells against one cache folder, loading data and models lazily.
+
+    Parameters
+    ----------
+    cache_dir : Path
+        Shared cache folder (``<out>/.cache`` by default).
+    data_root : Path or None
+        Data root for :func:`bench.data.load_dataset`.
+    device : str
+        'auto', 'cpu' or 'cuda'.
+    force : bool
+        Recompute cells even when a cached result exists.
+    progress : bool
+        Show progress bars.
+    log : callable
+        Receives one-line status messages.
+    """
+
+    cache_dir: Path
+    data_root: Path | None = None
+    device: str = "auto"
+    force: bool = False
+    progress: bool = True
+    log: Callable[[str], None] = print
+    _datasets: dict[tuple[str, int | None, int | None], Dataset] = field(default_factory=dict, repr=False)
+    _fitted: dict[str, tuple[Denoiser, float]] = field(default_factory=dict, repr=False)
+    _refitted: set[str] = field(default_factory=set, repr=False)
+
+    def dataset(self, name: str, *, limit: int | None = None, min_size: int | None = None) -> Dataset:
+        """Load (once per run) a dataset."""
+        key = (name, limit, min_size)
+        if key not in self._datasets:
+            self._datasets[key] = load_dataset(name, data_root=self.data_root, limit=limit, min_size=min_size)
+        return self._datasets[key]
+
+    def fit(self, spec: FitSpec) -> tuple[Denoiser, float]:
+        """Return the fitted method of ``spec`` and its fit time, fitting it unless cached."""
+        key = spec.key
+        if key in self._fitted:
+            return self._fitted[key]
+        folder = self.cache_dir / "fits" / key
+        record = folder / "fit.json"
+        refit = self.force and key not in self._refitted
+        if record.exists() and not refit:
+            seconds = json.loads(record.read_text())["seconds"]
+            method = load_method(spec.method, folder / "model", device=self.device)
+            self.log(f"[fit] {METHODS[spec.method].name}: cached ({_describe(spec)})")
+        else:
+            method, seconds = self._run_fit(spec, folder)
+            self._refitted.add(key)
+        self._fitted[key] = (method, seconds)
+        return method, seconds
+
+    def _run_fit(self, spec: FitSpec, folder: Path) -> tuple[Denoiser, float]:
+        params = dict(spec.params)
+        folder.mkdir(parents=True, exist_ok=True)
+        checkpoint = folder / "checkpoint"
+        if self.force:
+            checkpoint.unlink(missing_ok=True)
+        method = make_method(spec.method, params=params, device=self.device)
+        data = self.dataset(spec.train_data, limit=spec.train_limit, min_size=params.get("patch_size"))
+        noise = parse_noise(spec.noise) if spec.noise is not None else None
+        training = build_training_data(
+            method.requires,
+            clean=data.images,
+            noise_model=noise,
+            rng=derive_rng(spec.seed, "train-noise", spec.noise or ""),
+        )
+        resumed = " (resuming)" if checkpoint.exists() else ""
+        self.log(f"[fit] {method.name}: training{resumed} ({_describe(spec)})")
+        start = time.perf_counter()
+        method.fit(training, seed=spec.seed, progress=self.progress, checkpoint=checkpoint)
+        seconds = time.perf_counter() - start
+        _write_atomic(folder / "model", method.save)
+        _write_atomic(
+            folder / "fit.json",
+            lambda p: p.write_text(json.dumps({"spec": asdict(spec), "seconds": seconds}, default=str)),
+        )
+        return method, seconds
+
+    def evaluate(self, spec: EvalSpec) -> EvalResult:
+        """Return the result of ``spec``, evaluating (and fitting) only what is not cached."""
+        folder = self.cache_dir / "evals"
+        final = folder / f"{spec.key}.json"
+        partial = folder / f"{spec.key}.partial.jsonl"
+        if final.exists() and not self.force:
+            state = json.loads(final.read_text())
+            stages = [StageResult(**s) for s in state["stages"]]
+            return EvalResult(spec=spec, stages=stages, fit_seconds=state["fit_seconds"], from_cache=True)
+        if self.force:
+            partial.unlink(missing_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        method, fit_seconds = self.fit(spec.fit)
+        done = _read_partial(partial)
+        test = self.dataset(spec.test_data, limit=spec.test_limit, min_size=spec.test_crop)
+        pairs = list(_noisy_test_set(test, spec))
+        label = f"{method.name} {spec.noise} seed {spec.seed}"
+        if done:
+            self.log(f"[eval] {label}: resuming after {len(done)} finished image evaluations")
+        with partial.open("a") as out:
+            for stage_name, stage in method.stages().items():
+                for name, clean, noisy in _progress(pairs, self.progress, f"{stage_name} {spec.noise}"):
+                    if (stage_name, name) in done:
+                        continue
+                    start = time.perf_counter()
+                    denoised = stage.denoise(noisy)
+                    seconds = time.perf_counter() - start
+                    row = {
+                        "stage": stage_name,
+                        "image": name,
+                        "psnr": compute_psnr(denoised, clean),
+                        "ssim": compute_ssim(denoised, clean),
+                        "ssim_authors": compute_ssim(denoised, clean, data_range="denoised"),
+                        "seconds": seconds,
+                    }
+                    out.write(json.dumps(row) + "\n")
+                    out.flush()
+                    done[(stage_name, name)] = row
+        stages = _summarise(done, stage_order=list(method.stages()), n_images=len(pairs))
+        state = {
+            "spec": asdict(spec),
+            "fit_seconds": fit_seconds,
+            "stages": [asdict(s) for s in stages],
+            "images": list(done.values()),
+        }
+        _write_atomic(final, lambda p: p.write_text(json.dumps(state, indent=1, default=str)))
+        partial.unlink(missing_ok=True)
+        for s in stages:
+            self.log(
+                f"[eval] {s.stage} {spec.noise} seed {spec.seed}: {s.psnr:.2f} dB, SSIM {s.ssim:.4f} "
+                f"({s.n_images} images)"
+            )
+        return EvalResult(spec=spec, stages=stages, fit_seconds=fit_seconds, from_cache=False)
+
+
+def _noisy_test_set(test: Dataset, spec: EvalSpec) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """Clean/noisy pairs: one seeded noise stream drawn over the images in sorted order."""
+    noise = parse_noise(spec.noise)
+    rng = derive_rng(spec.seed, "test-noise", spec.noise)
+    for name, image in zip(test.names, test.images, strict=True):
+        clean = _crop_centre(image, spec.test_crop)
+        noisy = (clean + noise.sample(clean.shape, rng=rng)).astype(np.float32)
+        yield name, clean, noisy
+
+
+def _crop_centre(image: np.ndarray, size: int | None) -> np.ndarray:
+    if size is None:
+        return image
+    top, left = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
+    return image[top : top + size, left : left + size]
+
+
+def _summarise(
+    done: dict[tuple[str, str], dict[str, Any]], *, stage_order: list[str], n_images: int
+) -> list[StageResult]:
+    stages = []
+    for stage in stage_order:
+        rows = [r for (s, _), r in done.items() if s == stage]
+        if len(rows) != n_images:
+            raise RuntimeError(f"stage {stage}: {len(rows)} of {n_images} images evaluated")
+        stages.append(
+            StageResult(
+                stage=stage,
+                psnr=float(np.mean([r["psnr"] for r in rows])),
+                ssim=float(np.mean([r["ssim"] for r in rows])),
+                ssim_authors=float(np.mean([r["ssim_authors"] for r in rows])),
+                n_images=len(rows),
+                denoise_seconds=float(np.mean([r["seconds"] for r in rows])),
+            )
+        )
+    return stages
+
+
+def _read_partial(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """Rows of an interrupted evaluation; a line cut short by a kill is dropped."""
+    done: dict[tuple[str, str], dict[str, Any]] = {}
+    if not path.exists():
+        return done
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        done[(row["stage"], row["image"])] = row
+    return done
+
+
+def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temp file in the same folder and rename, so a crash leaves no half file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _progress(items: list, enabled: bool, desc: str) -> Iterator:
+    if not enabled:
+        return iter(items)
+    from tqdm.auto import tqdm
+
+    return iter(tqdm(items, desc=desc, leave=False))
+
+
+def _describe(spec: FitSpec) -> str:
+    noise = spec.noise or "noise-independent"
+    return f"{spec.train_data}, {noise}, seed {spec.seed}"

@@ -1,0 +1,62 @@
+"""Figures in one matplotlib style, written as PNG (to look at) and PDF (vector, for papers)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from bench.report import order_methods, summarise_results
+from bench.tables import TableSpec
+
+STYLE: dict[str, object] = {
+    "figure.figsize": (6.4, 4.2),
+    "figure.dpi": 150,
+    "font.size": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.frameon": False,
+    "savefig.bbox": "tight",
+}
+
+
+def plot_psnr_against_level(
+    path_stem: Path, *, table: TableSpec, results: pd.DataFrame, methods: Sequence[str], title: str
+) -> list[Path]:
+    """PSNR against noise level, one colour per method: ours solid with markers, the paper's dashed.
+
+    Returns the written files (``<stem>.png`` and ``<stem>.pdf``).
+    """
+    paper = table.load_paper()
+    ours = summarise_results(results) if len(results) else results
+    cmap = plt.get_cmap("tab10")
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots()
+        for i, method in enumerate(order_methods(methods)):
+            colour = cmap(i % 10)
+            pub = paper[paper["method"] == method].sort_values("level")
+            if not pub.empty:
+                ax.plot(pub["level"], pub["psnr"], ls="--", lw=1, color=colour, alpha=0.8)
+            mine = ours[ours["method"] == method].sort_values("level") if len(ours) else pub.iloc[0:0]
+            if not mine.empty:
+                ax.plot(mine["level"], mine["psnr"], ls="-", marker="o", ms=3.5, lw=1.6, color=colour)
+            if not pub.empty or not mine.empty:
+                ax.plot([], [], color=colour, lw=1.6, label=method)
+        ax.plot([], [], color="0.3", ls="-", marker="o", ms=3.5, label="ours (solid)")
+        ax.plot([], [], color="0.3", ls="--", label="paper (dashed)")
+        ax.set_xlabel("noise level (sigma, 0-255 units)")
+        ax.set_ylabel("PSNR (dB)")
+        ax.set_title(title)
+        ax.legend(loc="upper right", ncol=2, fontsize=7)
+        paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
+        for path in paths:
+            fig.savefig(path)
+        plt.close(fig)
+    return paths

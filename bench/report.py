@@ -1,0 +1,138 @@
+"""Reports: tidy results -> CSV, Markdown and LaTeX in the paper's layout, published numbers beside ours.
+
+The Markdown and LaTeX tables have one row per noise level and one column per method; each cell reads
+"ours / paper / delta" (PSNR in dB, then SSIM in a second table). Methods we have not run yet keep
+their column with the paper's number alone, so the layout never changes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.tables import PAPER_METHODS, PAPER_NOTES, TableSpec
+
+#: Columns of the tidy results CSV, in order.
+RESULT_COLUMNS: tuple[str, ...] = (
+    "table",
+    "profile",
+    "noise",
+    "level",
+    "method",
+    "seed",
+    "psnr",
+    "ssim",
+    "ssim_authors",
+    "n_images",
+    "fit_seconds",
+    "denoise_seconds",
+    "device",
+)
+
+_LATEX_NAMES = {
+    "g_theta2": r"$g_{\theta_2}$",
+    "G2G_1": r"G2G$_1$",
+    "G2G_2": r"G2G$_2$",
+    "G2G_3": r"G2G$_3$",
+}
+
+
+def order_methods(methods: Sequence[str]) -> list[str]:
+    """The paper's columns first, in its order, then our extra methods in the order given."""
+    extra = [m for m in methods if m not in PAPER_METHODS]
+    return [*PAPER_METHODS, *dict.fromkeys(extra)]
+
+
+def summarise_results(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean PSNR/SSIM per (noise, level, method) over seeds."""
+    return results.groupby(["noise", "level", "method"], as_index=False).agg(
+        psnr=("psnr", "mean"), ssim=("ssim", "mean"), seeds=("seed", "nunique")
+    )
+
+
+def format_comparison(
+    table: TableSpec, results: pd.DataFrame, *, metric: str, digits: int, methods: Sequence[str]
+) -> pd.DataFrame:
+    """The paper-layout grid for one metric: cells 'ours / paper / delta', '-' where a side is missing."""
+    paper = table.load_paper()
+    ours = summarise_results(results) if len(results) else pd.DataFrame(columns=["noise", "level", "method"])
+    rows = sorted(
+        {(n, float(v)) for n, v in zip(paper["noise"], paper["level"], strict=True)}
+        | {(n, float(v)) for n, v in zip(ours["noise"], ours["level"], strict=True)}
+    )
+    grid: dict[str, list[str]] = {}
+    for method in order_methods(methods):
+        column = []
+        for noise, level in rows:
+            mine = _lookup(ours, noise, level, method, metric)
+            published = _lookup(paper, noise, level, method, metric)
+            column.append(
+                _format_cell(mine, published, digits=digits, flag=(noise, level, method) in PAPER_NOTES)
+            )
+        grid[method] = column
+    index = pd.Index([f"{noise} {_format_level(level)}" for noise, level in rows], name="noise")
+    return pd.DataFrame(grid, index=index)
+
+
+def _lookup(frame: pd.DataFrame, noise: str, level: float, method: str, metric: str) -> float | None:
+    hit = frame[
+        (frame["noise"] == noise) & (frame["level"].astype(float) == level) & (frame["method"] == method)
+    ]
+    return None if hit.empty else float(hit[metric].iloc[0])
+
+
+def _format_cell(mine: float | None, published: float | None, *, digits: int, flag: bool) -> str:
+    def fmt(x: float | None) -> str:
+        return "-" if x is None or math.isnan(x) else f"{x:.{digits}f}"
+
+    delta = "-" if mine is None or published is None else f"{mine - published:+.{digits}f}"
+    return f"{fmt(mine)} / {fmt(published)}{'*' if flag else ''} / {delta}"
+
+
+def _format_level(level: float) -> str:
+    return f"{level:g}"
+
+
+def write_markdown(
+    path: Path, *, table: TableSpec, results: pd.DataFrame, methods: Sequence[str], header: str
+) -> None:
+    """Write the PSNR and SSIM grids as Markdown, with the flagged paper numbers explained."""
+    parts = [f"# {table.title}", "", header, ""]
+    for metric, digits, unit in (("psnr", 2, "PSNR (dB)"), ("ssim", 4, "SSIM")):
+        grid = format_comparison(table, results, metric=metric, digits=digits, methods=methods)
+        parts += [f"## {unit}: ours / paper / delta", "", grid.to_markdown(), ""]
+    parts += _footnotes(table)
+    path.write_text("\n".join(parts) + "\n")
+
+
+def write_latex(path: Path, *, table: TableSpec, results: pd.DataFrame, methods: Sequence[str]) -> None:
+    """Write the PSNR and SSIM grids as two LaTeX tabulars (booktabs)."""
+    blocks = []
+    for metric, digits in (("psnr", 2), ("ssim", 4)):
+        grid = format_comparison(table, results, metric=metric, digits=digits, methods=methods)
+        grid = grid.rename(columns=lambda m: _LATEX_NAMES.get(m, m.replace("_", r"\_")))
+        grid.index = grid.index.str.replace("_", r"\_")
+        body = grid.style.to_latex(hrules=True, column_format="l" + "c" * grid.shape[1])
+        blocks.append(f"% {metric.upper()}: ours / paper / delta\n{body}")
+    path.write_text("\n".join(blocks))
+
+
+def _footnotes(table: TableSpec) -> list[str]:
+    notes = [
+        f"- {method} at {noise} {level:g}: {text}"
+        for (noise, level, method), text in PAPER_NOTES.items()
+        if noise in {spec.split(":")[0] for spec in table.noises}
+    ]
+    if not notes:
+        return []
+    return ["Paper numbers marked * are kept as published but look wrong:", "", *notes]
+
+
+def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
+    """Write the run's provenance as JSON."""
+    path.write_text(json.dumps(manifest, indent=2, default=str) + "\n")

@@ -1,0 +1,318 @@
+"""Command line: reproduce a table of the paper.
+
+Examples
+--------
+::
+
+    python -m bench.run table1                          # which method needs what (from the registry)
+    python -m bench.run table2 --profile smoke          # the whole table in minutes, no download
+    python -m bench.run table2 --profile cpu --data-root ../shared/data --methods bm3d --noise gaussian:25
+
+Reports land in ``<out>/<table>/<profile>/`` (``--out`` defaults to ``reports``); finished cells are
+cached in ``<out>/.cache`` and skipped when the command is run again (``--force`` recomputes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from bench.cells import CellRunner, EvalResult, EvalSpec, compute_code_digest, make_fit_spec
+from bench.data import DataError
+from bench.figures import plot_psnr_against_level
+from bench.profiles import PROFILES, UnknownProfileError, get_profile
+from bench.report import RESULT_COLUMNS, write_latex, write_manifest, write_markdown
+from bench.tables import TABLES, UnknownTableError, get_table
+from methods.registry import METHODS, UnknownMethodError, find_method
+from methods.training import resolve_device
+from noise import NoiseSpecError, parse_noise
+
+_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGES = ("numpy", "scipy", "torch", "scikit-image", "bm3d", "PyWavelets", "pandas", "matplotlib")
+
+
+class UsageError(ValueError):
+    """A command-line value that cannot be used."""
+
+
+USER_ERRORS = (
+    UsageError,
+    DataError,
+    NoiseSpecError,
+    UnknownMethodError,
+    UnknownProfileError,
+    UnknownTableError,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m bench.run`` argument parser."""
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    parser.add_argument("table", help=f"table1, {', '.join(TABLES)}")
+    parser.add_argument("--profile", default="cpu", help=f"{', '.join(PROFILES)} (default: cpu)")
+    parser.add_argument("--methods", help="comma-separated method keys or names (default: all registered)")
+    parser.add_argument(
+        "--noise", help="comma-separated noise specs, e.g. gaussian:25 (default: the table's)"
+    )
+    parser.add_argument("--seeds", default="0", help="comma-separated integer seeds (default: 0)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument(
+        "--data-root", type=Path, help="folder holding BSD400/ and BSD68/ (or set $GAN2GAN_DATA)"
+    )
+    parser.add_argument("--train-data", help="override the profile's training set (e.g. folder:PATH)")
+    parser.add_argument("--test-data", help="override the profile's test set (e.g. folder:PATH)")
+    parser.add_argument("--out", type=Path, default=Path("reports"), help="report root (default: reports)")
+    parser.add_argument("--cache", type=Path, help="cache folder (default: <out>/.cache)")
+    parser.add_argument("--force", action="store_true", help="recompute cells even if cached")
+    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; a user error prints one line and returns 2."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.table == "table1":
+            print(format_table1())
+            return 0
+        return run_table(args)
+    except USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def format_table1() -> str:
+    """The paper's Table 1 (what each method needs), generated from the registered methods."""
+    rows = []
+    for key, cls in METHODS.items():
+        req = cls.requires
+        rows.append(
+            {
+                "method": cls.name,
+                "key": key,
+                "clean image": req.clean,
+                "noisy pairs": req.pairs,
+                "noise model": req.noise_model,
+            }
+        )
+    frame = pd.DataFrame(rows).set_index("method")
+    for column in ("clean image", "noisy pairs", "noise model"):
+        frame[column] = frame[column].map({True: "yes", False: "no"})
+    return "Table 1: what each method needs besides single noisy images\n\n" + frame.to_markdown()
+
+
+def run_table(args: argparse.Namespace) -> int:
+    """Expand the table into cells, run what is not cached, and write the report."""
+    table = get_table(args.table)
+    profile = get_profile(args.profile)
+    methods = [find_method(m) for m in _split(args.methods)] if args.methods else list(METHODS)
+    noises = [parse_noise(n).spec for n in _split(args.noise)] if args.noise else list(table.noises)
+    seeds = _parse_seeds(args.seeds)
+    try:
+        device = str(resolve_device(args.device))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    train_data = args.train_data or profile.train_data
+    test_data = args.test_data or profile.test_data
+    out_dir = args.out / table.name / profile.name
+    runner = CellRunner(
+        cache_dir=args.cache or args.out / ".cache",
+        data_root=args.data_root,
+        device=device,
+        force=args.force,
+        progress=not args.no_progress,
+        log=lambda message: print(message, file=sys.stderr),
+    )
+    started = dt.datetime.now(dt.timezone.utc)
+    specs = [
+        EvalSpec(
+            fit=make_fit_spec(
+                method,
+                params=profile.params(method),
+                train_data=train_data,
+                train_limit=profile.train_limit,
+                noise=noise,
+                seed=seed,
+            ),
+            test_data=test_data,
+            test_limit=profile.test_limit,
+            test_crop=profile.test_crop,
+            noise=noise,
+            seed=seed,
+        )
+        for noise in noises
+        for method in methods
+        for seed in seeds
+    ]
+    results = [runner.evaluate(spec) for spec in specs]
+    computed = sum(not r.from_cache for r in results)
+    frame = _tidy(results, table=table.name, profile=profile.name, device=device)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = out_dir / table.name
+    frame.to_csv(stem.with_suffix(".csv"), index=False)
+    names = [METHODS[m].name for m in methods]
+    header = (
+        f"Profile `{profile.name}` ({profile.description}); test set `{test_data}`, seeds "
+        f"{', '.join(map(str, seeds))}, device `{device}`. Each cell: ours / paper / ours - paper."
+    )
+    write_markdown(stem.with_suffix(".md"), table=table, results=frame, methods=names, header=header)
+    write_latex(stem.with_suffix(".tex"), table=table, results=frame, methods=names)
+    plot_psnr_against_level(
+        stem,
+        table=table,
+        results=frame,
+        methods=names,
+        title=f"{table.title.split(':')[0]} ({profile.name} profile)",
+    )
+    write_manifest(
+        out_dir / "manifest.json",
+        _manifest(args, runner, specs, profile=profile, device=device, started=started),
+    )
+    if computed == 0:
+        print(f"all {len(specs)} cells were cached: nothing recomputed", file=sys.stderr)
+    else:
+        print(
+            f"{computed} of {len(specs)} cells computed, {len(specs) - computed} from cache", file=sys.stderr
+        )
+    print(f"wrote {out_dir}/: {table.name}.csv .md .tex .png .pdf, manifest.json", file=sys.stderr)
+    return 0
+
+
+def _tidy(results: list[EvalResult], *, table: str, profile: str, device: str) -> pd.DataFrame:
+    rows = []
+    for result in results:
+        noise = parse_noise(result.spec.noise)
+        for stage in result.stages:
+            rows.append(
+                {
+                    "table": table,
+                    "profile": profile,
+                    "noise": noise.family,
+                    "level": noise.level,
+                    "method": stage.stage,
+                    "seed": result.spec.seed,
+                    "psnr": stage.psnr,
+                    "ssim": stage.ssim,
+                    "ssim_authors": stage.ssim_authors,
+                    "n_images": stage.n_images,
+                    "fit_seconds": result.fit_seconds,
+                    "denoise_seconds": stage.denoise_seconds,
+                    "device": device,
+                }
+            )
+    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+
+
+def _manifest(
+    args: argparse.Namespace,
+    runner: CellRunner,
+    specs: list[EvalSpec],
+    *,
+    profile,
+    device: str,
+    started: dt.datetime,
+) -> dict:
+    datasets = {
+        ds.name: {
+            "source": ds.source,
+            "n_images": len(ds.images),
+            "sha256": dict(zip(ds.names, ds.checksums, strict=True)),
+        }
+        for ds in {id(d): d for d in _datasets_for_manifest(runner, specs)}.values()
+    }
+    return {
+        "command": " ".join(["python -m bench.run", *sys.argv[1:]])
+        if sys.argv[1:]
+        else "python -m bench.run",
+        "table": args.table,
+        "profile": {
+            "name": profile.name,
+            "train_data": args.train_data or profile.train_data,
+            "test_data": args.test_data or profile.test_data,
+            "train_limit": profile.train_limit,
+            "test_limit": profile.test_limit,
+            "test_crop": profile.test_crop,
+            "methods": {k: dict(v) for k, v in profile.methods.items()},
+        },
+        "seeds": sorted({s.seed for s in specs}),
+        "seed_streams": "numpy default_rng([seed, crc32(purpose), crc32(noise spec)]); test noise: purpose "
+        "'test-noise', drawn over the test images sorted by name; training noise: 'train-noise'",
+        "noises": sorted({s.noise for s in specs}),
+        "methods": sorted({s.fit.method for s in specs}),
+        "cells": [
+            {"eval": s.key, "fit": s.fit.key, "method": s.fit.method, "noise": s.noise, "seed": s.seed}
+            for s in specs
+        ],
+        "protocol": "images float32 in [0,1]; noise in 0-255 units /255, not clipped or quantised; PSNR "
+        "10log10(1/MSE) per image on outputs clipped to [0,1], averaged; SSIM data_range=1 "
+        "(ssim_authors: data range of the denoised image); model selection: last step",
+        "device": _describe_device(device),
+        "versions": {
+            "python": platform.python_version(),
+            **{p: importlib.metadata.version(p) for p in _PACKAGES},
+        },
+        "git_revision": _git_revision(),
+        "code_digest": compute_code_digest(),
+        "datasets": datasets,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _datasets_for_manifest(runner: CellRunner, specs: list[EvalSpec]) -> list:
+    """The test sets of the run, and the training sets of methods that learn from images."""
+    names = {(s.test_data, s.test_limit) for s in specs}
+    for s in specs:
+        req = METHODS[s.fit.method].requires
+        if req.clean or req.noisy_images or req.pairs:
+            names.add((s.fit.train_data, s.fit.train_limit))
+    return [runner.dataset(name, limit=limit) for name, limit in sorted(names, key=str)]
+
+
+def _describe_device(device: str) -> dict:
+    import torch
+
+    info = {
+        "name": device,
+        "torch_threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+    }
+    if device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+def _git_revision() -> str:
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=_ROOT, capture_output=True, text=True, check=True
+        )
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=_ROOT, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in _split(text)]
+    except ValueError:
+        raise UsageError(f"--seeds must be comma-separated integers, got {text!r}") from None
+    if not seeds:
+        raise UsageError("--seeds is empty")
+    return seeds
+
+
+if __name__ == "__main__":
+    sys.exit(main())

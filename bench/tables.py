@@ -1,0 +1,76 @@
+"""Each table of the paper as data: its rows (noises), its columns (methods) and its published numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+import pandas as pd
+
+#: The paper's column order in Tables 2 and 3 (names exactly as in bench/paper/*.csv).
+PAPER_METHODS: tuple[str, ...] = (
+    "BM3D",
+    "DnCNN-B",
+    "N2N",
+    "N2V",
+    "g_theta2",
+    "G2G_1",
+    "G2G_2",
+    "G2G_3",
+    "N2C(Eq.4)",
+)
+
+#: Published numbers that are almost certainly typos: kept as published, flagged in reports.
+PAPER_NOTES: dict[tuple[str, float, str], str] = {
+    ("gaussian", 15.0, "G2G_2"): "published 32.51 exceeds G2G_3 and the upper bound: almost certainly a typo",
+    ("mixture-B", 50.0, "DnCNN-B"): "published DnCNN-B and N2N numbers are identical",
+    ("mixture-B", 50.0, "N2N"): "published DnCNN-B and N2N numbers are identical",
+}
+
+
+class UnknownTableError(ValueError):
+    """A table name that the suite does not define."""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table: which noises form its rows and where its published numbers are.
+
+    Parameters
+    ----------
+    name : str
+        Command-line name, e.g. 'table2'.
+    title : str
+        Caption used in reports.
+    noises : tuple of str
+        Noise specs (see :func:`noise.parse_noise`), one row each.
+    paper_csv : str
+        File in ``bench/paper`` with columns noise, level, method, psnr, ssim.
+    """
+
+    name: str
+    title: str
+    noises: tuple[str, ...]
+    paper_csv: str
+
+    def load_paper(self) -> pd.DataFrame:
+        """The published numbers of this table."""
+        with resources.files("bench.paper").joinpath(self.paper_csv).open() as f:
+            return pd.read_csv(f)
+
+
+TABLES: dict[str, TableSpec] = {
+    "table2": TableSpec(
+        name="table2",
+        title="Table 2: BSD68, white Gaussian noise (PSNR dB / SSIM)",
+        noises=("gaussian:15", "gaussian:25", "gaussian:30", "gaussian:50"),
+        paper_csv="table2.csv",
+    ),
+}
+
+
+def get_table(name: str) -> TableSpec:
+    """Return the table called ``name``."""
+    if name not in TABLES:
+        raise UnknownTableError(f"unknown table {name!r}; valid: table1, {', '.join(TABLES)}")
+    return TABLES[name]

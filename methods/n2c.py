@@ -1,0 +1,133 @@
+"""Noise-to-clean (N2C) training of a DnCNN: clean patches plus synthetic noise as input, clean as target.
+
+The supervised DnCNN baselines of the paper are all this one recipe with a different training noise:
+``N2C(oracle)`` draws from the true noise model of the cell (the upper bound when the noise is known),
+``DnCNN-B`` (:mod:`methods.dncnn_b`) from white Gaussian noise with sigma in [0, 55], and the paper's
+``N2C(Eq.4)`` will draw from GAN2GAN's learned noise generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from methods.base import Requirements, TrainingData
+from methods.nets import DnCNN
+from methods.training import (
+    TrainConfig,
+    apply_network,
+    init_seeded,
+    resolve_device,
+    sample_patches,
+    train_network,
+)
+from noise import NoiseModel
+
+
+class NoiseToClean:
+    """A residual DnCNN trained with clean targets and the true noise model (Eq. 1 with clean targets).
+
+    Parameters
+    ----------
+    depth, features : int
+        DnCNN depth (conv layers) and width; 17 x 64 is the paper's denoiser (556,032 parameters).
+    steps, batch_size, patch_size, lr, milestones, gamma :
+        Training schedule (Adam, MultiStepLR on optimizer steps): :class:`methods.training.TrainConfig`.
+    device : str
+        'auto', 'cpu' or 'cuda'.
+    """
+
+    name: ClassVar[str] = "N2C(oracle)"
+    requires: ClassVar[Requirements] = Requirements(clean=True, noise_model=True, noisy_images=False)
+    default_depth: ClassVar[int] = 17
+
+    def __init__(
+        self,
+        *,
+        depth: int | None = None,
+        features: int = 64,
+        steps: int = 1000,
+        batch_size: int = 32,
+        patch_size: int = 40,
+        lr: float = 1e-3,
+        milestones: tuple[int, ...] = (),
+        gamma: float = 0.1,
+        device: str = "auto",
+    ) -> None:
+        self.params: dict[str, Any] = {
+            "depth": self.default_depth if depth is None else depth,
+            "features": features,
+            "steps": steps,
+            "batch_size": batch_size,
+            "patch_size": patch_size,
+            "lr": lr,
+            "milestones": tuple(milestones),
+            "gamma": gamma,
+        }
+        self.device = resolve_device(device)
+        self.net = DnCNN(depth=self.params["depth"], features=features).to(self.device).eval()
+
+    def training_noise(self, data: TrainingData) -> NoiseModel:
+        """The noise added to clean patches during training: here the cell's true noise model."""
+        if data.noise_model is None:
+            raise ValueError(f"{self.name} needs the noise model, but the training data carries none")
+        return data.noise_model
+
+    def fit(
+        self, data: TrainingData, *, seed: int, progress: bool = True, checkpoint: Path | None = None
+    ) -> None:
+        """Train on random clean patches with fresh noise in every batch."""
+        if data.clean is None:
+            raise ValueError(f"{self.name} needs clean images, but the training data carries none")
+        noise = self.training_noise(data)
+        images = data.clean
+        p = self.params
+        config = TrainConfig(
+            steps=p["steps"],
+            batch_size=p["batch_size"],
+            patch_size=p["patch_size"],
+            lr=p["lr"],
+            milestones=p["milestones"],
+            gamma=p["gamma"],
+        )
+
+        def draw_batch(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+            clean = sample_patches(images, size=p["patch_size"], count=p["batch_size"], rng=rng)
+            return clean + noise.sample(clean.shape, rng=rng), clean
+
+        self.net = init_seeded(lambda: DnCNN(depth=p["depth"], features=p["features"]), seed=seed)
+        train_network(
+            self.net,
+            draw_batch=draw_batch,
+            config=config,
+            seed=seed,
+            device=self.device,
+            checkpoint_path=checkpoint,
+            progress=progress,
+            desc=self.name,
+        )
+
+    def denoise(self, noisy: np.ndarray) -> np.ndarray:
+        """Denoise one HxW image in a single forward pass."""
+        return apply_network(self.net, noisy, device=self.device)
+
+    def stages(self) -> Mapping[str, NoiseToClean]:
+        """One stage: the trained network."""
+        return {self.name: self}
+
+    def save(self, path: Path) -> None:
+        """Save hyper-parameters and weights with :func:`torch.save`."""
+        torch.save({"params": self.params, "state_dict": self.net.state_dict()}, path)
+
+    @classmethod
+    def load(cls, path: Path, *, device: str = "cpu") -> NoiseToClean:
+        """Rebuild from :meth:`save`'s file."""
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        method = cls(**state["params"], device=device)
+        method.net.load_state_dict(state["state_dict"])
+        method.net.to(method.device).eval()
+        return method

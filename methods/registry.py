@@ -1,0 +1,47 @@
+"""Every method of the suite by key, so tables and Table 1 are generated from what methods declare."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from methods.base import Denoiser
+from methods.bm3d import BM3D
+from methods.dncnn_b import DnCNNB
+from methods.n2c import NoiseToClean
+
+METHODS: dict[str, type] = {
+    "bm3d": BM3D,
+    "dncnn-b": DnCNNB,
+    "n2c-oracle": NoiseToClean,
+}
+
+
+class UnknownMethodError(ValueError):
+    """A method key or name that no registered method has."""
+
+
+def find_method(name: str) -> str:
+    """Return the registry key for a key or a display name (case-insensitive).
+
+    Examples
+    --------
+    >>> find_method("DnCNN-B")
+    'dncnn-b'
+    """
+    wanted = name.strip().lower()
+    for key, cls in METHODS.items():
+        if wanted in (key, cls.name.lower()):
+            return key
+    valid = ", ".join(f"{key} ({cls.name})" for key, cls in METHODS.items())
+    raise UnknownMethodError(f"unknown method {name!r}; valid: {valid}")
+
+
+def make_method(key: str, *, params: dict[str, Any], device: str = "auto") -> Denoiser:
+    """Build an unfitted method from its key and hyper-parameters."""
+    return METHODS[find_method(key)](**params, device=device)
+
+
+def load_method(key: str, path: Path, *, device: str = "auto") -> Denoiser:
+    """Load a fitted method saved by its ``save``."""
+    return METHODS[find_method(key)].load(path, device=device)

@@ -1,0 +1,64 @@
+"""Tests for methods.nets."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from methods.nets import DnCNN
+
+
+def count_params(net: torch.nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+@pytest.mark.parametrize(("depth", "expected"), [(17, 556_032), (20, 667_008), (15, 482_048)])
+def test_param_counts_match_official_code(depth: int, expected: int) -> None:
+    assert count_params(DnCNN(depth=depth)) == expected
+
+
+def test_layer_layout() -> None:
+    net = DnCNN(depth=5, features=8)
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(convs) == 5
+    assert len(norms) == 3
+    assert all(c.bias is None and c.kernel_size == (3, 3) and c.padding == (1, 1) for c in convs)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_output_shape_for_odd_sizes(channels: int) -> None:
+    net = DnCNN(depth=4, features=8, channels=channels).eval()
+    x = torch.rand(2, channels, 37, 31)
+    with torch.no_grad():
+        assert net(x).shape == x.shape
+
+
+def test_sigmoid_output_in_unit_interval() -> None:
+    torch.manual_seed(0)
+    net = DnCNN(depth=4, features=8, output="sigmoid").eval()
+    with torch.no_grad():
+        y = net(torch.rand(2, 1, 16, 16))
+    assert torch.all(y > 0) and torch.all(y < 1)
+
+
+def test_residual_identity_when_last_conv_is_zero() -> None:
+    net = DnCNN(depth=4, features=8).eval()
+    with torch.no_grad():
+        net.body[-1].weight.zero_()
+        x = torch.rand(1, 1, 20, 23)
+        assert torch.equal(net(x), x)
+
+
+def test_sigmoid_of_identity_when_last_conv_is_zero() -> None:
+    net = DnCNN(depth=3, features=8, output="sigmoid").eval()
+    with torch.no_grad():
+        net.body[-1].weight.zero_()
+        x = torch.rand(1, 1, 9, 9)
+        assert torch.allclose(net(x), torch.sigmoid(x))
+
+
+@pytest.mark.parametrize("kwargs", [{"depth": 1}, {"output": "tanh"}])
+def test_invalid_options_raise(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        DnCNN(**kwargs)

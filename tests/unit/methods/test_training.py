@@ -1,0 +1,336 @@
+"""Tests for methods.training."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from methods.nets import DnCNN
+from methods.training import (
+    TrainConfig,
+    apply_network,
+    init_seeded,
+    resolve_device,
+    sample_patches,
+    train_network,
+)
+
+CPU = torch.device("cpu")
+
+
+def make_net(seed: int = 0) -> DnCNN:
+    return init_seeded(lambda: DnCNN(depth=3, features=8), seed=seed)
+
+
+def make_draw_batch(
+    *, batch: int = 8, size: int = 12, sigma: float = 0.1, fail_at: int | None = None
+) -> Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]:
+    """Constant-ish clean patches plus Gaussian noise; raises on call number ``fail_at``."""
+    calls = 0
+
+    def draw_batch(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        nonlocal calls
+        calls += 1
+        if calls == fail_at:
+            raise KeyboardInterrupt("simulated kill")
+        clean = rng.uniform(0.2, 0.8, size=(batch, 1, 1)) + 0.01 * rng.standard_normal((batch, size, size))
+        noisy = clean + sigma * rng.standard_normal(clean.shape)
+        return noisy.astype(np.float32), clean.astype(np.float32)
+
+    return draw_batch
+
+
+def params_of(net: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in net.parameters()]
+
+
+# resolve_device -----------------------------------------------------------------------------------
+
+
+def test_resolve_device_cpu_and_auto(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_device("cpu") == CPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == CPU
+    assert resolve_device() == CPU
+
+
+@pytest.mark.parametrize("name", ["cuda", "cuda:0"])
+def test_resolve_device_cuda_unavailable(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"CUDA was requested \(--device cuda\) but torch.cuda.is_available"):
+        resolve_device(name)
+
+
+@pytest.mark.parametrize("name", ["tpu", "gpu", "cuda:x", ""])
+def test_resolve_device_unknown(name: str) -> None:
+    with pytest.raises(ValueError, match="valid values are 'auto', 'cpu', 'cuda'"):
+        resolve_device(name)
+
+
+# init_seeded --------------------------------------------------------------------------------------
+
+
+def test_init_seeded_reproducible_and_seed_dependent() -> None:
+    a, b, c = make_net(3), make_net(3), make_net(4)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters(), strict=True))
+
+
+def test_init_seeded_leaves_global_rng_untouched() -> None:
+    torch.manual_seed(123)
+    before = torch.get_rng_state()
+    make_net(7)
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+# sample_patches -----------------------------------------------------------------------------------
+
+
+def test_sample_patches_shape_dtype_and_copies() -> None:
+    images = [np.full((30, 40), 0.25, dtype=np.float64), np.full((20, 20), 0.25)]
+    patches = sample_patches(images, size=16, count=50, rng=np.random.default_rng(0))
+    assert patches.shape == (50, 16, 16)
+    assert patches.dtype == np.float32
+    assert np.all(patches == 0.25)
+    patches[:] = 1.0
+    assert np.all(images[0] == 0.25)
+
+
+def test_sample_patches_are_crops_at_uniform_positions() -> None:
+    h, w, size = 10, 11, 8
+    image = np.arange(h * w, dtype=np.float32).reshape(h, w)
+    patches = sample_patches([image], size=size, count=600, rng=np.random.default_rng(1), augment=False)
+    corners = set()
+    for patch in patches:
+        y, x = divmod(int(patch[0, 0]), w)
+        np.testing.assert_array_equal(patch, image[y : y + size, x : x + size])
+        corners.add((y, x))
+    assert corners == {(y, x) for y in range(h - size + 1) for x in range(w - size + 1)}
+
+
+def test_sample_patches_draws_all_images() -> None:
+    images = [np.full((8, 8), float(i)) for i in range(4)]
+    patches = sample_patches(images, size=8, count=200, rng=np.random.default_rng(2))
+    assert set(np.unique(patches).tolist()) == {0.0, 1.0, 2.0, 3.0}
+
+
+def test_sample_patches_uses_all_eight_dihedral_transforms() -> None:
+    image = np.arange(12, dtype=np.float32).reshape(3, 4)[:, :3]  # 3x3, no symmetry
+    patches = sample_patches([image], size=3, count=400, rng=np.random.default_rng(3))
+    seen = {p.tobytes() for p in patches}
+    dihedral = {
+        np.ascontiguousarray(t).tobytes()
+        for k in range(4)
+        for t in (np.rot90(image, k), np.rot90(image, k)[:, ::-1])
+    }
+    assert len(dihedral) == 8
+    assert seen == dihedral
+
+
+def test_sample_patches_reproducible() -> None:
+    images = [np.random.default_rng(0).random((50, 60), dtype=np.float32)]
+    a = sample_patches(images, size=20, count=32, rng=np.random.default_rng(5))
+    b = sample_patches(images, size=20, count=32, rng=np.random.default_rng(5))
+    c = sample_patches(images, size=20, count=32, rng=np.random.default_rng(6))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_sample_patches_too_small_image_named() -> None:
+    images = [np.zeros((40, 40)), np.zeros((40, 15))]
+    with pytest.raises(ValueError, match=r"image 1 has shape \(40, 15\)"):
+        sample_patches(images, size=16, count=4, rng=np.random.default_rng(0))
+
+
+# train_network ------------------------------------------------------------------------------------
+
+
+def test_train_network_learns_and_reports_history() -> None:
+    net = make_net()
+    config = TrainConfig(steps=60, batch_size=8, patch_size=12, lr=1e-2, checkpoint_every=0)
+    history = train_network(
+        net, draw_batch=make_draw_batch(), config=config, seed=0, device=CPU, progress=False
+    )
+    assert history.steps == list(range(1, 61))  # log_every = max(1, 60 // 50)
+    assert len(history.losses) == 60
+    assert history.losses[-1] < 0.3 * history.losses[0]
+    assert history.resumed_from == 0
+    assert history.seconds > 0
+    assert not net.training
+
+
+def test_train_network_logs_window_means() -> None:
+    config = TrainConfig(steps=230, batch_size=2, patch_size=12, checkpoint_every=0)
+    history = train_network(
+        make_net(), draw_batch=make_draw_batch(batch=2), config=config, seed=0, device=CPU, progress=False
+    )
+    assert history.steps == [*range(4, 229, 4), 230]
+
+
+@pytest.mark.parametrize("loss", ["mse", "l1"])
+def test_train_network_first_loss_matches_criterion(loss: str) -> None:
+    net = make_net()
+    reference = copy.deepcopy(net).train()
+    draw = make_draw_batch()
+    noisy, clean = draw(np.random.default_rng(11))  # train_network draws from default_rng(seed)
+    with torch.no_grad():
+        err = reference(torch.from_numpy(noisy)[:, None]) - torch.from_numpy(clean)[:, None]
+    expected = (err**2).mean().item() if loss == "mse" else err.abs().mean().item()
+    config = TrainConfig(steps=2, batch_size=8, patch_size=12, loss=loss, checkpoint_every=0)
+    history = train_network(
+        net, draw_batch=make_draw_batch(), config=config, seed=11, device=CPU, progress=False
+    )
+    assert history.losses[0] == pytest.approx(expected, rel=1e-5)
+
+
+def test_train_network_lr_schedule(tmp_path: Path) -> None:
+    ckpt = tmp_path / "ckpt.pt"
+    config = TrainConfig(
+        steps=10, batch_size=4, patch_size=12, milestones=(2, 4), gamma=0.5, checkpoint_every=5
+    )
+    with pytest.raises(KeyboardInterrupt):
+        train_network(
+            make_net(),
+            draw_batch=make_draw_batch(fail_at=7),
+            config=config,
+            seed=0,
+            device=CPU,
+            checkpoint_path=ckpt,
+            progress=False,
+        )
+    state = torch.load(ckpt, weights_only=True)
+    assert state["step"] == 5
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3 * 0.25)
+
+
+def test_train_network_lr_zero_after_milestone_freezes_weights() -> None:
+    def run(steps: int) -> list[torch.Tensor]:
+        net = make_net()
+        config = TrainConfig(steps=steps, batch_size=4, patch_size=12, milestones=(3,), gamma=0.0)
+        train_network(net, draw_batch=make_draw_batch(), config=config, seed=0, device=CPU, progress=False)
+        return params_of(net)
+
+    after3, after8 = run(3), run(8)
+    assert all(torch.equal(p, q) for p, q in zip(after3, after8, strict=True))
+    assert not all(torch.equal(p, q) for p, q in zip(after3, params_of(make_net()), strict=True))
+
+
+def test_train_network_resume_is_bit_identical(tmp_path: Path) -> None:
+    config = TrainConfig(steps=12, batch_size=4, patch_size=12, checkpoint_every=5)
+    kwargs = {"config": config, "seed": 3, "device": CPU, "progress": False}
+
+    reference = make_net()
+    full = train_network(reference, draw_batch=make_draw_batch(), checkpoint_path=tmp_path / "a.pt", **kwargs)
+
+    ckpt = tmp_path / "b.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train_network(make_net(), draw_batch=make_draw_batch(fail_at=8), checkpoint_path=ckpt, **kwargs)
+    assert ckpt.exists()
+    assert list(tmp_path.iterdir()) == [ckpt]  # no temp files left behind
+    resumed_net = make_net(seed=99)  # init is irrelevant: everything comes from the checkpoint
+    resumed = train_network(resumed_net, draw_batch=make_draw_batch(), checkpoint_path=ckpt, **kwargs)
+
+    assert resumed.resumed_from == 5
+    assert full.resumed_from == 0
+    assert resumed.steps == full.steps
+    assert resumed.losses == full.losses
+    ref_state, new_state = reference.state_dict(), resumed_net.state_dict()
+    assert ref_state.keys() == new_state.keys()
+    assert all(torch.equal(ref_state[k], new_state[k]) for k in ref_state)
+    assert not ckpt.exists()
+    assert not (tmp_path / "a.pt").exists()
+
+
+def test_train_network_rejects_checkpoint_of_other_settings(tmp_path: Path) -> None:
+    ckpt = tmp_path / "ckpt.pt"
+    config = TrainConfig(steps=6, batch_size=4, patch_size=12, checkpoint_every=2)
+    with pytest.raises(KeyboardInterrupt):
+        train_network(
+            make_net(),
+            draw_batch=make_draw_batch(fail_at=4),
+            config=config,
+            seed=0,
+            device=CPU,
+            checkpoint_path=ckpt,
+            progress=False,
+        )
+    with pytest.raises(ValueError, match="delete it"):
+        train_network(
+            make_net(),
+            draw_batch=make_draw_batch(),
+            config=config,
+            seed=1,
+            device=CPU,
+            checkpoint_path=ckpt,
+            progress=False,
+        )
+
+
+def test_train_network_leaves_global_rng_untouched() -> None:
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    config = TrainConfig(steps=2, batch_size=2, patch_size=12)
+    train_network(
+        make_net(), draw_batch=make_draw_batch(batch=2), config=config, seed=0, device=CPU, progress=False
+    )
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+def test_train_network_rejects_bad_batch_shape() -> None:
+    config = TrainConfig(steps=2, batch_size=2, patch_size=12)
+
+    def draw_batch(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        x = rng.random((2, 1, 12, 12), dtype=np.float32)
+        return x, x
+
+    with pytest.raises(ValueError, match=r"\(B, H, W\)"):
+        train_network(make_net(), draw_batch=draw_batch, config=config, seed=0, device=CPU, progress=False)
+
+
+def test_train_network_progress_bar_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    config = TrainConfig(steps=3, batch_size=2, patch_size=12)
+    train_network(
+        make_net(), draw_batch=make_draw_batch(batch=2), config=config, seed=0, device=CPU, desc="tiny"
+    )
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "tiny" in captured.err and "3/3" in captured.err and "loss=" in captured.err
+
+
+# apply_network ------------------------------------------------------------------------------------
+
+
+def test_apply_network_shapes_and_dtype() -> None:
+    net = make_net()
+    image = np.random.default_rng(0).random((21, 17))
+    out = apply_network(net, image, device=CPU)
+    assert out.shape == (21, 17) and out.dtype == np.float32
+    batch = apply_network(net, np.stack([image, image]), device=CPU)
+    assert batch.shape == (2, 21, 17)
+    with pytest.raises(ValueError, match="shape"):
+        apply_network(net, image[None, None], device=CPU)
+
+
+def test_apply_network_uses_eval_mode_and_restores_it() -> None:
+    net = make_net()
+    train_network(
+        net,
+        draw_batch=make_draw_batch(),
+        config=TrainConfig(steps=5, batch_size=8, patch_size=12),
+        seed=0,
+        device=CPU,
+        progress=False,
+    )  # gives BN non-trivial running statistics
+    net.train()
+    rng = np.random.default_rng(1)
+    image = rng.random((16, 16), dtype=np.float32)
+    others = rng.random((3, 16, 16), dtype=np.float32) * 4
+    alone = apply_network(net, image, device=CPU)
+    together = apply_network(net, np.concatenate([image[None], others]), device=CPU)
+    np.testing.assert_allclose(together[0], alone, rtol=0, atol=1e-6)
+    assert net.training
