@@ -206,16 +206,20 @@ class CellRunner:
         if self.force:
             checkpoint.unlink(missing_ok=True)
         method = make_method(spec.method, params=params, device=self.device)
-        data = self.dataset(spec.train_data, limit=spec.train_limit, min_size=params.get("patch_size"))
+        requires = method.requires
+        clean: tuple[np.ndarray, ...] = ()
+        if requires.clean or requires.noisy_images or requires.pairs:
+            min_size = params.get("patch_size")
+            clean = self.dataset(spec.train_data, limit=spec.train_limit, min_size=min_size).images
         noise = parse_noise(spec.noise) if spec.noise is not None else None
         training = build_training_data(
-            method.requires,
-            clean=data.images,
+            requires,
+            clean=clean,
             noise_model=noise,
             rng=derive_rng(spec.seed, "train-noise", spec.noise or ""),
         )
         resumed = " (resuming)" if checkpoint.exists() else ""
-        self.log(f"[fit] {method.name}: training{resumed} ({_describe(spec)})")
+        self.log(f"[fit] {method.name}: fitting{resumed} ({_describe(spec)})")
         start = time.perf_counter()
         method.fit(training, seed=spec.seed, progress=self.progress, checkpoint=checkpoint)
         seconds = time.perf_counter() - start

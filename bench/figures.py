@@ -54,7 +54,7 @@ def plot_psnr_against_level(
         ax.set_xlabel("noise level (sigma, 0-255 units)")
         ax.set_ylabel("PSNR (dB)")
         ax.set_title(title)
-        ax.legend(loc="upper right", ncol=2, fontsize=7)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
         paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
         for path in paths:
             fig.savefig(path)

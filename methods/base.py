@@ -69,7 +69,7 @@ def build_training_data(
     requires: Requirements,
     *,
     clean: Sequence[np.ndarray],
-    noise_model: NoiseModel,
+    noise_model: NoiseModel | None,
     rng: np.random.Generator,
 ) -> TrainingData:
     """Build the training data a method may see, and nothing more.
@@ -80,8 +80,8 @@ def build_training_data(
         The method's declared requirements.
     clean : sequence of ndarray
         Clean training images, float32 HxW in [0, 1].
-    noise_model : NoiseModel
-        The cell's noise.
+    noise_model : NoiseModel or None
+        The cell's noise; None only for methods that neither see noisy images nor need the model.
     rng : numpy.random.Generator
         Draws the one fixed noisy realisation of the training images.
 
@@ -93,6 +93,8 @@ def build_training_data(
     """
     if requires.pairs:
         raise NotImplementedError("noisy-pair training data is not built yet (no registered method needs it)")
+    if noise_model is None and (requires.noisy_images or requires.noise_model):
+        raise ValueError("this method learns from noisy images or the noise model, but no noise was given")
     noisy: tuple[np.ndarray, ...] = ()
     if requires.noisy_images:
         noisy = tuple(_freeze(img + noise_model.sample(img.shape, rng=rng)) for img in clean)

@@ -1,0 +1,87 @@
+"""The README's main job: Table 2 under the smoke profile, end to end, then again from the cache."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.report import RESULT_COLUMNS
+from bench.run import main
+from bench.tables import PAPER_METHODS
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("reports")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["table2", "--profile", "smoke", "--out", str(out), "--no-progress"]) == 0
+    return out, err.getvalue()
+
+
+def test_writes_the_report_files(smoke_run):
+    out, _ = smoke_run
+    folder = out / "table2" / "smoke"
+    for name in ("table2.csv", "table2.md", "table2.tex", "table2.png", "table2.pdf", "manifest.json"):
+        assert (folder / name).stat().st_size > 0, name
+
+
+def test_csv_is_tidy_with_paper_method_names(smoke_run):
+    out, _ = smoke_run
+    frame = pd.read_csv(out / "table2" / "smoke" / "table2.csv")
+    assert tuple(frame.columns) == RESULT_COLUMNS
+    assert sorted(frame["level"].unique()) == [15, 25, 30, 50]
+    assert set(frame["method"]) == {"BM3D", "DnCNN-B", "N2C(oracle)"}
+    assert {"BM3D", "DnCNN-B"} <= set(PAPER_METHODS)
+    assert len(frame) == 12 and frame[["noise", "level", "method", "seed"]].duplicated().sum() == 0
+    assert frame["psnr"].between(10, 50).all() and frame["ssim"].between(0, 1).all()
+    # the learned denoisers must beat the noisy input (20 log10(255/sigma) dB) at every level
+    learned = frame[frame["method"] != "BM3D"]
+    noisy_psnr = 20 * np.log10(255 / learned["level"].to_numpy())
+    assert (learned["psnr"].to_numpy() > noisy_psnr).all()
+
+
+def test_markdown_has_paper_layout_and_empty_columns(smoke_run):
+    out, _ = smoke_run
+    text = (out / "table2" / "smoke" / "table2.md").read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| noise"))
+    for method in PAPER_METHODS:
+        assert method in header
+    assert "- / 28.74 / -" in text  # N2N: not built yet, the paper's number alone
+    assert "/ 28.56 / " in text  # BM3D at sigma 25 beside ours
+    assert "32.51*" in text  # the flagged typo
+
+
+def test_manifest_records_provenance(smoke_run):
+    out, _ = smoke_run
+    manifest = json.loads((out / "table2" / "smoke" / "manifest.json").read_text())
+    assert manifest["profile"]["name"] == "smoke"
+    assert manifest["seeds"] == [0]
+    assert manifest["device"]["name"] == "cpu"
+    assert {"numpy", "torch", "bm3d", "scikit-image"} <= set(manifest["versions"])
+    assert manifest["git_revision"]
+    test_set = manifest["datasets"]["skimage-test"]
+    assert len(test_set["sha256"]) >= 4 and all(len(h) == 64 for h in test_set["sha256"].values())
+
+
+def test_dncnn_b_is_trained_once_for_the_whole_table(smoke_run):
+    _, log = smoke_run
+    assert log.count("[fit] DnCNN-B: fitting") == 1
+    assert log.count("[fit] N2C(oracle): fitting") == 4
+
+
+def test_second_run_recomputes_nothing(smoke_run, capsys):
+    out, _ = smoke_run
+    before = pd.read_csv(out / "table2" / "smoke" / "table2.csv")
+    assert main(["table2", "--profile", "smoke", "--out", str(out), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "all 12 cells were cached: nothing recomputed" in err
+    assert "fitting" not in err
+    after = pd.read_csv(out / "table2" / "smoke" / "table2.csv")
+    pd.testing.assert_frame_equal(before, after)

@@ -1,0 +1,126 @@
+"""Bad input: one clear line naming the problem, exit status 2, and earlier cached results kept."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from skimage import io
+
+from bench.run import main
+
+SMOKE_BM3D = ["table2", "--profile", "smoke", "--methods", "bm3d", "--noise", "gaussian:25", "--no-progress"]
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(args)
+    return code, capsys.readouterr().err
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["table9"], "unknown table 'table9'"),
+        (["table2", "--profile", "smoke", "--methods", "bm3d,n2x"], "unknown method 'n2x'"),
+        (["table2", "--profile", "smoke", "--noise", "gausian:25"], "unknown noise spec 'gausian:25'"),
+        (["table2", "--profile", "gpu"], "unknown profile 'gpu'"),
+        (["table2", "--profile", "smoke", "--seeds", "one"], "--seeds must be comma-separated integers"),
+        (["table2", "--profile", "smoke", "--device", "tpu"], "tpu"),
+    ],
+)
+def test_bad_names_exit_2_with_one_line(args, needle, capsys, tmp_path):
+    code, err = run_cli([*args, "--out", str(tmp_path)], capsys)
+    assert code == 2
+    assert len(error_lines(err)) == 1
+    assert needle in error_lines(err)[0]
+    assert "Traceback" not in err
+
+
+def test_cuda_request_without_cuda_is_a_usage_error(capsys, tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, err = run_cli(["table2", "--profile", "smoke", "--device", "cuda", "--out", str(tmp_path)], capsys)
+    assert code == 2
+    assert "CUDA was requested" in error_lines(err)[0]
+
+
+def test_missing_data_root_says_where_it_looked(capsys, tmp_path):
+    nowhere = tmp_path / "nowhere"
+    args = ["table2", "--profile", "cpu", "--methods", "bm3d", "--noise", "gaussian:25", "--no-progress"]
+    code, err = run_cli([*args, "--data-root", str(nowhere), "--out", str(tmp_path)], capsys)
+    assert code == 2
+    [line] = error_lines(err)
+    assert "bsd68" in line and str(nowhere) in line and "fetch" in line
+
+
+def test_corrupt_image_in_folder_is_named_and_cache_survives(capsys, tmp_path, image_folder):
+    out = ["--out", str(tmp_path / "reports")]
+    good = [*SMOKE_BM3D, "--test-data", f"folder:{image_folder}", *out]
+    assert run_cli(good, capsys)[0] == 0
+    cached = sorted((tmp_path / "reports" / ".cache" / "evals").glob("*.json"))
+    assert len(cached) == 1
+
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for png in image_folder.glob("*.png"):
+        (broken / png.name).write_bytes(png.read_bytes())
+    (broken / "bad.png").write_bytes(b"this is not a png")
+    code, err = run_cli([*SMOKE_BM3D, "--test-data", f"folder:{broken}", *out], capsys)
+    assert code == 2
+    [line] = error_lines(err)
+    assert "bad.png" in line
+
+    assert sorted((tmp_path / "reports" / ".cache" / "evals").glob("*.json")) == cached
+    code, err = run_cli(good, capsys)
+    assert code == 0
+    assert "nothing recomputed" in err
+
+
+def test_image_smaller_than_patch_size_is_named(capsys, tmp_path, image_folder):
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    io.imsave(tiny / "small.png", np.full((20, 30), 128, np.uint8), check_contrast=False)
+    args = [
+        "table2",
+        "--profile",
+        "smoke",
+        "--methods",
+        "n2c-oracle",
+        "--noise",
+        "gaussian:25",
+        "--no-progress",
+    ]
+    code, err = run_cli(
+        [
+            *args,
+            "--train-data",
+            f"folder:{tiny}",
+            "--test-data",
+            f"folder:{image_folder}",
+            "--out",
+            str(tmp_path),
+        ],
+        capsys,
+    )
+    assert code == 2
+    [line] = error_lines(err)
+    assert "small.png" in line and "20x30" in line and "32" in line
+
+
+def test_command_line_error_has_no_traceback(tmp_path: Path):
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.run", "table9", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: unknown table 'table9'; valid: table1, table2"]

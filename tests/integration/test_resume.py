@@ -1,0 +1,85 @@
+"""A run killed part-way resumes where it stopped and gives the same numbers as an uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from skimage import io
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def six_images(tmp_path: Path) -> Path:
+    folder = tmp_path / "six"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(6):
+        image = rng.uniform(0.2, 0.8) + 0.1 * rng.standard_normal((128, 128))
+        io.imsave(folder / f"im{i}.png", (np.clip(image, 0, 1) * 255).astype(np.uint8), check_contrast=False)
+    return folder
+
+
+def bm3d_command(test_folder: Path, out: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "bench.run",
+        "table2",
+        "--profile",
+        "smoke",
+        "--methods",
+        "bm3d",
+        "--noise",
+        "gaussian:25",
+        "--test-data",
+        f"folder:{test_folder}",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+
+
+def test_killed_evaluation_resumes(tmp_path: Path, six_images: Path):
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        bm3d_command(six_images, killed),
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    partial_dir = killed / ".cache" / "evals"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        partials = list(partial_dir.glob("*.partial.jsonl")) if partial_dir.exists() else []
+        if partials and len(partials[0].read_text().splitlines()) >= 2:
+            break
+        assert process.poll() is None, "the run finished before it could be killed: " + process.stderr.read()
+        time.sleep(0.02)
+    else:
+        pytest.fail("no partial evaluation appeared within 120 s")
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not list(partial_dir.glob("*.json")), "the killed run must not have finished its cell"
+
+    resumed = subprocess.run(bm3d_command(six_images, killed), cwd=REPO, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming after" in resumed.stderr
+
+    fresh = subprocess.run(
+        bm3d_command(six_images, tmp_path / "fresh"), cwd=REPO, capture_output=True, text=True
+    )
+    assert fresh.returncode == 0, fresh.stderr
+    a = pd.read_csv(killed / "table2" / "smoke" / "table2.csv")
+    b = pd.read_csv(tmp_path / "fresh" / "table2" / "smoke" / "table2.csv")
+    assert a["n_images"].tolist() == [4]
+    np.testing.assert_array_equal(a[["psnr", "ssim"]].to_numpy(), b[["psnr", "ssim"]].to_numpy())
