@@ -22,7 +22,7 @@ def compute_psnr(denoised: np.ndarray, clean: np.ndarray) -> float:
     """
     x, y = _clip_pair(denoised, clean)
     mse = float(np.mean((x - y) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
+    return float("inf") if mse == 0 else float(10.0 * np.log10(1.0 / mse))
 
 
 def compute_ssim(

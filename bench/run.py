@@ -27,7 +27,7 @@ import pandas as pd
 from bench.cells import CellRunner, EvalResult, EvalSpec, compute_code_digest, make_fit_spec
 from bench.data import DataError
 from bench.figures import plot_psnr_against_level
-from bench.profiles import PROFILES, UnknownProfileError, get_profile
+from bench.profiles import PROFILES, Profile, UnknownProfileError, get_profile
 from bench.report import RESULT_COLUMNS, write_latex, write_manifest, write_markdown
 from bench.tables import TABLES, UnknownTableError, get_table
 from methods.registry import METHODS, UnknownMethodError, find_method
@@ -215,7 +215,7 @@ def _manifest(
     runner: CellRunner,
     specs: list[EvalSpec],
     *,
-    profile,
+    profile: Profile,
     device: str,
     started: dt.datetime,
 ) -> dict:

@@ -1,0 +1,478 @@
+"""The Denoiser contract (DESIGN.md, "The one interface") checked for every registered method.
+
+Every test is parametrised over ``methods.registry.METHODS``, so a method added to the registry later is
+covered without editing this file. Networks are tiny and trained for a few steps: these tests check the
+contract (shapes, dtypes, blindness, save/load, determinism), not denoising quality.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import methods.bm3d as bm3d_module
+from methods.base import Denoiser, Requirements, TrainingData, build_training_data
+from methods.registry import METHODS, UnknownMethodError, find_method, load_method, make_method
+from noise import NoiseModel, parse_noise
+
+KEYS = sorted(METHODS)
+TINY = {"depth": 3, "features": 8, "steps": 3, "batch_size": 2, "patch_size": 16}
+NOISE_SPEC = "gaussian:25"
+SEED = 0
+
+
+def tiny_params(key: str) -> dict[str, Any]:
+    """Hyper-parameters that make a method cheap: {} for BM3D, a tiny short-trained net otherwise."""
+    if key == "bm3d":
+        return {}
+    parameters = inspect.signature(METHODS[key]).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return dict(TINY)
+    return {name: value for name, value in TINY.items() if name in parameters}
+
+
+def clean_images(count: int = 2, shape: tuple[int, int] = (24, 24), seed: int = 0) -> list[np.ndarray]:
+    """Smooth random float32 images in [0.15, 0.85]."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    images = []
+    for _ in range(count):
+        fy, fx, phase = rng.uniform(0.1, 0.4), rng.uniform(0.1, 0.4), rng.uniform(0, 6)
+        img = 0.5 + 0.3 * np.sin(fy * yy + phase) * np.cos(fx * xx) + 0.02 * rng.standard_normal(shape)
+        images.append(np.clip(img, 0.15, 0.85).astype(np.float32))
+    return images
+
+
+def noisy_test_image(shape: tuple[int, int] = (20, 28), seed: int = 5) -> np.ndarray:
+    clean = clean_images(1, shape, seed=seed)[0]
+    noise = parse_noise(NOISE_SPEC).sample(shape, rng=np.random.default_rng(seed + 1))
+    return (clean + noise).astype(np.float32)
+
+
+def training_data(key: str, spec: str = NOISE_SPEC) -> TrainingData:
+    """The data the runner would hand this method: only what its ``requires`` allows."""
+    return build_training_data(
+        METHODS[key].requires,
+        clean=clean_images(),
+        noise_model=parse_noise(spec),
+        rng=np.random.default_rng(1),
+    )
+
+
+def fit_method(key: str, seed: int = SEED, spec: str = NOISE_SPEC) -> Denoiser:
+    method = make_method(key, params=tiny_params(key), device="cpu")
+    method.fit(training_data(key, spec), seed=seed, progress=False)
+    return method
+
+
+@pytest.fixture(scope="module")
+def fitted() -> dict[str, Denoiser]:
+    """One fitted instance per method, shared by the read-only tests (built lazily)."""
+
+    class Cache(dict):
+        def __missing__(self, key: str) -> Denoiser:
+            self[key] = fit_method(key)
+            return self[key]
+
+    return Cache()
+
+
+def keys_where(predicate) -> list[str]:
+    return [key for key in KEYS if predicate(METHODS[key].requires)]
+
+
+# Class attributes and the protocol ----------------------------------------------------------------
+
+
+def test_registry_is_not_empty_and_keys_are_lower_case() -> None:
+    assert {"bm3d", "dncnn-b", "n2c-oracle"} <= set(METHODS)
+    for key in METHODS:
+        assert key == key.strip().lower()
+
+
+def test_display_names_are_unique_and_do_not_shadow_other_keys() -> None:
+    names = [cls.name.lower() for cls in METHODS.values()]
+    assert len(set(names)) == len(names)
+    for key, cls in METHODS.items():
+        assert cls.name.lower() not in set(METHODS) - {key}
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_class_declares_name_and_requirements(key: str) -> None:
+    cls = METHODS[key]
+    assert isinstance(cls.name, str) and cls.name.strip() == cls.name and cls.name
+    assert isinstance(cls.requires, Requirements)
+    assert not cls.requires.pairs or not cls.requires.blind
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_instance_satisfies_denoiser_protocol(key: str) -> None:
+    method = make_method(key, params=tiny_params(key), device="cpu")
+    assert isinstance(method, Denoiser)
+    assert method.name == METHODS[key].name
+    assert method.requires == METHODS[key].requires
+    assert callable(METHODS[key].load)
+
+
+def test_tiny_params_only_uses_accepted_arguments() -> None:
+    assert tiny_params("bm3d") == {}
+    for key in KEYS:
+        accepted = inspect.signature(METHODS[key]).parameters
+        for name in tiny_params(key):
+            assert name in accepted
+    assert tiny_params("n2c-oracle") == TINY
+
+
+# Blindness by construction: build_training_data ---------------------------------------------------
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_training_data_holds_only_what_the_method_requires(key: str) -> None:
+    requires = METHODS[key].requires
+    clean = clean_images()
+    model = parse_noise(NOISE_SPEC)
+    data = build_training_data(requires, clean=clean, noise_model=model, rng=np.random.default_rng(0))
+    assert isinstance(data, TrainingData)
+    if requires.clean:
+        assert data.clean is not None and len(data.clean) == len(clean)
+        for got, want in zip(data.clean, clean, strict=True):
+            np.testing.assert_array_equal(got, want)
+    else:
+        assert data.clean is None
+    if requires.noise_model:
+        assert data.noise_model == model
+    else:
+        assert data.noise_model is None
+    if requires.noisy_images:
+        assert len(data.noisy) == len(clean)
+    else:
+        assert data.noisy == ()
+
+
+def _leaks(value: Any, clean: list[np.ndarray], model: NoiseModel, path: str) -> list[str]:
+    """Every place inside ``value`` that exposes a clean image, the noise model or its level."""
+    found: list[str] = []
+    if value is None or isinstance(value, (str, bytes, bool)):
+        return found
+    if isinstance(value, NoiseModel) or value is model:
+        found.append(f"{path}: noise model {value!r}")
+    elif isinstance(value, np.ndarray):
+        for img in clean:
+            if value.shape == img.shape and np.allclose(value, img, atol=1e-3):
+                found.append(f"{path}: a clean image")
+            elif value.shape == img.shape and np.std(value - img) < 0.5 * model.std:
+                found.append(f"{path}: an image much closer to clean than the noise allows")
+    elif isinstance(value, (int, float, np.number)):
+        secrets = (model.std, model.level, model.std**2)
+        if any(np.isclose(float(value), s) for s in secrets if s != 0):
+            found.append(f"{path}: the noise level {value!r}")
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            found += _leaks(v, clean, model, f"{path}[{k!r}]")
+    elif isinstance(value, (tuple, list, set, frozenset)):
+        for i, v in enumerate(value):
+            found += _leaks(v, clean, model, f"{path}[{i}]")
+    elif dataclasses.is_dataclass(value):
+        for f in dataclasses.fields(value):
+            found += _leaks(getattr(value, f.name), clean, model, f"{path}.{f.name}")
+    return found
+
+
+@pytest.mark.parametrize("spec", ["gaussian:25", "correlated:25"])
+def test_blind_requirements_expose_neither_clean_images_nor_noise_model(spec: str) -> None:
+    blind = Requirements()
+    assert blind.blind and blind.noisy_images
+    clean = clean_images(3, (32, 32))
+    model = parse_noise(spec)
+    data = build_training_data(blind, clean=clean, noise_model=model, rng=np.random.default_rng(0))
+    fields = dataclasses.fields(TrainingData)
+    assert {f.name for f in fields} >= {"noisy", "clean", "noise_model"}
+    leaks = []
+    for f in fields:
+        leaks += _leaks(getattr(data, f.name), clean, model, f.name)
+    assert leaks == []
+    assert len(data.noisy) == len(clean)
+
+
+def test_leak_detector_detects_leaks() -> None:
+    """The detector used above must flag what a leaking TrainingData would carry."""
+    clean = clean_images(2, (32, 32))
+    model = parse_noise(NOISE_SPEC)
+    full = build_training_data(
+        Requirements(clean=True, noise_model=True),
+        clean=clean,
+        noise_model=model,
+        rng=np.random.default_rng(0),
+    )
+    found = [
+        leak for f in dataclasses.fields(full) for leak in _leaks(getattr(full, f.name), clean, model, f.name)
+    ]
+    assert any(s.startswith("clean[0]") for s in found) and any(s.startswith("noise_model") for s in found)
+    assert _leaks({"sigma": model.std}, clean, model, "x") != []
+    assert _leaks([clean[1] + 0.001], clean, model, "x") != []
+
+
+def test_training_data_arrays_are_read_only_float32_copies() -> None:
+    clean = clean_images()
+    model = parse_noise(NOISE_SPEC)
+    requires = Requirements(clean=True, noise_model=True, noisy_images=True)
+    data = build_training_data(requires, clean=clean, noise_model=model, rng=np.random.default_rng(0))
+    assert data.clean is not None
+    arrays = [*data.noisy, *data.clean]
+    assert len(arrays) == 2 * len(clean)
+    for arr in arrays:
+        assert arr.dtype == np.float32
+        assert not arr.flags.writeable
+        with pytest.raises(ValueError):
+            arr[0, 0] = 1.0
+    snapshot = [a.copy() for a in arrays]
+    for img in clean:  # the caller's arrays stay writable and are not shared
+        assert img.flags.writeable
+        img += 1.0
+    for arr, before in zip(arrays, snapshot, strict=True):
+        np.testing.assert_array_equal(arr, before)
+
+
+def test_training_data_is_frozen() -> None:
+    data = build_training_data(
+        Requirements(),
+        clean=clean_images(),
+        noise_model=parse_noise(NOISE_SPEC),
+        rng=np.random.default_rng(0),
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        data.clean = tuple(clean_images())  # type: ignore[misc]
+
+
+def test_noisy_realisation_is_reproducible_per_seed() -> None:
+    clean = clean_images()
+    model = parse_noise(NOISE_SPEC)
+
+    def noisy(seed: int) -> tuple[np.ndarray, ...]:
+        return build_training_data(
+            Requirements(), clean=clean, noise_model=model, rng=np.random.default_rng(seed)
+        ).noisy
+
+    first, again, other = noisy(3), noisy(3), noisy(4)
+    for a, b, c in zip(first, again, other, strict=True):
+        np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(a, c)
+    # the two training images get different noise, not one realisation reused
+    assert not np.allclose(first[0] - clean[0], first[1] - clean[1])
+
+
+@pytest.mark.parametrize("spec", ["gaussian:25", "gaussian:50", "correlated:25"])
+def test_noisy_realisation_is_clean_plus_noise_of_the_model_std(spec: str) -> None:
+    clean = clean_images(2, (64, 64))
+    model = parse_noise(spec)
+    data = build_training_data(Requirements(), clean=clean, noise_model=model, rng=np.random.default_rng(0))
+    residual = np.stack([n.astype(np.float64) - c for n, c in zip(data.noisy, clean, strict=True)])
+    assert residual.shape == (2, 64, 64)
+    assert abs(residual.mean()) < 0.2 * model.std
+    # correlated noise has a lower variance near the borders: look at the interior
+    interior = residual[:, 16:-16, 16:-16] if model.family == "correlated" else residual
+    assert interior.std() == pytest.approx(model.std, rel=0.12)
+
+
+# fit -> denoise ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_denoise_keeps_shape_and_float32(key: str, fitted: dict[str, Denoiser]) -> None:
+    noisy = noisy_test_image()
+    before = noisy.copy()
+    out = fitted[key].denoise(noisy)
+    assert isinstance(out, np.ndarray)
+    assert out.shape == noisy.shape == (20, 28)
+    assert out.dtype == np.float32
+    assert np.isfinite(out).all()
+    np.testing.assert_array_equal(noisy, before)  # the input is not modified
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_stages_are_a_nonempty_mapping_of_denoisers(key: str, fitted: dict[str, Denoiser]) -> None:
+    method = fitted[key]
+    stages = method.stages()
+    assert isinstance(stages, Mapping) and len(stages) > 0
+    noisy = noisy_test_image()
+    for name, stage in stages.items():
+        assert isinstance(name, str) and name
+        out = stage.denoise(noisy)
+        assert out.shape == noisy.shape and out.dtype == np.float32
+    assert list(stages.values())[-1] is method  # "the method itself last"
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_save_then_load_gives_identical_output(key: str, fitted: dict[str, Denoiser], tmp_path: Path) -> None:
+    method = fitted[key]
+    path = tmp_path / f"{key}.ckpt"
+    method.save(path)
+    assert path.is_file() and path.stat().st_size > 0
+    loaded = load_method(key, path, device="cpu")
+    assert isinstance(loaded, METHODS[key])
+    assert isinstance(loaded, Denoiser)
+    noisy = noisy_test_image()
+    np.testing.assert_array_equal(loaded.denoise(noisy), method.denoise(noisy))
+    # loading through the display name works as well
+    np.testing.assert_array_equal(
+        load_method(METHODS[key].name, path, device="cpu").denoise(noisy), method.denoise(noisy)
+    )
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_fit_is_deterministic_for_a_seed(key: str, fitted: dict[str, Denoiser]) -> None:
+    noisy = noisy_test_image()
+    again = fit_method(key, seed=SEED)
+    np.testing.assert_array_equal(again.denoise(noisy), fitted[key].denoise(noisy))
+
+
+@pytest.mark.parametrize("key", keys_where(lambda r: r.clean or r.noisy_images))
+def test_learned_methods_depend_on_the_seed(key: str, fitted: dict[str, Denoiser]) -> None:
+    """Makes the determinism test meaningful: a learned method's output is not seed-independent."""
+    noisy = noisy_test_image()
+    other = fit_method(key, seed=SEED + 1)
+    assert not np.array_equal(other.denoise(noisy), fitted[key].denoise(noisy))
+
+
+@pytest.mark.parametrize("key", keys_where(lambda r: r.noise_model))
+def test_fit_without_the_required_noise_model_raises(key: str) -> None:
+    full = build_training_data(
+        Requirements(clean=True, noise_model=True, noisy_images=True),
+        clean=clean_images(),
+        noise_model=parse_noise(NOISE_SPEC),
+        rng=np.random.default_rng(0),
+    )
+    method = make_method(key, params=tiny_params(key), device="cpu")
+    with pytest.raises(ValueError, match="noise model"):
+        method.fit(dataclasses.replace(full, noise_model=None), seed=SEED, progress=False)
+
+
+@pytest.mark.parametrize("key", keys_where(lambda r: r.clean))
+def test_fit_without_the_required_clean_images_raises(key: str) -> None:
+    full = build_training_data(
+        Requirements(clean=True, noise_model=True, noisy_images=True),
+        clean=clean_images(),
+        noise_model=parse_noise(NOISE_SPEC),
+        rng=np.random.default_rng(0),
+    )
+    method = make_method(key, params=tiny_params(key), device="cpu")
+    with pytest.raises(ValueError, match="clean"):
+        method.fit(dataclasses.replace(full, clean=None), seed=SEED, progress=False)
+
+
+# find_method --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_find_method_accepts_keys_and_names_case_insensitively(key: str) -> None:
+    name = METHODS[key].name
+    for query in (key, key.upper(), f"  {key} ", name, name.upper(), name.lower(), name.swapcase()):
+        assert find_method(query) == key
+
+
+@pytest.mark.parametrize("query", ["gan2gan-nope", "", "bm3d2", "N2C"])
+def test_find_method_unknown_raises_listing_valid_names(query: str) -> None:
+    with pytest.raises(UnknownMethodError) as info:
+        find_method(query)
+    assert isinstance(info.value, ValueError)
+    message = str(info.value)
+    assert repr(query) in message
+    for key, cls in METHODS.items():
+        assert key in message and cls.name in message
+
+
+def test_make_method_rejects_unknown_keys() -> None:
+    with pytest.raises(UnknownMethodError):
+        make_method("no-such-method", params={}, device="cpu")
+
+
+# BM3D specifics -----------------------------------------------------------------------------------
+
+
+def fitted_bm3d(spec: str, **params: Any) -> Denoiser:
+    method = make_method("bm3d", params=params, device="cpu")
+    data = build_training_data(
+        method.requires, clean=clean_images(), noise_model=parse_noise(spec), rng=np.random.default_rng(0)
+    )
+    method.fit(data, seed=SEED, progress=False)
+    return method
+
+
+def test_bm3d_improves_psnr_on_white_gaussian_noise() -> None:
+    from bench.metrics import compute_psnr
+
+    yy, xx = np.mgrid[0:48, 0:48] / 47.0
+    clean = (0.2 + 0.3 * yy + 0.3 * xx).astype(np.float32)
+    model = parse_noise("gaussian:25")
+    noisy = clean + model.sample(clean.shape, rng=np.random.default_rng(0))
+    out = fitted_bm3d("gaussian:25").denoise(noisy)
+    before, after = compute_psnr(noisy, clean), compute_psnr(out, clean)
+    assert after > before + 5.0, (before, after)
+
+
+@pytest.mark.parametrize(
+    ("spec", "white"), [("gaussian:25", True), ("gaussian:10", True), ("correlated:25", False)]
+)
+def test_bm3d_passes_std_for_white_noise_and_psd_for_correlated(
+    spec: str, white: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[np.ndarray, Any, Any]] = []
+
+    def fake_bm3d(z, sigma_psd, *args, **kwargs):
+        calls.append((z, sigma_psd, kwargs.get("profile", args[0] if args else None)))
+        return np.asarray(z, dtype=np.float64) * 0 + 0.5
+
+    monkeypatch.setattr(bm3d_module._bm3d, "bm3d", fake_bm3d)
+    model = parse_noise(spec)
+    noisy = noisy_test_image((24, 20))
+    out = fitted_bm3d(spec).denoise(noisy)
+    assert out.dtype == np.float32 and out.shape == noisy.shape and np.all(out == 0.5)
+    assert len(calls) == 1
+    z, sigma_psd, profile = calls[0]
+    np.testing.assert_array_equal(z, noisy)
+    if white:
+        assert isinstance(sigma_psd, float)
+        assert sigma_psd == pytest.approx(model.std, rel=1e-12)
+    else:
+        assert isinstance(sigma_psd, np.ndarray)
+        assert sigma_psd.shape == noisy.shape
+        np.testing.assert_allclose(sigma_psd, model.psd(noisy.shape))
+        assert np.ptp(sigma_psd) > 0
+    assert getattr(profile, "num_threads", None) == 1
+
+
+def test_bm3d_runs_for_real_on_correlated_noise() -> None:
+    clean = clean_images(1, (32, 32), seed=3)[0]
+    model = parse_noise("correlated:25")
+    noisy = clean + model.sample(clean.shape, rng=np.random.default_rng(0))
+    out = fitted_bm3d("correlated:25").denoise(noisy)
+    assert out.shape == noisy.shape and out.dtype == np.float32 and np.isfinite(out).all()
+    assert not np.array_equal(out, noisy)
+    assert np.mean((out - clean) ** 2) < np.mean((noisy - clean) ** 2)
+
+
+def test_bm3d_save_load_keeps_noise_and_profile(tmp_path: Path) -> None:
+    method = fitted_bm3d("correlated:25", profile="high")
+    path = tmp_path / "bm3d.json"
+    method.save(path)
+    loaded = load_method("bm3d", path, device="cpu")
+    assert loaded.profile == "high"
+    assert loaded._noise == parse_noise("correlated:25")
+
+
+def test_bm3d_denoise_before_fit_raises() -> None:
+    with pytest.raises(RuntimeError, match="before fit"):
+        make_method("bm3d", params={}, device="cpu").denoise(noisy_test_image())
+
+
+@pytest.mark.parametrize("profile", ["nope", "refilter", "NP", ""])
+def test_bm3d_unknown_profile_raises(profile: str) -> None:
+    with pytest.raises(ValueError, match="profile"):
+        make_method("bm3d", params={"profile": profile}, device="cpu")
