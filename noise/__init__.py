@@ -1,5 +1,12 @@
 """Synthetic noise models (white Gaussian, mixture, correlated, uniform-sigma Gaussian)."""
 
+from noise.extraction import (
+    ExtractionResult,
+    compute_wavelet_statistic,
+    extract_gcbd_patches,
+    extract_noise_patches,
+    extract_wavelet_patches,
+)
 from noise.models import (
     VALID_SPECS,
     Correlated,
@@ -14,10 +21,15 @@ from noise.models import (
 __all__ = [
     "VALID_SPECS",
     "Correlated",
+    "ExtractionResult",
     "Mixture",
     "NoiseModel",
     "NoiseSpecError",
     "UniformSigmaGaussian",
     "WhiteGaussian",
+    "compute_wavelet_statistic",
+    "extract_gcbd_patches",
+    "extract_noise_patches",
+    "extract_wavelet_patches",
     "parse_noise",
 ]
