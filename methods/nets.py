@@ -57,3 +57,96 @@ class DnCNN(nn.Module):
         """Denoise a (B, channels, H, W) batch."""
         y = x - self.body(x)
         return torch.sigmoid(y) if self.output == "sigmoid" else y
+
+
+class NoiseGenerator(nn.Module):
+    """The DCGAN noise generator g_theta1 of the official code: a latent r in R^nz to a 64x64 noise patch.
+
+    Five stride-2 transposed convolutions (the first from 1x1 to 4x4) with BN and ReLU, then tanh;
+    174,448 parameters for ``nz=128, features=8``. The output is noise in image units (images in [0, 1]).
+
+    Parameters
+    ----------
+    nz : int
+        Dimension of the latent Gaussian input.
+    features : int
+        Width multiplier (``ngf``): the layers have 8, 4, 2 and 1 times this many channels.
+    channels : int
+        Channels of the generated noise.
+    """
+
+    size: int = 64
+
+    def __init__(self, *, nz: int = 128, features: int = 8, channels: int = 1) -> None:
+        super().__init__()
+        widths = [features * 8, features * 4, features * 2, features]
+        layers: list[nn.Module] = []
+        previous = nz
+        for i, width in enumerate(widths):
+            stride, padding = (1, 0) if i == 0 else (2, 1)
+            layers += [
+                nn.ConvTranspose2d(
+                    previous, width, kernel_size=4, stride=stride, padding=padding, bias=False
+                ),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+            ]
+            previous = width
+        layers += [
+            nn.ConvTranspose2d(previous, channels, kernel_size=4, stride=2, padding=1, bias=False),
+            nn.Tanh(),
+        ]
+        self.body = nn.Sequential(*layers)
+        self.nz = nz
+
+    def forward(self, r: torch.Tensor) -> torch.Tensor:
+        """Map a (B, nz) or (B, nz, 1, 1) latent batch to (B, channels, 64, 64) noise."""
+        return self.body(r.reshape(r.shape[0], self.nz, 1, 1))
+
+
+class Critic(nn.Module):
+    """The WGAN critic f_w of the official code: a 4-layer DCGAN discriminator with BN, no sigmoid.
+
+    On a 64x64 input it returns a 5x5 map of scores; the W-estimate averages them over batch and
+    positions, so the critic judges overlapping 34x34 patches. 2,634,369 parameters for ``features=128``.
+
+    Parameters
+    ----------
+    features : int
+        Width of the first layer (doubled in each of the next two).
+    channels : int
+        Input channels.
+    """
+
+    def __init__(self, *, features: int = 128, channels: int = 1) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        previous = channels
+        for width in (features, features * 2, features * 4):
+            layers += [
+                nn.Conv2d(previous, width, kernel_size=4, stride=2, padding=1),
+                nn.BatchNorm2d(width),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
+            previous = width
+        layers.append(nn.Conv2d(previous, 1, kernel_size=4, stride=1, padding=0))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Score a (B, channels, H, W) batch: a (B, 1, H', W') map, larger for 'real'."""
+        return self.body(x)
+
+
+def init_dcgan_(module: nn.Module) -> nn.Module:
+    """Apply the authors' ``weights_init_normal`` in place and return the module.
+
+    Conv and transposed-conv weights ~ N(0, 0.02); BN weights ~ N(1, 0.02), BN biases 0. Convolution
+    biases keep PyTorch's default initialisation, as in the official code (spec 1.1).
+    """
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return module

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -74,9 +75,9 @@ def sample_patches(
     size: int,
     count: int,
     rng: np.random.Generator,
-    augment: bool = True,
+    augment: Literal["dihedral", "flips", "none"] = "dihedral",
 ) -> np.ndarray:
-    """Crop random square patches, optionally with a random dihedral transform each.
+    """Crop random square patches, each with a random dihedral transform, flip, or as is.
 
     Parameters
     ----------
@@ -88,15 +89,17 @@ def sample_patches(
         Number of patches.
     rng : numpy.random.Generator
         Source of every random draw (image index, position, transform).
-    augment : bool
-        Apply one of the 8 rot90/flip transforms, drawn uniformly, to each patch.
+    augment : {"dihedral", "flips", "none"}
+        Apply to each patch one of the 8 rot90/flip transforms, or one of the 4 combinations of horizontal
+        and vertical flips (the official GAN2GAN loaders: keeps the orientation of correlated noise),
+        drawn uniformly, or nothing.
 
     Returns
     -------
     ndarray
         ``(count, size, size)`` float32 copies.
     """
-    if not images:
+    if len(images) == 0:
         raise ValueError("sample_patches needs at least one image")
     for i, im in enumerate(images):
         if im.ndim != 2 or min(im.shape) < size:
@@ -110,8 +113,11 @@ def sample_patches(
     out = np.empty((count, size, size), dtype=np.float32)
     for k, (i, y, x) in enumerate(zip(index.tolist(), top.tolist(), left.tolist(), strict=True)):
         out[k] = images[i][y : y + size, x : x + size]
-    if augment:
-        transform = rng.integers(8, size=count)
+    if augment not in ("dihedral", "flips", "none"):
+        raise ValueError(f"augment must be 'dihedral', 'flips' or 'none', got {augment!r}")
+    if augment != "none":
+        # code k: rot90 k % 4 times, then a horizontal flip if k >= 4; {0, 2, 4, 6} are the pure flips
+        transform = rng.integers(8, size=count) if augment == "dihedral" else 2 * rng.integers(4, size=count)
         for code in range(1, 8):
             sel = transform == code
             if sel.any():
@@ -138,18 +144,27 @@ class TrainConfig:
     checkpoint_every: int = 200
 
 
+class TrainingDivergedError(RuntimeError):
+    """Training produced a non-finite loss or a logged quantity beyond its limit."""
+
+
 @dataclass
 class TrainHistory:
-    """What :func:`train_network` logged.
+    """What :func:`run_training` logged.
 
-    ``losses[i]`` is the mean loss over the steps logged at ``steps[i]``; ``seconds`` is the wall time of
-    this call only; ``resumed_from`` is the checkpoint step it resumed from (0 = fresh start).
+    ``logs[name][i]`` is the mean of quantity ``name`` over the steps logged at ``steps[i]``; ``seconds`` is
+    the wall time of this call only; ``resumed_from`` is the checkpoint step it resumed from (0 = fresh).
     """
 
     steps: list[int]
-    losses: list[float]
+    logs: dict[str, list[float]]
     seconds: float
     resumed_from: int
+
+    @property
+    def losses(self) -> list[float]:
+        """The logged training loss (quantity ``"loss"``)."""
+        return self.logs["loss"]
 
 
 def _get_torch_rng(device: torch.device) -> dict[str, torch.Tensor]:
@@ -180,9 +195,13 @@ def _save_atomic(obj: Any, path: Path) -> None:
         raise
 
 
-def _to_batch(array: np.ndarray, device: torch.device) -> torch.Tensor:
-    tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
-    return tensor.unsqueeze(1).to(device)
+def to_batch(array: np.ndarray | torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A (B, H, W) array or tensor as a float32 (B, 1, H, W) tensor on ``device``."""
+    if isinstance(array, torch.Tensor):
+        tensor = array.to(device=device, dtype=torch.float32)
+    else:
+        tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(device)
+    return tensor.unsqueeze(1)
 
 
 @contextlib.contextmanager
@@ -196,6 +215,178 @@ def _seeded_torch_rng(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
+def run_training(
+    *,
+    modules: Mapping[str, nn.Module],
+    optimizers: Mapping[str, torch.optim.Optimizer],
+    schedulers: Mapping[str, torch.optim.lr_scheduler.LRScheduler],
+    step: Callable[[np.random.Generator], Mapping[str, torch.Tensor]],
+    steps: int,
+    settings: Mapping[str, Any],
+    seed: int,
+    device: torch.device,
+    checkpoint_path: Path | None = None,
+    checkpoint_every: int = 200,
+    limits: Mapping[str, float] | None = None,
+    steps_per_epoch: float | None = None,
+    progress: bool = True,
+    desc: str = "train",
+) -> TrainHistory:
+    """The one training loop: seeding, logging, divergence checks, progress, checkpoints and resume.
+
+    ``step(rng)`` performs one optimisation step (forward, backward, optimizer and scheduler steps) and
+    returns the scalar tensors to log. Everything stateful lives in ``modules``, ``optimizers``,
+    ``schedulers``, the numpy generator passed to ``step`` and the torch RNG, so a run resumed from
+    ``checkpoint_path`` is bit-identical on CPU to an uninterrupted one. The checkpoint is written
+    atomically every ``checkpoint_every`` steps and deleted after the last step.
+
+    Parameters
+    ----------
+    modules, optimizers, schedulers : mapping
+        The state to train and checkpoint; modules are moved to ``device``, put in train mode, and left in
+        eval mode at the end.
+    step : callable
+        One optimisation step, given the run's numpy generator.
+    steps : int
+        Number of steps.
+    settings : mapping
+        Everything that changes the result; a checkpoint written with other settings is refused.
+    seed : int
+        Seeds the numpy generator and the torch RNG (restored afterwards).
+    device : torch.device
+        Where to train.
+    checkpoint_path : Path or None
+        Checkpoint file (None = no checkpointing or resuming).
+    checkpoint_every : int
+        Steps between checkpoints (0 = never).
+    limits : mapping or None
+        Quantity name -> largest absolute value before the run counts as diverged.
+    steps_per_epoch : float or None
+        Only used to name the epoch in a divergence message.
+    progress : bool
+        Show a tqdm bar on stderr.
+    desc : str
+        Label of the bar and of error messages.
+
+    Returns
+    -------
+    TrainHistory
+
+    Raises
+    ------
+    TrainingDivergedError
+        A logged quantity became NaN or infinite, or exceeded its limit.
+    """
+    start_time = time.perf_counter()
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    for module in modules.values():
+        module.to(device)
+        module.train()
+    rng = np.random.default_rng(seed)
+    log_every = max(1, steps // 50)
+    settings = {"seed": seed, **settings}
+    logged_steps: list[int] = []
+    logs: dict[str, list[float]] = {}
+    window: list[dict[str, torch.Tensor]] = []
+    start = 0
+
+    with _seeded_torch_rng(seed, device):
+        if checkpoint_path is not None and checkpoint_path.exists():
+            state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+            if state["settings"] != settings:
+                raise ValueError(
+                    f"checkpoint {checkpoint_path} was written with {state['settings']}, "
+                    f"not {settings}; delete it to start afresh"
+                )
+            start = state["step"]
+            for group, objects in (
+                ("modules", modules),
+                ("optimizers", optimizers),
+                ("schedulers", schedulers),
+            ):
+                for name, obj in objects.items():
+                    obj.load_state_dict(state[group][name])
+            rng.bit_generator.state = state["numpy_rng"]
+            _set_torch_rng(state["torch_rng"], device)
+            logged_steps, logs = state["logged_steps"], state["logs"]
+            window = [{k: v.to(device) for k, v in row.items()} for row in state["window"]]
+
+        bar = tqdm(total=steps, initial=start, desc=desc, disable=not progress, file=sys.stderr)
+        with bar:
+            for current in range(start + 1, steps + 1):
+                window.append({k: v.detach() for k, v in step(rng).items()})
+                if current % log_every == 0 or current == steps:
+                    means = _check_window(
+                        window,
+                        last_step=current,
+                        limits=limits or {},
+                        steps_per_epoch=steps_per_epoch,
+                        desc=desc,
+                    )
+                    logged_steps.append(current)
+                    for key, value in means.items():
+                        logs.setdefault(key, []).append(value)
+                    window = []
+                    if "loss" in means:
+                        bar.set_postfix(loss=f"{means['loss']:.4g}", refresh=False)
+                bar.update()
+                if (
+                    checkpoint_path is not None
+                    and checkpoint_every > 0
+                    and current % checkpoint_every == 0
+                    and current < steps
+                ):
+                    _save_atomic(
+                        {
+                            "step": current,
+                            "settings": settings,
+                            "modules": {k: m.state_dict() for k, m in modules.items()},
+                            "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
+                            "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
+                            "numpy_rng": rng.bit_generator.state,
+                            "torch_rng": _get_torch_rng(device),
+                            "logged_steps": logged_steps,
+                            "logs": logs,
+                            "window": [{k: v.cpu() for k, v in row.items()} for row in window],
+                        },
+                        checkpoint_path,
+                    )
+
+    if checkpoint_path is not None:
+        checkpoint_path.unlink(missing_ok=True)
+    for module in modules.values():
+        module.eval()
+    return TrainHistory(
+        steps=logged_steps, logs=logs, seconds=time.perf_counter() - start_time, resumed_from=start
+    )
+
+
+def _check_window(
+    window: list[dict[str, torch.Tensor]],
+    *,
+    last_step: int,
+    limits: Mapping[str, float],
+    steps_per_epoch: float | None,
+    desc: str,
+) -> dict[str, float]:
+    """Means of the logged quantities since the last log; raise if any step diverged."""
+    stacked = {key: torch.stack([row[key] for row in window]).float().cpu() for key in window[0]}
+    for key, values in stacked.items():
+        limit = limits.get(key, math.inf)
+        bad = ~torch.isfinite(values) | (values.abs() > limit)
+        if bad.any():
+            index = int(bad.nonzero()[0, 0])
+            at = last_step - len(window) + 1 + index
+            epoch = f" (epoch {math.floor((at - 1) / steps_per_epoch) + 1})" if steps_per_epoch else ""
+            reason = "is not finite" if not math.isfinite(values[index]) else f"exceeds its limit {limit:g}"
+            raise TrainingDivergedError(
+                f"{desc} diverged at step {at}{epoch}: {key} = {float(values[index]):.4g} {reason}; "
+                "nothing of this run was saved as a fitted model"
+            )
+    return {key: float(values.mean()) for key, values in stacked.items()}
+
+
 def train_network(
     net: nn.Module,
     *,
@@ -207,17 +398,14 @@ def train_network(
     progress: bool = True,
     desc: str = "train",
 ) -> TrainHistory:
-    """Train ``net`` in place with Adam + MultiStepLR on batches from ``draw_batch``.
-
-    Resumes from ``checkpoint_path`` when it exists (bit-identical to an uninterrupted run on CPU), writes
-    it atomically every ``config.checkpoint_every`` steps and deletes it after the last step.
+    """Train ``net`` in place with Adam + MultiStepLR on ``draw_batch`` batches (:func:`run_training`).
 
     Parameters
     ----------
     net : nn.Module
         Network mapping (B, 1, H, W) inputs to outputs of the same shape; moved to ``device``.
     draw_batch : callable
-        ``draw_batch(rng) -> (inputs, targets)``, float32 arrays of shape (B, H, W).
+        ``draw_batch(rng) -> (inputs, targets)``: float32 arrays or tensors of shape (B, H, W).
     config : TrainConfig
         Optimisation settings.
     seed : int
@@ -236,92 +424,69 @@ def train_network(
     TrainHistory
         The net is left in eval mode.
     """
-    start_time = time.perf_counter()
     loss_fn = _LOSSES[config.loss]
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", torch.cuda.current_device())
-    net.to(device)
-    net.train()
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, milestones=list(config.milestones), gamma=config.gamma
     )
-    rng = np.random.default_rng(seed)
-    log_every = max(1, config.steps // 50)
-    settings = {"seed": seed, **{key: asdict(config)[key] for key in _RESUME_KEYS}}
-    logged_steps: list[int] = []
-    logged_losses: list[float] = []
-    window: list[torch.Tensor] = []
-    start = 0
 
-    with _seeded_torch_rng(seed, device):
-        if checkpoint_path is not None and checkpoint_path.exists():
-            state = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
-            if state["settings"] != settings:
-                raise ValueError(
-                    f"checkpoint {checkpoint_path} was written with {state['settings']}, "
-                    f"not {settings}; delete it to start afresh"
-                )
-            start = state["step"]
-            net.load_state_dict(state["net"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            rng.bit_generator.state = state["numpy_rng"]
-            _set_torch_rng(state["torch_rng"], device)
-            logged_steps, logged_losses = state["logged_steps"], state["logged_losses"]
-            window = [loss.to(device) for loss in state["window"]]
+    def step(rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        inputs, targets = draw_batch(rng)
+        if inputs.ndim != 3 or inputs.shape != targets.shape:
+            raise ValueError(
+                f"draw_batch must return two (B, H, W) arrays, got {inputs.shape} and {targets.shape}"
+            )
+        loss = loss_fn(net(to_batch(inputs, device)), to_batch(targets, device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        return {"loss": loss}
 
-        bar = tqdm(total=config.steps, initial=start, desc=desc, disable=not progress, file=sys.stderr)
-        with bar:
-            for step in range(start + 1, config.steps + 1):
-                inputs, targets = draw_batch(rng)
-                if inputs.ndim != 3 or inputs.shape != targets.shape:
-                    raise ValueError(
-                        f"draw_batch must return two (B, H, W) arrays, got {inputs.shape} and {targets.shape}"
-                    )
-                loss = loss_fn(net(_to_batch(inputs, device)), _to_batch(targets, device))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                scheduler.step()
-                window.append(loss.detach())
-                if step % log_every == 0 or step == config.steps:
-                    logged_steps.append(step)
-                    logged_losses.append(torch.stack(window).mean().item())
-                    window = []
-                    bar.set_postfix(loss=f"{logged_losses[-1]:.4g}", refresh=False)
-                bar.update()
-                if (
-                    checkpoint_path is not None
-                    and config.checkpoint_every > 0
-                    and step % config.checkpoint_every == 0
-                    and step < config.steps
-                ):
-                    _save_atomic(
-                        {
-                            "step": step,
-                            "settings": settings,
-                            "net": net.state_dict(),
-                            "optimizer": optimizer.state_dict(),
-                            "scheduler": scheduler.state_dict(),
-                            "numpy_rng": rng.bit_generator.state,
-                            "torch_rng": _get_torch_rng(device),
-                            "logged_steps": logged_steps,
-                            "logged_losses": logged_losses,
-                            "window": [loss.cpu() for loss in window],
-                        },
-                        checkpoint_path,
-                    )
-
-    if checkpoint_path is not None:
-        checkpoint_path.unlink(missing_ok=True)
-    net.eval()
-    return TrainHistory(
-        steps=logged_steps,
-        losses=logged_losses,
-        seconds=time.perf_counter() - start_time,
-        resumed_from=start,
+    return run_training(
+        modules={"net": net},
+        optimizers={"net": optimizer},
+        schedulers={"net": scheduler},
+        step=step,
+        steps=config.steps,
+        settings={key: asdict(config)[key] for key in _RESUME_KEYS},
+        seed=seed,
+        device=device,
+        checkpoint_path=checkpoint_path,
+        checkpoint_every=config.checkpoint_every,
+        progress=progress,
+        desc=desc,
     )
+
+
+def refresh_batch_norm(net: nn.Module, batches: Iterable[torch.Tensor]) -> None:
+    """Re-estimate every BN layer's running statistics as the average over ``batches``, then set eval mode.
+
+    A network trained for few steps keeps running statistics that lag its weights (momentum 0.1 from
+    mean 0, variance 1), so its eval-mode output differs from its train-mode output. Recomputing them
+    with the final weights removes that lag; the parameters are untouched.
+
+    Parameters
+    ----------
+    net : nn.Module
+        Network with BatchNorm layers, on the device of ``batches``.
+    batches : iterable of Tensor
+        Inputs representative of what the network will see.
+    """
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches
+    net.train()
+    try:
+        with torch.no_grad():
+            for batch in batches:
+                net(batch)
+    finally:
+        for m, momentum in zip(norms, momenta, strict=True):
+            m.momentum = momentum
+        net.eval()
 
 
 def apply_network(net: nn.Module, image: np.ndarray, *, device: torch.device) -> np.ndarray:
@@ -343,7 +508,7 @@ def apply_network(net: nn.Module, image: np.ndarray, *, device: torch.device) ->
     """
     if image.ndim not in (2, 3):
         raise ValueError(f"apply_network expects (H, W) or (N, H, W), got shape {image.shape}")
-    batch = _to_batch(image if image.ndim == 3 else image[None], device)
+    batch = to_batch(image if image.ndim == 3 else image[None], device)
     was_training = net.training
     net.to(device)
     net.eval()

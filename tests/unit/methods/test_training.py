@@ -104,7 +104,7 @@ def test_sample_patches_shape_dtype_and_copies() -> None:
 def test_sample_patches_are_crops_at_uniform_positions() -> None:
     h, w, size = 10, 11, 8
     image = np.arange(h * w, dtype=np.float32).reshape(h, w)
-    patches = sample_patches([image], size=size, count=600, rng=np.random.default_rng(1), augment=False)
+    patches = sample_patches([image], size=size, count=600, rng=np.random.default_rng(1), augment="none")
     corners = set()
     for patch in patches:
         y, x = divmod(int(patch[0, 0]), w)
@@ -205,7 +205,7 @@ def test_train_network_lr_schedule(tmp_path: Path) -> None:
         )
     state = torch.load(ckpt, weights_only=True)
     assert state["step"] == 5
-    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3 * 0.25)
+    assert state["optimizers"]["net"]["param_groups"][0]["lr"] == pytest.approx(1e-3 * 0.25)
 
 
 def test_train_network_lr_zero_after_milestone_freezes_weights() -> None:
