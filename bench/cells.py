@@ -68,7 +68,8 @@ def derive_rng(seed: int, *labels: str) -> np.random.Generator:
 class FitSpec:
     """One fitted method.
 
-    ``noise`` is None when the method's training never sees the cell's noise.
+    ``noise`` is None when the method's training never sees the cell's noise; ``upstream`` holds the
+    fit cells of the methods it builds on, by role (N2C(Eq.4): the GAN2GAN whose g_theta1 it uses).
     """
 
     method: str
@@ -77,6 +78,7 @@ class FitSpec:
     train_limit: int | None
     noise: str | None
     seed: int
+    upstream: tuple[tuple[str, FitSpec], ...] = ()
 
     @property
     def key(self) -> str:
@@ -102,11 +104,38 @@ class EvalSpec:
 
 
 def make_fit_spec(
-    method: str, *, params: dict[str, Any], train_data: str, train_limit: int | None, noise: str, seed: int
+    method: str,
+    *,
+    params: dict[str, Any],
+    train_data: str,
+    train_limit: int | None,
+    noise: str,
+    seed: int,
+    params_of: Callable[[str], dict[str, Any]] | None = None,
 ) -> FitSpec:
-    """The fit cell of ``method``; drops the noise when the method never sees it."""
-    requires = METHODS[method].requires
-    sees_noise = requires.noisy_images or requires.noise_model
+    """The fit cell of ``method`` and of the methods it builds on; drops the noise when none sees it.
+
+    ``params_of(key)`` gives the hyper-parameters of an upstream method (the profile's), before the
+    overrides the downstream method declares.
+    """
+    cls = METHODS[method]
+    upstream = tuple(
+        (
+            role,
+            make_fit_spec(
+                key,
+                params={**(params_of(key) if params_of else {}), **overrides},
+                train_data=train_data,
+                train_limit=train_limit,
+                noise=noise,
+                seed=seed,
+                params_of=params_of,
+            ),
+        )
+        for role, (key, overrides) in sorted(getattr(cls, "upstream", {}).items())
+    )
+    requires = cls.requires
+    sees_noise = requires.noisy_images or requires.noise_model or any(up.noise for _, up in upstream)
     return FitSpec(
         method=method,
         params=tuple(sorted(params.items())),
@@ -114,6 +143,7 @@ def make_fit_spec(
         train_limit=train_limit,
         noise=noise if sees_noise else None,
         seed=seed,
+        upstream=upstream,
     )
 
 
@@ -142,6 +172,7 @@ class EvalResult:
     stages: list[StageResult]
     fit_seconds: float
     from_cache: bool
+    fit_report: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -172,6 +203,7 @@ class CellRunner:
     log: Callable[[str], None] = print
     _datasets: dict[tuple[str, int | None, int | None], Dataset] = field(default_factory=dict, repr=False)
     _fitted: dict[str, tuple[Denoiser, float]] = field(default_factory=dict, repr=False)
+    _reports: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     _refitted: set[str] = field(default_factory=set, repr=False)
 
     def dataset(self, name: str, *, limit: int | None = None, min_size: int | None = None) -> Dataset:
@@ -190,7 +222,9 @@ class CellRunner:
         record = folder / "fit.json"
         refit = self.force and key not in self._refitted
         if record.exists() and not refit:
-            seconds = json.loads(record.read_text())["seconds"]
+            state = json.loads(record.read_text())
+            seconds = state["seconds"]
+            self._reports[key] = state.get("report", {})
             method = load_method(spec.method, folder / "model", device=self.device)
             self.log(f"[fit] {METHODS[spec.method].name}: cached ({_describe(spec)})")
         else:
@@ -199,17 +233,22 @@ class CellRunner:
         self._fitted[key] = (method, seconds)
         return method, seconds
 
+    def report(self, spec: FitSpec) -> dict[str, Any]:
+        """What a fitted method reported about its fit (GAN2GAN: extraction and stage times), or {}."""
+        return self._reports.get(spec.key, {})
+
     def _run_fit(self, spec: FitSpec, folder: Path) -> tuple[Denoiser, float]:
         params = dict(spec.params)
+        upstream = {role: self.fit(up)[0] for role, up in spec.upstream}
         folder.mkdir(parents=True, exist_ok=True)
         checkpoint = folder / "checkpoint"
         if self.force:
-            checkpoint.unlink(missing_ok=True)
+            _remove_checkpoints(checkpoint)
         method = make_method(spec.method, params=params, device=self.device)
         requires = method.requires
         clean: tuple[np.ndarray, ...] = ()
         if requires.clean or requires.noisy_images or requires.pairs:
-            min_size = params.get("patch_size")
+            min_size = getattr(method, "min_image_size", None)
             clean = self.dataset(spec.train_data, limit=spec.train_limit, min_size=min_size).images
         noise = parse_noise(spec.noise) if spec.noise is not None else None
         training = build_training_data(
@@ -217,17 +256,23 @@ class CellRunner:
             clean=clean,
             noise_model=noise,
             rng=derive_rng(spec.seed, "train-noise", spec.noise or ""),
+            upstream=upstream,
         )
-        resumed = " (resuming)" if checkpoint.exists() else ""
+        resumed = " (resuming)" if any(folder.glob(f"{checkpoint.name}*")) else ""
         self.log(f"[fit] {method.name}: fitting{resumed} ({_describe(spec)})")
         start = time.perf_counter()
         method.fit(training, seed=spec.seed, progress=self.progress, checkpoint=checkpoint)
         seconds = time.perf_counter() - start
+        report = getattr(method, "report", {})
         _write_atomic(folder / "model", method.save)
         _write_atomic(
             folder / "fit.json",
-            lambda p: p.write_text(json.dumps({"spec": asdict(spec), "seconds": seconds}, default=str)),
+            lambda p: p.write_text(
+                json.dumps({"spec": asdict(spec), "seconds": seconds, "report": report}, default=float)
+            ),
         )
+        _remove_checkpoints(checkpoint)
+        self._reports[spec.key] = json.loads(json.dumps(report, default=float))
         return method, seconds
 
     def evaluate(self, spec: EvalSpec) -> EvalResult:
@@ -238,7 +283,13 @@ class CellRunner:
         if final.exists() and not self.force:
             state = json.loads(final.read_text())
             stages = [StageResult(**s) for s in state["stages"]]
-            return EvalResult(spec=spec, stages=stages, fit_seconds=state["fit_seconds"], from_cache=True)
+            return EvalResult(
+                spec=spec,
+                stages=stages,
+                fit_seconds=state["fit_seconds"],
+                from_cache=True,
+                fit_report=state.get("fit_report", {}),
+            )
         if self.force:
             partial.unlink(missing_ok=True)
         folder.mkdir(parents=True, exist_ok=True)
@@ -272,6 +323,7 @@ class CellRunner:
         state = {
             "spec": asdict(spec),
             "fit_seconds": fit_seconds,
+            "fit_report": self.report(spec.fit),
             "stages": [asdict(s) for s in stages],
             "images": list(done.values()),
         }
@@ -282,7 +334,13 @@ class CellRunner:
                 f"[eval] {s.stage} {spec.noise} seed {spec.seed}: {s.psnr:.2f} dB, SSIM {s.ssim:.4f} "
                 f"({s.n_images} images)"
             )
-        return EvalResult(spec=spec, stages=stages, fit_seconds=fit_seconds, from_cache=False)
+        return EvalResult(
+            spec=spec,
+            stages=stages,
+            fit_seconds=fit_seconds,
+            from_cache=False,
+            fit_report=self.report(spec.fit),
+        )
 
 
 def _noisy_test_set(test: Dataset, spec: EvalSpec) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
@@ -335,6 +393,12 @@ def _read_partial(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
             continue
         done[(row["stage"], row["image"])] = row
     return done
+
+
+def _remove_checkpoints(checkpoint: Path) -> None:
+    """Delete a fit's checkpoint and the stage files named after it (``<checkpoint>-<stage>``)."""
+    for path in checkpoint.parent.glob(f"{checkpoint.name}*"):
+        path.unlink(missing_ok=True)
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:

@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument("table", help=f"table1, {', '.join(TABLES)}")
     parser.add_argument("--profile", default="cpu", help=f"{', '.join(PROFILES)} (default: cpu)")
-    parser.add_argument("--methods", help="comma-separated method keys or names (default: all registered)")
+    parser.add_argument("--methods", help="comma-separated method keys or names (default: the table's)")
     parser.add_argument(
         "--noise", help="comma-separated noise specs, e.g. gaussian:25 (default: the table's)"
     )
@@ -112,7 +112,7 @@ def run_table(args: argparse.Namespace) -> int:
     """Expand the table into cells, run what is not cached, and write the report."""
     table = get_table(args.table)
     profile = get_profile(args.profile)
-    methods = [find_method(m) for m in _split(args.methods)] if args.methods else list(METHODS)
+    methods = [find_method(m) for m in _split(args.methods)] if args.methods else list(table.methods)
     noises = [parse_noise(n).spec for n in _split(args.noise)] if args.noise else list(table.noises)
     seeds = _parse_seeds(args.seeds)
     try:
@@ -140,6 +140,7 @@ def run_table(args: argparse.Namespace) -> int:
                 train_limit=profile.train_limit,
                 noise=noise,
                 seed=seed,
+                params_of=profile.params,
             ),
             test_data=test_data,
             test_limit=profile.test_limit,
@@ -157,7 +158,7 @@ def run_table(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / table.name
     frame.to_csv(stem.with_suffix(".csv"), index=False)
-    names = [METHODS[m].name for m in methods]
+    names = list(dict.fromkeys(frame["method"]))
     header = (
         f"Profile `{profile.name}` ({profile.description}); test set `{test_data}`, seeds "
         f"{', '.join(map(str, seeds))}, device `{device}`. Each cell: ours / paper / ours - paper."

@@ -46,12 +46,15 @@ class TableSpec:
         Noise specs (see :func:`noise.parse_noise`), one row each.
     paper_csv : str
         File in ``bench/paper`` with columns noise, level, method, psnr, ssim.
+    methods : tuple of str
+        Registry keys of the methods run by default (the paper's columns we implement).
     """
 
     name: str
     title: str
     noises: tuple[str, ...]
     paper_csv: str
+    methods: tuple[str, ...] = ()
 
     def load_paper(self) -> pd.DataFrame:
         """The published numbers of this table."""
@@ -65,6 +68,7 @@ TABLES: dict[str, TableSpec] = {
         title="Table 2: BSD68, white Gaussian noise (PSNR dB / SSIM)",
         noises=("gaussian:15", "gaussian:25", "gaussian:30", "gaussian:50"),
         paper_csv="table2.csv",
+        methods=("bm3d", "dncnn-b", "gan2gan", "n2c-eq4", "n2c-oracle"),
     ),
 }
 

@@ -9,7 +9,7 @@ enforced by construction rather than by convention.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -58,11 +58,15 @@ class TrainingData:
         The clean training images, only for methods that require them.
     noise_model : NoiseModel or None
         The true noise model of the cell, only for methods that require it.
+    upstream : mapping
+        Fitted methods this one builds on, by the role it declared in its ``upstream`` class attribute
+        (N2C(Eq.4): ``{"generator": <fitted GAN2GAN>}``); fitted on the same cell's data.
     """
 
     noisy: tuple[np.ndarray, ...] = ()
     clean: tuple[np.ndarray, ...] | None = None
     noise_model: NoiseModel | None = None
+    upstream: Mapping[str, Denoiser] = field(default_factory=dict)
 
 
 def build_training_data(
@@ -71,6 +75,7 @@ def build_training_data(
     clean: Sequence[np.ndarray],
     noise_model: NoiseModel | None,
     rng: np.random.Generator,
+    upstream: Mapping[str, Denoiser] | None = None,
 ) -> TrainingData:
     """Build the training data a method may see, and nothing more.
 
@@ -84,6 +89,8 @@ def build_training_data(
         The cell's noise; None only for methods that neither see noisy images nor need the model.
     rng : numpy.random.Generator
         Draws the one fixed noisy realisation of the training images.
+    upstream : mapping or None
+        Fitted methods the method declared it builds on (see :class:`TrainingData`).
 
     Returns
     -------
@@ -102,6 +109,7 @@ def build_training_data(
         noisy=noisy,
         clean=tuple(_freeze(img) for img in clean) if requires.clean else None,
         noise_model=noise_model if requires.noise_model else None,
+        upstream=dict(upstream or {}),
     )
 
 

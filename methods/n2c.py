@@ -71,6 +71,11 @@ class NoiseToClean:
         self.device = resolve_device(device)
         self.net = DnCNN(depth=self.params["depth"], features=features).to(self.device).eval()
 
+    @property
+    def min_image_size(self) -> int:
+        """Smallest training image side: the patch size."""
+        return self.params["patch_size"]
+
     def training_noise(self, data: TrainingData) -> NoiseModel:
         """The noise added to clean patches during training: here the cell's true noise model."""
         if data.noise_model is None:

@@ -8,11 +8,16 @@ from typing import Any
 from methods.base import Denoiser
 from methods.bm3d import BM3D
 from methods.dncnn_b import DnCNNB
+from methods.gan2gan.method import GAN2GAN
+from methods.gan2gan.upper_bound import NoiseToCleanEq3, NoiseToCleanEq4
 from methods.n2c import NoiseToClean
 
 METHODS: dict[str, type] = {
     "bm3d": BM3D,
     "dncnn-b": DnCNNB,
+    "gan2gan": GAN2GAN,
+    "n2c-eq4": NoiseToCleanEq4,
+    "n2c-gcbd": NoiseToCleanEq3,
     "n2c-oracle": NoiseToClean,
 }
 

@@ -1,0 +1,418 @@
+"""The generative noise model of GAN2GAN: three generators, two W-GAN critics, Algorithm 1 (Eqs. 5-8).
+
+g_theta1 maps a Gaussian latent r to a noise patch; g_theta2 (the initial denoiser) maps a noisy patch
+z to a clean estimate; g_theta3 maps that estimate back to z. Critic f_w1 compares generated noise with
+the smooth noise patches N extracted from the noisy images (Eq. 5); critic f_w2 compares
+g_theta2(z) + g_theta1(r) with z (Eq. 6); the cycle loss (Eq. 7) ties g_theta3(g_theta2(z)) to z and the
+generators minimise Eq. (8). Nothing here ever sees a clean image.
+
+One generator iteration computes the generated samples once and reuses them, detached, across the
+``n_critic`` steps of each critic. The authors' loop recomputes them in every critic step and
+back-propagates through the generators only to zero those gradients again: the parameter updates are
+the same (the generators' forward passes in train mode give the same outputs each time), at about
+half the cost. ``reuse_fakes=False`` runs the authors' order, for the benchmark.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.functional import l1_loss
+
+from methods.nets import Critic, DnCNN, NoiseGenerator, init_dcgan_
+from methods.training import TrainHistory, run_training, sample_patches, to_batch
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    """Settings of Algorithm 1 (defaults: the official code, spec sections 2.1 and 8).
+
+    Parameters
+    ----------
+    steps : int
+        Generator iterations. The official code runs 30 epochs of ``len(N) / batch_size`` iterations.
+    epochs : float
+        Nominal epochs the ``steps`` are divided into, for the generators' learning-rate schedule.
+    decay_epoch : int
+        The generators' learning rate decays linearly from epoch ``decay_epoch + 2`` (1-based) to
+        0.1x in the last epoch, as the code's ``LambdaLR`` stepped with ``step(epoch)`` does.
+    batch_size : int
+        Mini-batch size m.
+    patch_size : int
+        Crop size of noisy and noise patches; g_theta1's output is 64x64, so 64.
+    n_critic : int
+        Critic steps per generator iteration, for each critic.
+    alpha, beta, gamma : float
+        Weights of L_N (Eq. 5), L_Z (Eq. 6) and the cycle loss (Eq. 7) in Eq. (8).
+    lr_generator : float
+        Adam learning rate of the generators, betas (0.5, 0.999).
+    lr_critic : float
+        Critic learning rate.
+    critic_optimizer : {"rmsprop", "adam"}
+        RMSprop in the code; Adam (betas (0.5, 0.999)) in the paper's Algorithm 1.
+    clip : float
+        Weight clipping of every critic parameter (BN affine included).
+    max_critic_estimate : float
+        A W-estimate beyond this counts as divergence and stops the fit.
+    checkpoint_every : int
+        Generator iterations between checkpoints.
+    """
+
+    steps: int
+    epochs: float = 30
+    decay_epoch: int = 10
+    batch_size: int = 64
+    patch_size: int = 64
+    n_critic: int = 5
+    alpha: float = 5.0
+    beta: float = 1.0
+    gamma: float = 10.0
+    lr_generator: float = 4e-4
+    lr_critic: float = 5e-5
+    critic_optimizer: Literal["rmsprop", "adam"] = "rmsprop"
+    clip: float = 0.02
+    max_critic_estimate: float = 1e3
+    checkpoint_every: int = 50
+
+    @property
+    def steps_per_epoch(self) -> float:
+        """Generator iterations per nominal epoch."""
+        return self.steps / self.epochs
+
+    def generator_lr_factor(self, step: int) -> float:
+        """Multiplier of the generators' learning rate for 0-based generator iteration ``step``."""
+        epoch = math.floor(step / self.steps_per_epoch)
+        return 1.0 - max(0, epoch - self.decay_epoch - 1) / (self.epochs - self.decay_epoch)
+
+
+class GenerativeModel(nn.Module):
+    """g_theta1, g_theta2, g_theta3 and the critics f_w1, f_w2, initialised as the official code does.
+
+    The defaults are the authors' architectures (spec 1): a DCGAN g_theta1 (174,448 parameters), a
+    15-layer sigmoid DnCNN g_theta2 (482,048), a 17-layer residual DnCNN g_theta3 (556,032) and two
+    4-layer DCGAN critics with BN (2,634,369 each). Smaller widths and depths are for tests only.
+
+    Parameters
+    ----------
+    nz : int
+        Latent dimension of g_theta1.
+    features : int
+        Width of g_theta2 and g_theta3.
+    g2_depth, g3_depth : int
+        Conv layers of g_theta2 and g_theta3.
+    critic_features : int
+        Width of the critics' first layer.
+    """
+
+    def __init__(
+        self,
+        *,
+        nz: int = 128,
+        features: int = 64,
+        g2_depth: int = 15,
+        g3_depth: int = 17,
+        critic_features: int = 128,
+    ) -> None:
+        super().__init__()
+        self.g1 = init_dcgan_(NoiseGenerator(nz=nz))
+        self.g2 = init_dcgan_(DnCNN(depth=g2_depth, features=features, output="sigmoid"))
+        self.g3 = init_dcgan_(DnCNN(depth=g3_depth, features=features, output="linear"))
+        self.c1 = init_dcgan_(Critic(features=critic_features))
+        self.c2 = init_dcgan_(Critic(features=critic_features))
+
+    def generators(self) -> tuple[nn.Module, ...]:
+        """g_theta1, g_theta2, g_theta3."""
+        return (self.g1, self.g2, self.g3)
+
+    def critics(self) -> tuple[nn.Module, ...]:
+        """f_w1, f_w2."""
+        return (self.c1, self.c2)
+
+
+@dataclass
+class GANOptimizers:
+    """One optimizer per generator (Adam) and per critic (RMSprop or Adam)."""
+
+    generators: tuple[torch.optim.Optimizer, ...]
+    critics: tuple[torch.optim.Optimizer, ...]
+
+    @classmethod
+    def build(cls, model: GenerativeModel, config: GANConfig) -> GANOptimizers:
+        """The optimizers of Algorithm 1 as coded."""
+        generators = tuple(
+            torch.optim.Adam(g.parameters(), lr=config.lr_generator, betas=(0.5, 0.999))
+            for g in model.generators()
+        )
+        if config.critic_optimizer == "rmsprop":
+            critics = tuple(torch.optim.RMSprop(c.parameters(), lr=config.lr_critic) for c in model.critics())
+        elif config.critic_optimizer == "adam":
+            critics = tuple(
+                torch.optim.Adam(c.parameters(), lr=config.lr_critic, betas=(0.5, 0.999))
+                for c in model.critics()
+            )
+        else:
+            raise ValueError(f"critic_optimizer must be 'rmsprop' or 'adam', got {config.critic_optimizer!r}")
+        return cls(generators=generators, critics=critics)
+
+
+def _train_critic(
+    critic: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    real: torch.Tensor,
+    make_fake: Callable[[], torch.Tensor],
+    *,
+    steps: int,
+    clip: float,
+) -> torch.Tensor:
+    """``steps`` critic updates on -(E f(real) - E f(fake)), clipping every parameter; the last W-estimate."""
+    estimate = torch.zeros((), device=real.device)
+    for _ in range(steps):
+        estimate = critic(real).mean() - critic(make_fake()).mean()
+        optimizer.zero_grad(set_to_none=True)
+        (-estimate).backward()
+        optimizer.step()
+        with torch.no_grad():
+            for p in critic.parameters():
+                p.clamp_(-clip, clip)
+    return estimate.detach()
+
+
+def step_generative_model(
+    model: GenerativeModel,
+    optimizers: GANOptimizers,
+    *,
+    noisy: torch.Tensor,
+    noise: torch.Tensor,
+    latent: torch.Tensor,
+    config: GANConfig,
+    reuse_fakes: bool = True,
+) -> dict[str, torch.Tensor]:
+    """One generator iteration of Algorithm 1: ``n_critic`` steps of each critic, then one of the generators.
+
+    Parameters
+    ----------
+    model : GenerativeModel
+        In train mode.
+    optimizers : GANOptimizers
+        Its optimizers.
+    noisy, noise : Tensor
+        (B, 1, H, W) noisy patches Z and mean-subtracted smooth noise patches N.
+    latent : Tensor
+        (B, nz) Gaussian latent r, shared by the critic and generator steps as in the code.
+    config : GANConfig
+        Loss weights, critic steps and clipping.
+    reuse_fakes : bool
+        Compute g_theta1(r) and g_theta2(Z) once and reuse them detached in the critic steps (ours);
+        False recomputes them, with gradients, in every critic step (the authors' order).
+
+    Returns
+    -------
+    dict of Tensor
+        W-estimates ``w1`` (Eq. 5) and ``w2`` (Eq. 6) after the critic steps, the generators' adversarial
+        terms ``loss_n``, ``loss_z``, the cycle loss ``cycle`` and their weighted sum ``loss`` (Eq. 8).
+    """
+    g1, g2, g3 = model.generators()
+    c1, c2 = model.critics()
+    if reuse_fakes:
+        generated = g1(latent)
+        estimate = g2(noisy)
+        fake_noise = generated.detach()
+        fake_noisy = (estimate + generated).detach()
+        w1 = _train_critic(
+            c1, optimizers.critics[0], noise, lambda: fake_noise, steps=config.n_critic, clip=config.clip
+        )
+        w2 = _train_critic(
+            c2, optimizers.critics[1], noisy, lambda: fake_noisy, steps=config.n_critic, clip=config.clip
+        )
+    else:
+        w1 = _train_critic(
+            c1, optimizers.critics[0], noise, lambda: g1(latent), steps=config.n_critic, clip=config.clip
+        )
+        w2 = _train_critic(
+            c2,
+            optimizers.critics[1],
+            noisy,
+            lambda: g2(noisy) + g1(latent),
+            steps=config.n_critic,
+            clip=config.clip,
+        )
+        generated = g1(latent)
+        estimate = g2(noisy)
+    for critic in (c1, c2):
+        critic.requires_grad_(False)
+    try:
+        loss_n = -c1(generated).mean()
+        loss_z = -c2(estimate + generated).mean()
+        cycle = l1_loss(g3(estimate), noisy)
+        loss = config.alpha * loss_n + config.beta * loss_z + config.gamma * cycle
+        for optimizer in optimizers.generators:
+            optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for optimizer in optimizers.generators:
+            optimizer.step()
+    finally:
+        for critic in (c1, c2):
+            critic.requires_grad_(True)
+    return {
+        "loss": loss.detach(),
+        "loss_n": loss_n.detach(),
+        "loss_z": loss_z.detach(),
+        "cycle": cycle.detach(),
+        "w1": w1,
+        "w2": w2,
+    }
+
+
+def draw_gan_batch(
+    rng: np.random.Generator,
+    *,
+    noisy_images: Sequence[np.ndarray],
+    noise_patches: Sequence[np.ndarray] | np.ndarray,
+    batch_size: int,
+    patch_size: int,
+    nz: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One mini-batch of Algorithm 1: noisy crops Z, mean-subtracted noise crops N and latents r.
+
+    Crops are taken at random positions with random horizontal/vertical flips (the official loader);
+    the mean of every noise crop is subtracted after cropping (spec 2.2).
+    """
+    noisy = sample_patches(noisy_images, size=patch_size, count=batch_size, rng=rng, augment="flips")
+    noise = sample_patches(noise_patches, size=patch_size, count=batch_size, rng=rng, augment="flips")
+    noise -= noise.mean(axis=(1, 2), keepdims=True)
+    latent = rng.standard_normal((batch_size, nz), dtype=np.float32)
+    return noisy, noise, latent
+
+
+def train_generative_model(
+    model: GenerativeModel,
+    *,
+    noisy_images: Sequence[np.ndarray],
+    noise_patches: Sequence[np.ndarray] | np.ndarray,
+    config: GANConfig,
+    seed: int,
+    device: torch.device,
+    checkpoint_path: Path | None = None,
+    progress: bool = True,
+) -> TrainHistory:
+    """Algorithm 1: fit the generative model to noisy images and extracted noise patches, in place.
+
+    Parameters
+    ----------
+    model : GenerativeModel
+        Freshly initialised (or anything to continue from); left in eval mode.
+    noisy_images : sequence of ndarray
+        The noisy training images Z (HxW, each at least ``config.patch_size``).
+    noise_patches : sequence of ndarray or ndarray
+        Smooth noise patches N from :mod:`noise.extraction`.
+    config : GANConfig
+        Algorithm 1's settings.
+    seed : int
+        Seeds every draw (crops, flips, latents) and the torch RNG.
+    device : torch.device
+        Where to train.
+    checkpoint_path : Path or None
+        Resume from / checkpoint to this file.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    TrainHistory
+        Logs ``loss`` (Eq. 8), ``loss_n``, ``loss_z``, ``cycle``, ``w1`` and ``w2``.
+
+    Raises
+    ------
+    methods.training.TrainingDivergedError
+        A loss became NaN or a W-estimate exceeded ``config.max_critic_estimate``; names the epoch.
+    """
+    if len(noise_patches) == 0:
+        raise ValueError("no smooth noise patches were extracted; the generative model cannot be fitted")
+    optimizers = GANOptimizers.build(model, config)
+    schedulers = {
+        f"g{i + 1}": torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda=config.generator_lr_factor)
+        for i, opt in enumerate(optimizers.generators)
+    }
+    nz = model.g1.nz
+
+    def step(rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        noisy, noise, latent = draw_gan_batch(
+            rng,
+            noisy_images=noisy_images,
+            noise_patches=noise_patches,
+            batch_size=config.batch_size,
+            patch_size=config.patch_size,
+            nz=nz,
+        )
+        logs = step_generative_model(
+            model,
+            optimizers,
+            noisy=to_batch(noisy, device),
+            noise=to_batch(noise, device),
+            latent=torch.from_numpy(latent).to(device),
+            config=config,
+        )
+        for scheduler in schedulers.values():
+            scheduler.step()
+        return logs
+
+    named_optimizers = {
+        **{f"g{i + 1}": opt for i, opt in enumerate(optimizers.generators)},
+        **{f"c{i + 1}": opt for i, opt in enumerate(optimizers.critics)},
+    }
+    return run_training(
+        modules={"model": model},
+        optimizers=named_optimizers,
+        schedulers=schedulers,
+        step=step,
+        steps=config.steps,
+        settings={k: v for k, v in asdict(config).items() if k != "checkpoint_every"},
+        seed=seed,
+        device=device,
+        checkpoint_path=checkpoint_path,
+        checkpoint_every=config.checkpoint_every,
+        limits={"w1": config.max_critic_estimate, "w2": config.max_critic_estimate},
+        steps_per_epoch=config.steps_per_epoch,
+        progress=progress,
+        desc="GAN (Alg. 1)",
+    )
+
+
+class LearnedNoise:
+    """Noise drawn from a fitted g_theta1 in eval mode: the training noise of N2C(Eq.4).
+
+    It has the :class:`noise.NoiseModel` ``sample`` signature, so a noise-to-clean method can use it in
+    place of a synthetic model; patches larger than g_theta1's 64x64 output are refused.
+
+    Parameters
+    ----------
+    generator : NoiseGenerator
+        The fitted g_theta1.
+    device : torch.device
+        Where it runs.
+    """
+
+    spec = "learned:g_theta1"
+
+    def __init__(self, generator: NoiseGenerator, *, device: torch.device) -> None:
+        self.generator = generator.to(device).eval()
+        self.device = device
+
+    def sample(self, shape: tuple[int, ...], *, rng: np.random.Generator) -> np.ndarray:
+        """Float32 noise of ``shape`` (..., H, W), one generated patch (cropped) per leading index."""
+        *lead, height, width = shape
+        size = self.generator.size
+        if height > size or width > size:
+            raise ValueError(f"g_theta1 generates {size}x{size} noise; {height}x{width} was requested")
+        count = math.prod(lead)
+        latents = torch.from_numpy(rng.standard_normal((count, self.generator.nz), dtype=np.float32))
+        with torch.no_grad():
+            noise = self.generator(latents.to(self.device))[:, 0, :height, :width]
+        return noise.cpu().numpy().reshape(shape)
