@@ -230,7 +230,7 @@ class GAN2GAN:
         if done is not None and done.exists():
             state = torch.load(done, map_location="cpu", weights_only=True)
             self.model.load_state_dict(state["model"])
-            self.report.update(state["report"])
+            self.report.update(json.loads(state["report"]))
             self.model.to(self.device).eval()
             return
         start = time.perf_counter()
@@ -257,7 +257,9 @@ class GAN2GAN:
         }
         self.report["seconds"]["gan"] = history.seconds
         if done is not None:
-            _save_stage(done, {"model": self.model.state_dict(), "report": self.report})
+            _save_stage(
+                done, {"model": self.model.state_dict(), "report": json.dumps(self.report, default=float)}
+            )
 
     def _refresh_statistics(self, noisy: tuple[np.ndarray, ...], *, seed: int) -> None:
         """Re-estimate the BN statistics of g_theta1 and g_theta2 (used in eval mode) from final weights."""
@@ -408,7 +410,7 @@ def _summarise_extraction(result: ExtractionResult) -> dict[str, Any]:
         "n_windows": result.n_candidates,
         "n_patches": int(result.n_patches),
         "sigma_255_quantiles": {
-            q: float(np.quantile(sigma, q / 100)) if len(sigma) else float("nan") for q in (5, 50, 95)
+            f"p{q}": float(np.quantile(sigma, q / 100)) if len(sigma) else float("nan") for q in (5, 50, 95)
         },
         "sigma_255_histogram": {"counts": counts.tolist(), "edges": edges.tolist()},
     }

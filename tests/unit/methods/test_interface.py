@@ -23,6 +23,30 @@ from noise import NoiseModel, parse_noise
 
 KEYS = sorted(METHODS)
 TINY = {"depth": 3, "features": 8, "steps": 3, "batch_size": 2, "patch_size": 16}
+#: GAN2GAN in miniature: its generator keeps the authors' 64x64 output, everything else is tiny.
+TINY_GAN2GAN = {
+    "window": 64,
+    "stride": 4,
+    "lam": None,
+    "count": 4,
+    "gan_steps": 2,
+    "gan_batch_size": 2,
+    "n_critic": 1,
+    "features": 8,
+    "g2_depth": 3,
+    "g3_depth": 3,
+    "critic_features": 8,
+    "denoiser_depth": 3,
+    "iterations": 2,
+    "g2g_steps": 2,
+    "g2g_batch_size": 2,
+    "g2g_patch_size": 16,
+    "g2g_milestones": (),
+}
+#: Training images of the fit tests: large enough for a 64x64 extraction window, and nearly flat so
+#: that GCBD's rule (3) finds smooth windows.
+FIT_SHAPE = (72, 72)
+FIT_AMPLITUDE = 0.03
 NOISE_SPEC = "gaussian:25"
 SEED = 0
 
@@ -31,13 +55,17 @@ def tiny_params(key: str) -> dict[str, Any]:
     """Hyper-parameters that make a method cheap: {} for BM3D, a tiny short-trained net otherwise."""
     if key == "bm3d":
         return {}
+    if key == "gan2gan":
+        return dict(TINY_GAN2GAN)
     parameters = inspect.signature(METHODS[key]).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return dict(TINY)
     return {name: value for name, value in TINY.items() if name in parameters}
 
 
-def clean_images(count: int = 2, shape: tuple[int, int] = (24, 24), seed: int = 0) -> list[np.ndarray]:
+def clean_images(
+    count: int = 2, shape: tuple[int, int] = (24, 24), seed: int = 0, amplitude: float = 0.3
+) -> list[np.ndarray]:
     """Smooth random float32 images in [0.15, 0.85]."""
     rng = np.random.default_rng(seed)
     h, w = shape
@@ -45,7 +73,7 @@ def clean_images(count: int = 2, shape: tuple[int, int] = (24, 24), seed: int = 
     images = []
     for _ in range(count):
         fy, fx, phase = rng.uniform(0.1, 0.4), rng.uniform(0.1, 0.4), rng.uniform(0, 6)
-        img = 0.5 + 0.3 * np.sin(fy * yy + phase) * np.cos(fx * xx) + 0.02 * rng.standard_normal(shape)
+        img = 0.5 + amplitude * np.sin(fy * yy + phase) * np.cos(fx * xx) + 0.02 * rng.standard_normal(shape)
         images.append(np.clip(img, 0.15, 0.85).astype(np.float32))
     return images
 
@@ -56,19 +84,28 @@ def noisy_test_image(shape: tuple[int, int] = (20, 28), seed: int = 5) -> np.nda
     return (clean + noise).astype(np.float32)
 
 
-def training_data(key: str, spec: str = NOISE_SPEC) -> TrainingData:
+def training_data(
+    key: str, spec: str = NOISE_SPEC, upstream: Mapping[str, Denoiser] | None = None
+) -> TrainingData:
     """The data the runner would hand this method: only what its ``requires`` allows."""
     return build_training_data(
         METHODS[key].requires,
-        clean=clean_images(),
+        clean=clean_images(shape=FIT_SHAPE, amplitude=FIT_AMPLITUDE),
         noise_model=parse_noise(spec),
         rng=np.random.default_rng(1),
+        upstream=upstream,
     )
 
 
 def fit_method(key: str, seed: int = SEED, spec: str = NOISE_SPEC) -> Denoiser:
+    """Fit ``key`` with tiny settings, after the methods it builds on (as the cell runner does)."""
+    upstream = {}
+    for role, (up_key, overrides) in getattr(METHODS[key], "upstream", {}).items():
+        up = make_method(up_key, params={**tiny_params(up_key), **overrides}, device="cpu")
+        up.fit(training_data(up_key, spec), seed=seed, progress=False)
+        upstream[role] = up
     method = make_method(key, params=tiny_params(key), device="cpu")
-    method.fit(training_data(key, spec), seed=seed, progress=False)
+    method.fit(training_data(key, spec, upstream), seed=seed, progress=False)
     return method
 
 

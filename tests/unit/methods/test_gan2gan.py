@@ -1,0 +1,465 @@
+"""GAN2GAN: architectures, Algorithm 1, G2G pairs and iterations, upstream cells and blindness."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import methods.gan2gan.method as method_module
+from bench.cells import CellRunner, make_fit_spec
+from bench.metrics import compute_psnr
+from bench.profiles import get_profile
+from methods.base import TrainingData
+from methods.gan2gan.gan import (
+    GANConfig,
+    GANOptimizers,
+    GenerativeModel,
+    LearnedNoise,
+    step_generative_model,
+    train_generative_model,
+)
+from methods.gan2gan.iterate import make_pair_sampler
+from methods.gan2gan.method import GAN2GAN
+from methods.gan2gan.upper_bound import NoiseToCleanEq4
+from methods.nets import DnCNN, NoiseGenerator
+from methods.training import (
+    TrainConfig,
+    TrainingDivergedError,
+    apply_network,
+    refresh_batch_norm,
+    train_network,
+)
+
+CPU = torch.device("cpu")
+SIGMA = 25 / 255
+
+
+def count_parameters(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def tiny_model(seed: int = 0) -> GenerativeModel:
+    torch.manual_seed(seed)
+    return GenerativeModel(features=8, g2_depth=3, g3_depth=3, critic_features=16)
+
+
+def flat_noisy_images(count: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    return [(0.5 + SIGMA * rng.standard_normal((size, size))).astype(np.float32) for _ in range(count)]
+
+
+class GaussianGenerator(nn.Module):
+    """A known g_theta1: white Gaussian noise of std ``sigma`` read straight from a 64*64-d latent."""
+
+    size = 64
+    nz = 64 * 64
+
+    def __init__(self, sigma: float) -> None:
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, r: torch.Tensor) -> torch.Tensor:
+        return self.sigma * r.reshape(-1, 1, 64, 64)
+
+
+def box_blur() -> nn.Module:
+    """A fixed 3x3 mean filter: a crude initial estimator standing in for g_theta2."""
+    conv = nn.Conv2d(1, 1, 3, padding=1, padding_mode="replicate", bias=False)
+    nn.init.constant_(conv.weight, 1 / 9)
+    return conv.requires_grad_(False)
+
+
+def shapes_image(rng: np.random.Generator, size: int = 96) -> np.ndarray:
+    """Piecewise-constant rectangles on a gradient: edges a blur destroys."""
+    xx = np.mgrid[0:size, 0:size][1] / size
+    img = 0.3 + 0.2 * xx
+    for _ in range(6):
+        top, left = rng.integers(0, size - 20, size=2)
+        h, w = rng.integers(10, 40, size=2)
+        img[top : top + h, left : left + w] = rng.uniform(0.1, 0.9)
+    return img.astype(np.float32)
+
+
+# architectures -------------------------------------------------------------------------------------
+
+
+def test_parameter_counts_are_the_authors() -> None:
+    model = GenerativeModel()
+    assert count_parameters(model.g1) == 174_448
+    assert count_parameters(model.g2) == 482_048
+    assert count_parameters(model.g3) == 556_032
+    assert count_parameters(model.c1) == count_parameters(model.c2) == 2_634_369
+    assert count_parameters(GAN2GAN(device="cpu")._build_denoiser()) == 556_032
+
+
+def test_output_shapes_and_ranges() -> None:
+    model = GenerativeModel().eval()
+    noise = model.g1(torch.randn(3, 128))
+    assert noise.shape == (3, 1, 64, 64) and noise.abs().max() < 1
+    assert model.c1(torch.rand(2, 1, 64, 64)).shape == (2, 1, 5, 5)
+    estimate = model.g2(torch.rand(2, 1, 40, 40))
+    assert estimate.shape == (2, 1, 40, 40) and estimate.min() >= 0 and estimate.max() <= 1
+
+
+def test_dcgan_initialisation() -> None:
+    model = GenerativeModel()
+    conv = model.c1.body[3].weight  # 128 -> 256 channels, 524,288 weights
+    assert conv.std().item() == pytest.approx(0.02, rel=0.02)
+    assert abs(conv.mean().item()) < 1e-3
+    bn = model.g1.body[1]
+    assert bn.weight.mean().item() == pytest.approx(1.0, abs=0.01)
+    assert 0.01 < bn.weight.std().item() < 0.03
+    assert torch.all(bn.bias == 0)
+    assert model.g2.body[0].weight.std().item() == pytest.approx(0.02, rel=0.15)
+
+
+# Algorithm 1 ----------------------------------------------------------------------------------------
+
+
+def test_reusing_generated_samples_gives_the_authors_updates() -> None:
+    """Our generator iteration and the authors' order update every parameter identically."""
+    config = GANConfig(steps=1, batch_size=4, n_critic=3, lr_critic=1e-3)
+    ours, theirs = tiny_model(), tiny_model()
+    theirs.load_state_dict(ours.state_dict())
+    gen = torch.Generator().manual_seed(0)
+    noisy = 0.5 + SIGMA * torch.randn(4, 1, 64, 64, generator=gen)
+    noise = SIGMA * torch.randn(4, 1, 64, 64, generator=gen)
+    latent = torch.randn(4, 128, generator=gen)
+    for model, reuse in ((ours, True), (theirs, False)):
+        model.train()
+        logs = step_generative_model(
+            model,
+            GANOptimizers.build(model, config),
+            noisy=noisy,
+            noise=noise,
+            latent=latent,
+            config=config,
+            reuse_fakes=reuse,
+        )
+        assert set(logs) == {"loss", "loss_n", "loss_z", "cycle", "w1", "w2"}
+    moved = 0
+    start = tiny_model()
+    for (name, a), b, s in zip(ours.named_parameters(), theirs.parameters(), start.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+        moved += not torch.equal(a, s)
+    assert moved > 0
+
+
+def test_critic_parameters_are_clipped() -> None:
+    config = GANConfig(steps=1, batch_size=4, n_critic=2, lr_critic=0.5, clip=0.01)
+    model = tiny_model().train()
+    step_generative_model(
+        model,
+        GANOptimizers.build(model, config),
+        noisy=torch.rand(4, 1, 64, 64),
+        noise=SIGMA * torch.randn(4, 1, 64, 64),
+        latent=torch.randn(4, 128),
+        config=config,
+    )
+    for critic in model.critics():
+        for p in critic.parameters():
+            assert p.abs().max() <= 0.01 + 1e-7
+    assert any(p.abs().max() > 0.1 for p in model.g1.parameters())  # generators are not clipped
+
+
+def test_generator_learning_rate_schedule_follows_the_code() -> None:
+    config = GANConfig(steps=300, epochs=30, decay_epoch=10)  # 10 iterations per epoch
+    factors = [config.generator_lr_factor(step) for step in range(300)]
+    assert factors[0] == factors[119] == 1.0  # epochs 0-11 at the full rate
+    assert factors[120] == pytest.approx(0.95)  # epoch 12
+    assert factors[299] == pytest.approx(0.1)  # last epoch: 0.1 x, never 0
+
+
+def test_short_fit_on_gaussian_noise_learns_its_std() -> None:
+    """A short g_theta1 fit on pure Gaussian noise patches generates noise within 10% of the true std."""
+    rng = np.random.default_rng(0)
+    noisy = flat_noisy_images(8, 96, rng)
+    patches = (SIGMA * rng.standard_normal((200, 64, 64))).astype(np.float32)
+    model = tiny_model()
+    config = GANConfig(steps=80, batch_size=16, n_critic=2, lr_critic=5e-4, lr_generator=1e-3)
+    history = train_generative_model(
+        model, noisy_images=noisy, noise_patches=patches, config=config, seed=0, device=CPU, progress=False
+    )
+    assert history.steps[-1] == 80 and np.isfinite(history.logs["w1"]).all()
+    refresh_batch_norm(model.g1, [torch.randn(64, 128) for _ in range(8)])
+    generated = LearnedNoise(model.g1, device=CPU).sample((64, 64, 64), rng=np.random.default_rng(1))
+    assert generated.std() == pytest.approx(SIGMA, rel=0.10)
+    assert abs(generated.mean()) < 0.1 * SIGMA
+
+
+@pytest.mark.parametrize("poison", ["nan", "limit"])
+def test_divergence_stops_the_fit_naming_the_epoch(poison: str) -> None:
+    rng = np.random.default_rng(0)
+    noisy = flat_noisy_images(2, 64, rng)
+    patches = (SIGMA * rng.standard_normal((4, 64, 64))).astype(np.float32)
+    limit = 1e3
+    if poison == "nan":
+        patches[:] = np.nan
+    else:
+        limit = 1e-12
+    config = GANConfig(steps=6, epochs=3, batch_size=2, n_critic=1, max_critic_estimate=limit)
+    with pytest.raises(TrainingDivergedError, match=r"diverged at step 1 \(epoch 1\)"):
+        train_generative_model(
+            tiny_model(),
+            noisy_images=noisy,
+            noise_patches=patches,
+            config=config,
+            seed=0,
+            device=CPU,
+            progress=False,
+        )
+
+
+def test_learned_noise_crops_and_refuses_larger_patches() -> None:
+    noise = LearnedNoise(NoiseGenerator().eval(), device=CPU)
+    sample = noise.sample((3, 40, 48), rng=np.random.default_rng(0))
+    assert sample.shape == (3, 40, 48) and sample.dtype == np.float32
+    again = noise.sample((3, 40, 48), rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(sample, again)
+    with pytest.raises(ValueError, match="64x64"):
+        noise.sample((2, 65, 65), rng=np.random.default_rng(0))
+
+
+# G2G ---------------------------------------------------------------------------------------------
+
+
+def test_batched_pairs_equal_per_sample_pairs() -> None:
+    images = flat_noisy_images(3, 80, np.random.default_rng(0))
+    torch.manual_seed(0)
+    generator, estimator = NoiseGenerator(), DnCNN(depth=3, features=8)
+    draws = [
+        make_pair_sampler(
+            images,
+            generator=generator,
+            estimator=estimator,
+            batch_size=4,
+            patch_size=48,
+            device=CPU,
+            per_sample=per_sample,
+        )(np.random.default_rng(7))
+        for per_sample in (False, True)
+    ]
+    for batched, single in zip(*draws, strict=True):
+        assert batched.shape == (4, 48, 48)
+        torch.testing.assert_close(batched, single, rtol=1e-5, atol=1e-6)
+
+
+def test_pairs_share_the_estimate_and_carry_independent_noise() -> None:
+    images = flat_noisy_images(4, 96, np.random.default_rng(0))
+    estimator = box_blur()
+    draw = make_pair_sampler(
+        images,
+        generator=GaussianGenerator(SIGMA),
+        estimator=estimator,
+        batch_size=64,
+        patch_size=32,
+        device=CPU,
+    )
+    source, target = draw(np.random.default_rng(1))
+    assert source.shape == target.shape == (64, 32, 32)
+    assert (source - target).std().item() == pytest.approx(np.sqrt(2) * SIGMA, rel=0.03)
+    # the estimate of a flat noisy crop is close to 0.5; each side is that plus fresh noise of std sigma
+    assert (source - 0.5).std().item() == pytest.approx(np.hypot(SIGMA, SIGMA / 3), rel=0.05)
+    again = draw(np.random.default_rng(2))[0]
+    assert not torch.allclose(source, again)  # fresh pairs for every mini-batch
+
+
+def test_one_g2g_iteration_improves_on_its_input_estimate() -> None:
+    rng = np.random.default_rng(0)
+    clean = [shapes_image(rng) for _ in range(8)]
+    noisy = [(c + SIGMA * rng.standard_normal(c.shape)).astype(np.float32) for c in clean]
+    train_noisy, test_clean, test_noisy = noisy[:6], clean[6:], noisy[6:]
+    estimator = box_blur()
+    draw = make_pair_sampler(
+        train_noisy,
+        generator=GaussianGenerator(SIGMA),
+        estimator=estimator,
+        batch_size=16,
+        patch_size=32,
+        device=CPU,
+    )
+    torch.manual_seed(0)
+    net = DnCNN(depth=5, features=16)
+    train_network(
+        net,
+        draw_batch=draw,
+        config=TrainConfig(steps=250, batch_size=16, patch_size=32, lr=2e-3, milestones=(200,)),
+        seed=0,
+        device=CPU,
+        progress=False,
+    )
+    before = np.mean(
+        [
+            compute_psnr(apply_network(estimator, n, device=CPU), c)
+            for c, n in zip(test_clean, test_noisy, strict=True)
+        ]
+    )
+    after = np.mean(
+        [
+            compute_psnr(apply_network(net, n, device=CPU), c)
+            for c, n in zip(test_clean, test_noisy, strict=True)
+        ]
+    )
+    assert after > before + 0.5, (before, after)
+
+
+# the method --------------------------------------------------------------------------------------
+
+TINY = {
+    "window": 64,
+    "stride": 8,
+    "lam": None,
+    "count": 16,
+    "gan_steps": 3,
+    "gan_batch_size": 2,
+    "n_critic": 1,
+    "features": 8,
+    "g2_depth": 3,
+    "g3_depth": 3,
+    "critic_features": 8,
+    "denoiser_depth": 3,
+    "iterations": 3,
+    "g2g_steps": 4,
+    "g2g_batch_size": 2,
+    "g2g_patch_size": 24,
+    "g2g_milestones": (),
+}
+
+
+def tiny_data() -> TrainingData:
+    return TrainingData(noisy=tuple(flat_noisy_images(3, 96, np.random.default_rng(0))))
+
+
+def test_stages_are_the_paper_columns_and_save_load_round_trips(tmp_path: Path) -> None:
+    method = GAN2GAN(**TINY, device="cpu")
+    method.fit(tiny_data(), seed=0, progress=False)
+    stages = method.stages()
+    assert list(stages) == ["g_theta2", "G2G_1", "G2G_2", "G2G_3"]
+    assert stages["G2G_3"] is method
+    report = method.report
+    assert report["extraction"]["n_patches"] >= 16 and set(report["seconds"]) >= {"gan", "G2G_1", "G2G_3"}
+    method.save(tmp_path / "model")
+    loaded = GAN2GAN.load(tmp_path / "model")
+    image = tiny_data().noisy[0][:40, :56]
+    for name, stage in stages.items():
+        np.testing.assert_array_equal(loaded.stages()[name].denoise(image), stage.denoise(image))
+    assert loaded.report["extraction"] == report["extraction"]
+
+
+def test_warm_start_copies_the_previous_iteration(monkeypatch: pytest.MonkeyPatch) -> None:
+    starts: list[dict[str, torch.Tensor]] = []
+    original = method_module.train_network
+
+    def spy(net: nn.Module, **kwargs):
+        starts.append(copy.deepcopy(net.state_dict()))
+        return original(net, **kwargs)
+
+    monkeypatch.setattr(method_module, "train_network", spy)
+    method = GAN2GAN(**TINY, device="cpu")
+    method.fit(tiny_data(), seed=0, progress=False)
+    assert len(starts) == 3
+    for j in (1, 2):  # G2G_{j+1} starts from the trained G2G_j
+        trained = method.denoisers[j - 1].state_dict()
+        for key, value in starts[j].items():
+            torch.testing.assert_close(value, trained[key])
+
+
+def test_interrupted_fit_resumes_at_the_unfinished_stage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = tiny_data().noisy[0][:48, :48]
+    reference = GAN2GAN(**TINY, device="cpu")
+    reference.fit(tiny_data(), seed=0, progress=False)
+
+    original = method_module.train_network
+
+    def fail_in_second_iteration(net: nn.Module, **kwargs):
+        if kwargs["desc"] == "G2G_2":
+            raise KeyboardInterrupt
+        return original(net, **kwargs)
+
+    checkpoint = tmp_path / "checkpoint"
+    monkeypatch.setattr(method_module, "train_network", fail_in_second_iteration)
+    with pytest.raises(KeyboardInterrupt):
+        GAN2GAN(**TINY, device="cpu").fit(tiny_data(), seed=0, progress=False, checkpoint=checkpoint)
+    assert {p.name for p in tmp_path.iterdir()} == {"checkpoint-gan", "checkpoint-g2g1"}
+
+    def no_gan(*args, **kwargs):
+        raise AssertionError("the finished GAN stage was trained again")
+
+    monkeypatch.setattr(method_module, "train_network", original)
+    monkeypatch.setattr(method_module, "train_generative_model", no_gan)
+    resumed = GAN2GAN(**TINY, device="cpu")
+    resumed.fit(tiny_data(), seed=0, progress=False, checkpoint=checkpoint)
+    for name, stage in reference.stages().items():
+        np.testing.assert_array_equal(resumed.stages()[name].denoise(image), stage.denoise(image))
+
+
+def test_fit_rejects_images_smaller_than_the_window() -> None:
+    with pytest.raises(ValueError, match=r"training image 1 is \(50, 50\)"):
+        GAN2GAN(**TINY, device="cpu").fit(
+            TrainingData(noisy=(np.zeros((96, 96), np.float32), np.zeros((50, 50), np.float32))), seed=0
+        )
+
+
+def test_n2c_eq4_needs_the_gan2gan_upstream() -> None:
+    clean = tuple(flat_noisy_images(2, 64, np.random.default_rng(0)))
+    method = NoiseToCleanEq4(depth=3, features=8, steps=2, batch_size=2, patch_size=16, device="cpu")
+    with pytest.raises(ValueError, match="generator"):
+        method.fit(TrainingData(clean=clean), seed=0, progress=False)
+
+
+def test_n2c_eq4_trains_on_the_upstream_generator(monkeypatch: pytest.MonkeyPatch) -> None:
+    upstream = GAN2GAN(**{**TINY, "iterations": 0}, device="cpu")
+    upstream.fit(tiny_data(), seed=0, progress=False)
+    method = NoiseToCleanEq4(depth=3, features=8, steps=2, batch_size=2, patch_size=16, device="cpu")
+    noise = method.training_noise(TrainingData(upstream={"generator": upstream}))
+    assert isinstance(noise, LearnedNoise) and noise.generator is upstream.generator
+
+
+# cells and blindness -------------------------------------------------------------------------------
+
+
+def test_upper_bounds_reuse_the_gan2gan_fit_cell() -> None:
+    profile = get_profile("cpu")
+    common = {"train_data": "bsd400", "train_limit": None, "noise": "gaussian:25", "seed": 0}
+    gan = make_fit_spec("gan2gan", params=profile.params("gan2gan"), params_of=profile.params, **common)
+    eq4 = make_fit_spec("n2c-eq4", params=profile.params("n2c-eq4"), params_of=profile.params, **common)
+    assert eq4.noise == "gaussian:25"  # it sees the noise through its generator
+    ((role, up),) = eq4.upstream
+    assert role == "generator" and up == gan and up.key == gan.key
+    gcbd = make_fit_spec("n2c-gcbd", params=profile.params("n2c-gcbd"), params_of=profile.params, **common)
+    params = dict(gcbd.upstream[0][1].params)
+    assert params["extraction"] == "gcbd" and params["iterations"] == 0
+    assert gcbd.upstream[0][1].key != gan.key
+
+
+def test_the_runner_never_hands_gan2gan_a_clean_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[TrainingData] = []
+
+    class StopError(Exception):
+        pass
+
+    def record(self, data: TrainingData, **kwargs) -> None:
+        seen.append(data)
+        raise StopError
+
+    monkeypatch.setattr(GAN2GAN, "fit", record)
+    runner = CellRunner(cache_dir=tmp_path, device="cpu", progress=False, log=lambda _: None)
+    spec = make_fit_spec(
+        "gan2gan", params=TINY, train_data="skimage-train", train_limit=3, noise="gaussian:25", seed=0
+    )
+    with pytest.raises(StopError):
+        runner.fit(spec)
+    (data,) = seen
+    assert data.clean is None and data.noise_model is None and dict(data.upstream) == {}
+    clean = runner.dataset("skimage-train", limit=3).images
+    assert len(data.noisy) == len(clean)
+    for noisy, image in zip(data.noisy, clean, strict=True):
+        assert (noisy - image).std() == pytest.approx(SIGMA, rel=0.05)  # noisy, never the clean image
