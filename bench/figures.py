@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from bench.report import order_methods, summarise_results
@@ -55,6 +56,41 @@ def plot_psnr_against_level(
         ax.set_ylabel("PSNR (dB)")
         ax.set_title(title)
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
+        paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
+        for path in paths:
+            fig.savefig(path)
+        plt.close(fig)
+    return paths
+
+
+def plot_noise_std_histograms(path_stem: Path, *, fits: Sequence[tuple[str, dict]]) -> list[Path]:
+    """Histogram of the std of the extracted noise patches, one panel per noise (cf. the paper's Figure 2).
+
+    Parameters
+    ----------
+    path_stem : Path
+        Output path without suffix; ``.png`` and ``.pdf`` are written.
+    fits : sequence of (noise spec, GAN2GAN fit report)
+        The reports carry the histogram counts and edges (0-255 units).
+    """
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(fits), figsize=(3.2 * len(fits), 2.8), squeeze=False)
+        for ax, (noise, report) in zip(axes[0], fits, strict=True):
+            extraction = report["extraction"]
+            hist = extraction["sigma_255_histogram"]
+            edges = hist["edges"]
+            if edges:
+                widths = np.diff(edges)
+                ax.bar(edges[:-1], hist["counts"], width=widths, align="edge", color="tab:blue", alpha=0.8)
+            level = noise.split(":")[-1]
+            ax.axvline(float(level), color="k", ls="--", lw=1, label=f"true {level}")
+            generated = report.get("gan", {}).get("generated_std_255")
+            if generated is not None:
+                ax.axvline(generated, color="tab:red", lw=1, label=f"g_theta1 {generated:.1f}")
+            ax.set_title(f"{noise}: {extraction['n_patches']} patches ({extraction['rule']})")
+            ax.set_xlabel("std of patch (0-255)")
+            ax.legend(fontsize=7)
+        axes[0][0].set_ylabel("patches")
         paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
         for path in paths:
             fig.savefig(path)

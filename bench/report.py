@@ -99,15 +99,61 @@ def _format_level(level: float) -> str:
 
 
 def write_markdown(
-    path: Path, *, table: TableSpec, results: pd.DataFrame, methods: Sequence[str], header: str
+    path: Path,
+    *,
+    table: TableSpec,
+    results: pd.DataFrame,
+    methods: Sequence[str],
+    header: str,
+    notes: Sequence[str] = (),
 ) -> None:
-    """Write the PSNR and SSIM grids as Markdown, with the flagged paper numbers explained."""
+    """Write the PSNR and SSIM grids as Markdown, the flagged paper numbers explained, then ``notes``."""
     parts = [f"# {table.title}", "", header, ""]
     for metric, digits, unit in (("psnr", 2, "PSNR (dB)"), ("ssim", 4, "SSIM")):
         grid = format_comparison(table, results, metric=metric, digits=digits, methods=methods)
         parts += [f"## {unit}: ours / paper / delta", "", grid.to_markdown(), ""]
     parts += _footnotes(table)
+    if notes:
+        parts += ["", *notes]
     path.write_text("\n".join(parts) + "\n")
+
+
+def format_gan2gan_fits(fits: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Markdown lines on each GAN2GAN fit: the extracted noise patches and the wall time of every stage.
+
+    Parameters
+    ----------
+    fits : sequence of (noise spec, fit report)
+        Reports of :class:`methods.gan2gan.method.GAN2GAN` fits.
+    """
+    if not fits:
+        return []
+    rows = []
+    for noise, report in fits:
+        extraction = report.get("extraction", {})
+        quantiles = extraction.get("sigma_255_quantiles", {})
+        seconds = report.get("seconds", {})
+        rows.append(
+            {
+                "noise": noise,
+                "rule": extraction.get("rule"),
+                "window/stride": f"{extraction.get('size')}/{extraction.get('stride')}",
+                "lambda": round(extraction.get("threshold", float("nan")), 4),
+                "patches": f"{extraction.get('n_patches')} of {extraction.get('n_windows')}",
+                "std of patches (p5/p50/p95)": "/".join(
+                    f"{quantiles.get(k, float('nan')):.1f}" for k in ("p5", "p50", "p95")
+                ),
+                "std of g_theta1 noise": round(
+                    report.get("gan", {}).get("generated_std_255", float("nan")), 2
+                ),
+                **{f"{stage} s": round(value) for stage, value in seconds.items()},
+            }
+        )
+    return [
+        "## GAN2GAN fits: extracted noise (0-255 units) and wall time per stage",
+        "",
+        pd.DataFrame(rows).to_markdown(index=False),
+    ]
 
 
 def write_latex(path: Path, *, table: TableSpec, results: pd.DataFrame, methods: Sequence[str]) -> None:

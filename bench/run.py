@@ -26,9 +26,9 @@ import pandas as pd
 
 from bench.cells import CellRunner, EvalResult, EvalSpec, compute_code_digest, make_fit_spec
 from bench.data import DataError
-from bench.figures import plot_psnr_against_level
+from bench.figures import plot_noise_std_histograms, plot_psnr_against_level
 from bench.profiles import PROFILES, Profile, UnknownProfileError, get_profile
-from bench.report import RESULT_COLUMNS, write_latex, write_manifest, write_markdown
+from bench.report import RESULT_COLUMNS, format_gan2gan_fits, write_latex, write_manifest, write_markdown
 from bench.tables import TABLES, UnknownTableError, get_table
 from methods.registry import METHODS, UnknownMethodError, find_method
 from methods.training import resolve_device
@@ -163,7 +163,17 @@ def run_table(args: argparse.Namespace) -> int:
         f"Profile `{profile.name}` ({profile.description}); test set `{test_data}`, seeds "
         f"{', '.join(map(str, seeds))}, device `{device}`. Each cell: ours / paper / ours - paper."
     )
-    write_markdown(stem.with_suffix(".md"), table=table, results=frame, methods=names, header=header)
+    fits = [(r.spec.noise, r.fit_report) for r in results if "extraction" in r.fit_report]
+    write_markdown(
+        stem.with_suffix(".md"),
+        table=table,
+        results=frame,
+        methods=names,
+        header=header,
+        notes=format_gan2gan_fits(fits),
+    )
+    if fits:
+        plot_noise_std_histograms(out_dir / "gan2gan_noise_std", fits=fits)
     write_latex(stem.with_suffix(".tex"), table=table, results=frame, methods=names)
     plot_psnr_against_level(
         stem,
@@ -183,6 +193,7 @@ def run_table(args: argparse.Namespace) -> int:
             f"{computed} of {len(specs)} cells computed, {len(specs) - computed} from cache", file=sys.stderr
         )
     print(f"wrote {out_dir}/: {table.name}.csv .md .tex .png .pdf, manifest.json", file=sys.stderr)
+    print(f"report: {stem.with_suffix('.md')}", file=sys.stderr)
     return 0
 
 
