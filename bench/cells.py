@@ -135,7 +135,13 @@ def make_fit_spec(
         for role, (key, overrides) in sorted(getattr(cls, "upstream", {}).items())
     )
     requires = cls.requires
-    sees_noise = requires.noisy_images or requires.noise_model or any(up.noise for _, up in upstream)
+    own_pair_noise = requires.pairs and getattr(cls, "pair_noise", None) is not None
+    sees_noise = (
+        requires.noisy_images
+        or requires.noise_model
+        or (requires.pairs and not own_pair_noise)
+        or any(up.noise for _, up in upstream)
+    )
     return FitSpec(
         method=method,
         params=tuple(sorted(params.items())),
@@ -257,6 +263,7 @@ class CellRunner:
             noise_model=noise,
             rng=derive_rng(spec.seed, "train-noise", spec.noise or ""),
             upstream=upstream,
+            pair_noise=parse_noise(method.pair_noise) if getattr(method, "pair_noise", None) else None,
         )
         resumed = " (resuming)" if any(folder.glob(f"{checkpoint.name}*")) else ""
         self.log(f"[fit] {method.name}: fitting{resumed} ({_describe(spec)})")

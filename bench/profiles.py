@@ -113,6 +113,16 @@ PROFILES: dict[str, Profile] = {
                     "milestones": (80,),
                     "gamma": 0.1,
                 },
+                "n2n": {
+                    "depth": 5,
+                    "features": 16,
+                    "steps": 150,
+                    "batch_size": 16,
+                    "patch_size": 32,
+                    "lr": 2e-3,
+                    "milestones": (120,),
+                    "gamma": 0.1,
+                },
                 "gan2gan": {
                     **_BSD_EXTRACTION,
                     "stride": 16,
@@ -185,6 +195,16 @@ PROFILES: dict[str, Profile] = {
                     "milestones": (600, 800),
                     "gamma": 0.2,
                 },
+                "n2n": {
+                    "depth": 20,
+                    "features": 64,
+                    "steps": 1200,
+                    "batch_size": 32,
+                    "patch_size": 40,
+                    "lr": 1e-3,
+                    "milestones": (800, 1100),
+                    "gamma": 0.2,
+                },
                 "gan2gan": {
                     **_BSD_EXTRACTION,
                     "gan_steps": 300,
@@ -242,6 +262,16 @@ PROFILES: dict[str, Profile] = {
                     "gamma": 0.1,
                 },
                 "n2c-oracle": _PAPER_N2C,
+                "n2n": {
+                    "depth": 20,
+                    "features": 64,
+                    "steps": 150_000,
+                    "batch_size": 128,
+                    "patch_size": 50,
+                    "lr": 1e-3,
+                    "milestones": (90_000,),
+                    "gamma": 0.1,
+                },
                 "gan2gan": {
                     **_BSD_EXTRACTION,
                     "gan_steps": None,
@@ -276,6 +306,8 @@ SOURCES: Mapping[str, str] = MappingProxyType(
         "160 steps, StepLR(10 epochs, 0.5), 3 iterations, warm start",
         "gan2gan.cpu": "cpu profile: batch 8, n_critic 2 and 10x/2.5x the critic/generator learning rates "
         "so g_theta1 matches the noise level within the budget; 200 G2G steps of 32 x 40x40 per iteration",
+        "n2n": "paper 5.1: the 20-layer DnCNN of DnCNN-B on noisy pairs of clean BSD400, sigma in [0, 55] "
+        "per pair; the DnCNN-B schedule of each profile (the paper gives none for N2N)",
         "n2c-eq4": "paper 5.1: 17-layer DnCNN on clean BSD400 + g_theta1 noise; the G2G recipe",
         "n2c-oracle.schedule": "official code G2G recipe (spec 3.2): Adam 1e-3, batch 128, 64x64 crops, "
         "30 epochs, StepLR(10 epochs, 0.5); an epoch is 160 steps (20,500 patches / 128)",

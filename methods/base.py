@@ -8,7 +8,7 @@ enforced by construction rather than by convention.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -46,6 +46,25 @@ class Requirements:
         return not (self.clean or self.pairs or self.noise_model)
 
 
+class NoisyPairs:
+    """Independent noisy copies of the same clean patches (what Noise2Noise learns from).
+
+    Built by :func:`build_training_data`; the clean images stay inside the sampling closure, so a method
+    handed pairs receives noisy patches and nothing else.
+    """
+
+    def __init__(self, draw: Callable[..., tuple[np.ndarray, np.ndarray]], *, noise: str) -> None:
+        self._draw = draw
+        self.noise = noise
+
+    def sample(self, *, count: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Two (count, size, size) float32 arrays: the same random clean crops, each with fresh noise.
+
+        Crops get a random dihedral transform; the noise of the two copies is independent.
+        """
+        return self._draw(count=count, size=size, rng=rng)
+
+
 @dataclass(frozen=True)
 class TrainingData:
     """What a method is allowed to learn from; fields it did not ask for are empty.
@@ -58,6 +77,8 @@ class TrainingData:
         The clean training images, only for methods that require them.
     noise_model : NoiseModel or None
         The true noise model of the cell, only for methods that require it.
+    pairs : NoisyPairs or None
+        A sampler of independent noisy pairs, only for methods that require pairs.
     upstream : mapping
         Fitted methods this one builds on, by the role it declared in its ``upstream`` class attribute
         (N2C(Eq.4): ``{"generator": <fitted GAN2GAN>}``); fitted on the same cell's data.
@@ -66,6 +87,7 @@ class TrainingData:
     noisy: tuple[np.ndarray, ...] = ()
     clean: tuple[np.ndarray, ...] | None = None
     noise_model: NoiseModel | None = None
+    pairs: NoisyPairs | None = None
     upstream: Mapping[str, Denoiser] = field(default_factory=dict)
 
 
@@ -76,6 +98,7 @@ def build_training_data(
     noise_model: NoiseModel | None,
     rng: np.random.Generator,
     upstream: Mapping[str, Denoiser] | None = None,
+    pair_noise: NoiseModel | None = None,
 ) -> TrainingData:
     """Build the training data a method may see, and nothing more.
 
@@ -91,6 +114,8 @@ def build_training_data(
         Draws the one fixed noisy realisation of the training images.
     upstream : mapping or None
         Fitted methods the method declared it builds on (see :class:`TrainingData`).
+    pair_noise : NoiseModel or None
+        Noise of the noisy pairs; None = the cell's ``noise_model``.
 
     Returns
     -------
@@ -98,10 +123,14 @@ def build_training_data(
         ``noisy`` only if ``requires.noisy_images``; ``clean`` only if ``requires.clean``;
         ``noise_model`` only if ``requires.noise_model``.
     """
-    if requires.pairs:
-        raise NotImplementedError("noisy-pair training data is not built yet (no registered method needs it)")
     if noise_model is None and (requires.noisy_images or requires.noise_model):
         raise ValueError("this method learns from noisy images or the noise model, but no noise was given")
+    pairs = None
+    if requires.pairs:
+        pair_model = pair_noise or noise_model
+        if pair_model is None:
+            raise ValueError("this method learns from noisy pairs, but no pair noise was given")
+        pairs = _make_pairs(tuple(_freeze(img) for img in clean), pair_model)
     noisy: tuple[np.ndarray, ...] = ()
     if requires.noisy_images:
         noisy = tuple(_freeze(img + noise_model.sample(img.shape, rng=rng)) for img in clean)
@@ -109,8 +138,23 @@ def build_training_data(
         noisy=noisy,
         clean=tuple(_freeze(img) for img in clean) if requires.clean else None,
         noise_model=noise_model if requires.noise_model else None,
+        pairs=pairs,
         upstream=dict(upstream or {}),
     )
+
+
+def _make_pairs(clean: tuple[np.ndarray, ...], noise: NoiseModel) -> NoisyPairs:
+    from methods.training import sample_patches
+
+    def draw(*, count: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        patches = sample_patches(clean, size=size, count=count, rng=rng)
+        if hasattr(noise, "sample_pair"):  # models with a random parameter per patch share it in a pair
+            first, second = noise.sample_pair(patches.shape, rng=rng)
+        else:
+            first, second = noise.sample(patches.shape, rng=rng), noise.sample(patches.shape, rng=rng)
+        return (patches + first).astype(np.float32), (patches + second).astype(np.float32)
+
+    return NoisyPairs(draw, noise=str(noise))
 
 
 def _freeze(image: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ The supervised DnCNN baselines of the paper are all this one recipe with a diffe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,6 +26,8 @@ from methods.training import (
     train_network,
 )
 from noise import NoiseModel
+
+BatchSampler = Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]
 
 
 class NoiseToClean:
@@ -82,14 +84,25 @@ class NoiseToClean:
             raise ValueError(f"{self.name} needs the noise model, but the training data carries none")
         return data.noise_model
 
-    def fit(
-        self, data: TrainingData, *, seed: int, progress: bool = True, checkpoint: Path | None = None
-    ) -> None:
-        """Train on random clean patches with fresh noise in every batch."""
+    def batch_sampler(self, data: TrainingData) -> BatchSampler:
+        """``draw(rng) -> (inputs, targets)``: clean patches plus training noise, and the clean patches."""
         if data.clean is None:
             raise ValueError(f"{self.name} needs clean images, but the training data carries none")
         noise = self.training_noise(data)
         images = data.clean
+        p = self.params
+
+        def draw_batch(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+            clean = sample_patches(images, size=p["patch_size"], count=p["batch_size"], rng=rng)
+            return clean + noise.sample(clean.shape, rng=rng), clean
+
+        return draw_batch
+
+    def fit(
+        self, data: TrainingData, *, seed: int, progress: bool = True, checkpoint: Path | None = None
+    ) -> None:
+        """Train on fresh batches from :meth:`batch_sampler` (MSE, Adam, MultiStepLR)."""
+        draw_batch = self.batch_sampler(data)
         p = self.params
         config = TrainConfig(
             steps=p["steps"],
@@ -99,11 +112,6 @@ class NoiseToClean:
             milestones=p["milestones"],
             gamma=p["gamma"],
         )
-
-        def draw_batch(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-            clean = sample_patches(images, size=p["patch_size"], count=p["batch_size"], rng=rng)
-            return clean + noise.sample(clean.shape, rng=rng), clean
-
         self.net = init_seeded(lambda: DnCNN(depth=p["depth"], features=p["features"]), seed=seed)
         train_network(
             self.net,

@@ -11,6 +11,7 @@ from methods.dncnn_b import DnCNNB
 from methods.gan2gan.method import GAN2GAN
 from methods.gan2gan.upper_bound import NoiseToCleanEq3, NoiseToCleanEq4
 from methods.n2c import NoiseToClean
+from methods.n2n import Noise2Noise
 
 METHODS: dict[str, type] = {
     "bm3d": BM3D,
@@ -19,6 +20,7 @@ METHODS: dict[str, type] = {
     "n2c-eq4": NoiseToCleanEq4,
     "n2c-gcbd": NoiseToCleanEq3,
     "n2c-oracle": NoiseToClean,
+    "n2n": Noise2Noise,
 }
 
 

@@ -216,6 +216,20 @@ class UniformSigmaGaussian:
         sigmas = sigmas.reshape(lead + (1,) * (len(shape) - len(lead)))
         return (rng.standard_normal(shape) * sigmas / 255.0).astype(np.float32)
 
+    def sample_pair(
+        self, shape: tuple[int, ...], *, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Two independent noise draws that share each 2-D slice's sigma (Noise2Noise pairs).
+
+        Draw order: the sigmas, then the first and the second standard normal arrays.
+        """
+        shape = tuple(int(s) for s in shape)
+        lead = shape[:-2]
+        sigmas = np.asarray(rng.uniform(self.sigma_min, self.sigma_max, size=lead), dtype=np.float64)
+        sigmas = sigmas.reshape(lead + (1,) * (len(shape) - len(lead))) / 255.0
+        first = (rng.standard_normal(shape) * sigmas).astype(np.float32)
+        return first, (rng.standard_normal(shape) * sigmas).astype(np.float32)
+
     def psd(self, shape: tuple[int, int]) -> np.ndarray:
         """Constant PSD ``std^2 * H * W`` (the ensemble average over sigma)."""
         return _white_psd(self.std, shape)

@@ -39,13 +39,13 @@ def test_csv_is_tidy_with_paper_method_names(smoke_run):
     assert tuple(frame.columns) == RESULT_COLUMNS
     assert sorted(frame["level"].unique()) == [15, 25, 30, 50]
     gan2gan = {"g_theta2", "G2G_1", "G2G_2", "G2G_3", "N2C(Eq.4)"}
-    assert set(frame["method"]) == {"BM3D", "DnCNN-B", "N2C(oracle)", *gan2gan}
-    assert {"BM3D", "DnCNN-B", *gan2gan} <= set(PAPER_METHODS)
-    assert len(frame) == 32 and frame[["noise", "level", "method", "seed"]].duplicated().sum() == 0
+    assert set(frame["method"]) == {"BM3D", "DnCNN-B", "N2N", "N2C(oracle)", *gan2gan}
+    assert {"BM3D", "DnCNN-B", "N2N", *gan2gan} <= set(PAPER_METHODS)
+    assert len(frame) == 36 and frame[["noise", "level", "method", "seed"]].duplicated().sum() == 0
     assert frame["psnr"].between(5, 50).all() and frame["ssim"].between(0, 1).all()
     # the supervised denoisers must beat the noisy input (20 log10(255/sigma) dB) at every level;
     # the smoke profile's GAN2GAN is too small to promise that
-    learned = frame[frame["method"].isin(["DnCNN-B", "N2C(oracle)"])]
+    learned = frame[frame["method"].isin(["DnCNN-B", "N2N", "N2C(oracle)"])]
     noisy_psnr = 20 * np.log10(255 / learned["level"].to_numpy())
     assert (learned["psnr"].to_numpy() > noisy_psnr).all()
 
@@ -56,7 +56,7 @@ def test_markdown_has_paper_layout_and_empty_columns(smoke_run):
     header = next(line for line in text.splitlines() if line.startswith("| noise"))
     for method in PAPER_METHODS:
         assert method in header
-    assert "- / 28.74 / -" in text  # N2N: not built yet, the paper's number alone
+    assert "- / 26.97 / -" in text  # N2V: not built yet, the paper's number alone
     assert "/ 28.56 / " in text  # BM3D at sigma 25 beside ours
     assert "32.51*" in text  # the flagged typo
     assert "## GAN2GAN fits" in text and "gaussian:50" in text.split("## GAN2GAN fits")[1]
@@ -81,6 +81,7 @@ def test_manifest_records_provenance(smoke_run):
 def test_dncnn_b_is_trained_once_for_the_whole_table(smoke_run):
     _, log = smoke_run
     assert log.count("[fit] DnCNN-B: fitting") == 1
+    assert log.count("[fit] N2N: fitting") == 1
     assert log.count("[fit] N2C(oracle): fitting") == 4
     # N2C(Eq.4) reuses each noise level's GAN2GAN fit instead of training another generator
     assert log.count("[fit] GAN2GAN: fitting") == 4
@@ -91,7 +92,7 @@ def test_second_run_recomputes_nothing(smoke_run, capsys):
     before = pd.read_csv(out / "table2" / "smoke" / "table2.csv")
     assert main(["table2", "--profile", "smoke", "--out", str(out), "--no-progress"]) == 0
     err = capsys.readouterr().err
-    assert "all 20 cells were cached: nothing recomputed" in err
+    assert "all 24 cells were cached: nothing recomputed" in err
     assert "fitting" not in err
     after = pd.read_csv(out / "table2" / "smoke" / "table2.csv")
     pd.testing.assert_frame_equal(before, after)
