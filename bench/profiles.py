@@ -123,6 +123,18 @@ PROFILES: dict[str, Profile] = {
                     "milestones": (120,),
                     "gamma": 0.1,
                 },
+                "n2v": {
+                    "depth": 5,
+                    "features": 16,
+                    "steps": 150,
+                    "batch_size": 16,
+                    "patch_size": 32,
+                    "lr": 2e-3,
+                    "milestones": (120,),
+                    "gamma": 0.1,
+                    "percent": 1.5,
+                    "radius": 5,
+                },
                 "gan2gan": {
                     **_BSD_EXTRACTION,
                     "stride": 16,
@@ -205,6 +217,18 @@ PROFILES: dict[str, Profile] = {
                     "milestones": (800, 1100),
                     "gamma": 0.2,
                 },
+                "n2v": {
+                    "depth": 17,
+                    "features": 64,
+                    "steps": 600,
+                    "batch_size": 16,
+                    "patch_size": 64,
+                    "lr": 1e-3,
+                    "milestones": (450,),
+                    "gamma": 0.3,
+                    "percent": 1.5,
+                    "radius": 5,
+                },
                 "gan2gan": {
                     **_BSD_EXTRACTION,
                     "gan_steps": 300,
@@ -272,6 +296,18 @@ PROFILES: dict[str, Profile] = {
                     "milestones": (90_000,),
                     "gamma": 0.1,
                 },
+                "n2v": {
+                    "depth": 17,
+                    "features": 64,
+                    "steps": 80_000,
+                    "batch_size": 128,
+                    "patch_size": 64,
+                    "lr": 4e-4,
+                    "milestones": (40_000, 60_000),
+                    "gamma": 0.5,
+                    "percent": 0.198,
+                    "radius": 2,
+                },
                 "gan2gan": {
                     **_BSD_EXTRACTION,
                     "gan_steps": None,
@@ -308,6 +344,11 @@ SOURCES: Mapping[str, str] = MappingProxyType(
         "so g_theta1 matches the noise level within the budget; 200 G2G steps of 32 x 40x40 per iteration",
         "n2n": "paper 5.1: the 20-layer DnCNN of DnCNN-B on noisy pairs of clean BSD400, sigma in [0, 55] "
         "per pair; the DnCNN-B schedule of each profile (the paper gives none for N2N)",
+        "n2v.paper": "n2v package, BSD68 reproducibility notebook (spec peers B): 0.198% masked pixels, "
+        "radius 2, uniform_withCP, 64x64 patches, batch 128, 200 epochs x 400 steps, Adam 4e-4; its "
+        "ReduceLROnPlateau (0.5) is replaced by halving at 50% and 75%; the network: the paper's DnCNN-17",
+        "n2v.cpu_smoke": "n2v package defaults (spec peers B): 1.5% masked pixels (64 per 64x64 patch), "
+        "radius 5, so short runs see 8x more loss pixels per patch",
         "n2c-eq4": "paper 5.1: 17-layer DnCNN on clean BSD400 + g_theta1 noise; the G2G recipe",
         "n2c-oracle.schedule": "official code G2G recipe (spec 3.2): Adam 1e-3, batch 128, 64x64 crops, "
         "30 epochs, StepLR(10 epochs, 0.5); an epoch is 160 steps (20,500 patches / 128)",

@@ -68,7 +68,7 @@ TABLES: dict[str, TableSpec] = {
         title="Table 2: BSD68, white Gaussian noise (PSNR dB / SSIM)",
         noises=("gaussian:15", "gaussian:25", "gaussian:30", "gaussian:50"),
         paper_csv="table2.csv",
-        methods=("bm3d", "dncnn-b", "n2n", "gan2gan", "n2c-eq4", "n2c-oracle"),
+        methods=("bm3d", "dncnn-b", "n2n", "n2v", "gan2gan", "n2c-eq4", "n2c-oracle"),
     ),
 }
 

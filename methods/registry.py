@@ -12,6 +12,7 @@ from methods.gan2gan.method import GAN2GAN
 from methods.gan2gan.upper_bound import NoiseToCleanEq3, NoiseToCleanEq4
 from methods.n2c import NoiseToClean
 from methods.n2n import Noise2Noise
+from methods.n2v import Noise2Void
 
 METHODS: dict[str, type] = {
     "bm3d": BM3D,
@@ -21,6 +22,7 @@ METHODS: dict[str, type] = {
     "n2c-gcbd": NoiseToCleanEq3,
     "n2c-oracle": NoiseToClean,
     "n2n": Noise2Noise,
+    "n2v": Noise2Void,
 }
 
 

@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn.functional import l1_loss, mse_loss
 from tqdm import tqdm
 
-_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+_LOSSES: dict[str, Callable[..., torch.Tensor]] = {
     "mse": mse_loss,
     "l1": l1_loss,
 }
@@ -405,7 +405,9 @@ def train_network(
     net : nn.Module
         Network mapping (B, 1, H, W) inputs to outputs of the same shape; moved to ``device``.
     draw_batch : callable
-        ``draw_batch(rng) -> (inputs, targets)``: float32 arrays or tensors of shape (B, H, W).
+        ``draw_batch(rng) -> (inputs, targets)`` or ``(inputs, targets, mask)``: float32 arrays or tensors
+        of shape (B, H, W). With a mask the loss is the mean over the pixels where it is nonzero
+        (Noise2Void's blind-spot loss).
     config : TrainConfig
         Optimisation settings.
     seed : int
@@ -431,12 +433,16 @@ def train_network(
     )
 
     def step(rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        inputs, targets = draw_batch(rng)
-        if inputs.ndim != 3 or inputs.shape != targets.shape:
-            raise ValueError(
-                f"draw_batch must return two (B, H, W) arrays, got {inputs.shape} and {targets.shape}"
-            )
-        loss = loss_fn(net(to_batch(inputs, device)), to_batch(targets, device))
+        inputs, targets, *mask = draw_batch(rng)
+        if inputs.ndim != 3 or any(a.shape != inputs.shape for a in (targets, *mask)):
+            shapes = ", ".join(str(a.shape) for a in (inputs, targets, *mask))
+            raise ValueError(f"draw_batch must return (B, H, W) arrays of one shape, got {shapes}")
+        outputs, wanted = net(to_batch(inputs, device)), to_batch(targets, device)
+        if mask:
+            weights = to_batch(mask[0], device)
+            loss = loss_fn(outputs, wanted, reduction="none").mul(weights).sum() / weights.sum().clamp_min(1)
+        else:
+            loss = loss_fn(outputs, wanted)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
