@@ -78,6 +78,61 @@ _PAPER_N2C: dict[str, Any] = {
 }
 
 
+#: DnCNN-B's schedule in each profile; N2N (paper 5.1: the same 20-layer DnCNN) trains with it too.
+_SMOKE_DNCNN_B: dict[str, Any] = {
+    "depth": 5,
+    "features": 16,
+    "steps": 150,
+    "batch_size": 16,
+    "patch_size": 32,
+    "lr": 2e-3,
+    "milestones": (120,),
+    "gamma": 0.1,
+}
+_CPU_DNCNN_B: dict[str, Any] = {
+    "depth": 20,
+    "features": 64,
+    "steps": 1200,
+    "batch_size": 32,
+    "patch_size": 40,
+    "lr": 1e-3,
+    "milestones": (800, 1100),
+    "gamma": 0.2,
+}
+_PAPER_DNCNN_B: dict[str, Any] = {
+    "depth": 20,
+    "features": 64,
+    "steps": 150_000,
+    "batch_size": 128,
+    "patch_size": 50,
+    "lr": 1e-3,
+    "milestones": (90_000,),
+    "gamma": 0.1,
+}
+
+#: N2C(Eq.4) and N2C(Eq.3) in the short profiles (the paper profile uses _PAPER_N2C).
+_SMOKE_N2C_EQ: dict[str, Any] = {
+    "depth": 5,
+    "features": 16,
+    "steps": 60,
+    "batch_size": 16,
+    "patch_size": 32,
+    "lr": 2e-3,
+    "milestones": (50,),
+    "gamma": 0.1,
+}
+_CPU_N2C_EQ: dict[str, Any] = {
+    "depth": 17,
+    "features": 64,
+    "steps": 300,
+    "batch_size": 32,
+    "patch_size": 40,
+    "lr": 1e-3,
+    "milestones": (200,),
+    "gamma": 0.3,
+}
+
+
 def _frozen(methods: dict[str, dict[str, Any]]) -> Mapping[str, Mapping[str, Any]]:
     return MappingProxyType({k: MappingProxyType(v) for k, v in methods.items()})
 
@@ -93,16 +148,7 @@ PROFILES: dict[str, Profile] = {
         methods=_frozen(
             {
                 "bm3d": {"profile": "np"},
-                "dncnn-b": {
-                    "depth": 5,
-                    "features": 16,
-                    "steps": 150,
-                    "batch_size": 16,
-                    "patch_size": 32,
-                    "lr": 2e-3,
-                    "milestones": (120,),
-                    "gamma": 0.1,
-                },
+                "dncnn-b": _SMOKE_DNCNN_B,
                 "n2c-oracle": {
                     "depth": 5,
                     "features": 16,
@@ -113,16 +159,7 @@ PROFILES: dict[str, Profile] = {
                     "milestones": (80,),
                     "gamma": 0.1,
                 },
-                "n2n": {
-                    "depth": 5,
-                    "features": 16,
-                    "steps": 150,
-                    "batch_size": 16,
-                    "patch_size": 32,
-                    "lr": 2e-3,
-                    "milestones": (120,),
-                    "gamma": 0.1,
-                },
+                "n2n": _SMOKE_DNCNN_B,
                 "n2v": {
                     "depth": 5,
                     "features": 16,
@@ -156,26 +193,8 @@ PROFILES: dict[str, Profile] = {
                     "g2g_lr": 2e-3,
                     "g2g_milestones": (),
                 },
-                "n2c-eq4": {
-                    "depth": 5,
-                    "features": 16,
-                    "steps": 60,
-                    "batch_size": 16,
-                    "patch_size": 32,
-                    "lr": 2e-3,
-                    "milestones": (50,),
-                    "gamma": 0.1,
-                },
-                "n2c-gcbd": {
-                    "depth": 5,
-                    "features": 16,
-                    "steps": 60,
-                    "batch_size": 16,
-                    "patch_size": 32,
-                    "lr": 2e-3,
-                    "milestones": (50,),
-                    "gamma": 0.1,
-                },
+                "n2c-eq4": _SMOKE_N2C_EQ,
+                "n2c-gcbd": _SMOKE_N2C_EQ,
             }
         ),
     ),
@@ -187,16 +206,7 @@ PROFILES: dict[str, Profile] = {
         methods=_frozen(
             {
                 "bm3d": {"profile": "np"},
-                "dncnn-b": {
-                    "depth": 20,
-                    "features": 64,
-                    "steps": 1200,
-                    "batch_size": 32,
-                    "patch_size": 40,
-                    "lr": 1e-3,
-                    "milestones": (800, 1100),
-                    "gamma": 0.2,
-                },
+                "dncnn-b": _CPU_DNCNN_B,
                 "n2c-oracle": {
                     "depth": 17,
                     "features": 64,
@@ -207,16 +217,7 @@ PROFILES: dict[str, Profile] = {
                     "milestones": (600, 800),
                     "gamma": 0.2,
                 },
-                "n2n": {
-                    "depth": 20,
-                    "features": 64,
-                    "steps": 1200,
-                    "batch_size": 32,
-                    "patch_size": 40,
-                    "lr": 1e-3,
-                    "milestones": (800, 1100),
-                    "gamma": 0.2,
-                },
+                "n2n": _CPU_DNCNN_B,
                 "n2v": {
                     "depth": 17,
                     "features": 64,
@@ -244,26 +245,8 @@ PROFILES: dict[str, Profile] = {
                     "g2g_milestones": (150,),
                     "g2g_gamma": 0.3,
                 },
-                "n2c-eq4": {
-                    "depth": 17,
-                    "features": 64,
-                    "steps": 300,
-                    "batch_size": 32,
-                    "patch_size": 40,
-                    "lr": 1e-3,
-                    "milestones": (200,),
-                    "gamma": 0.3,
-                },
-                "n2c-gcbd": {
-                    "depth": 17,
-                    "features": 64,
-                    "steps": 300,
-                    "batch_size": 32,
-                    "patch_size": 40,
-                    "lr": 1e-3,
-                    "milestones": (200,),
-                    "gamma": 0.3,
-                },
+                "n2c-eq4": _CPU_N2C_EQ,
+                "n2c-gcbd": _CPU_N2C_EQ,
             }
         ),
     ),
@@ -275,27 +258,9 @@ PROFILES: dict[str, Profile] = {
         methods=_frozen(
             {
                 "bm3d": {"profile": "np"},
-                "dncnn-b": {
-                    "depth": 20,
-                    "features": 64,
-                    "steps": 150_000,
-                    "batch_size": 128,
-                    "patch_size": 50,
-                    "lr": 1e-3,
-                    "milestones": (90_000,),
-                    "gamma": 0.1,
-                },
+                "dncnn-b": _PAPER_DNCNN_B,
                 "n2c-oracle": _PAPER_N2C,
-                "n2n": {
-                    "depth": 20,
-                    "features": 64,
-                    "steps": 150_000,
-                    "batch_size": 128,
-                    "patch_size": 50,
-                    "lr": 1e-3,
-                    "milestones": (90_000,),
-                    "gamma": 0.1,
-                },
+                "n2n": _PAPER_DNCNN_B,
                 "n2v": {
                     "depth": 17,
                     "features": 64,

@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from methods.training import sample_patches
 from noise import NoiseModel
 
 
@@ -144,8 +145,6 @@ def build_training_data(
 
 
 def _make_pairs(clean: tuple[np.ndarray, ...], noise: NoiseModel) -> NoisyPairs:
-    from methods.training import sample_patches
-
     def draw(*, count: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         patches = sample_patches(clean, size=size, count=count, rng=rng)
         if hasattr(noise, "sample_pair"):  # models with a random parameter per patch share it in a pair

@@ -180,7 +180,8 @@ def _set_torch_rng(state: dict[str, torch.Tensor], device: torch.device) -> None
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
-def _save_atomic(obj: Any, path: Path) -> None:
+def save_atomic(obj: Any, path: Path) -> None:
+    """``torch.save`` through a temp file in the same folder and a rename: a crash leaves no half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -337,7 +338,7 @@ def run_training(
                     and current % checkpoint_every == 0
                     and current < steps
                 ):
-                    _save_atomic(
+                    save_atomic(
                         {
                             "step": current,
                             "settings": settings,

@@ -208,12 +208,16 @@ class UniformSigmaGaussian:
             return hi / 255.0
         return math.sqrt((hi**3 - lo**3) / (3.0 * (hi - lo))) / 255.0
 
+    def _draw_sigmas(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        """One sigma (0-255 units) per 2-D slice of ``shape``, shaped to broadcast against it."""
+        lead = shape[:-2]
+        sigmas = np.asarray(rng.uniform(self.sigma_min, self.sigma_max, size=lead), dtype=np.float64)
+        return sigmas.reshape(lead + (1,) * (len(shape) - len(lead)))
+
     def sample(self, shape: tuple[int, ...], *, rng: np.random.Generator) -> np.ndarray:
         """Draw float32 noise; one sigma per 2-D slice (see class docstring)."""
         shape = tuple(int(s) for s in shape)
-        lead = shape[:-2]
-        sigmas = np.asarray(rng.uniform(self.sigma_min, self.sigma_max, size=lead), dtype=np.float64)
-        sigmas = sigmas.reshape(lead + (1,) * (len(shape) - len(lead)))
+        sigmas = self._draw_sigmas(shape, rng)
         return (rng.standard_normal(shape) * sigmas / 255.0).astype(np.float32)
 
     def sample_pair(
@@ -224,11 +228,9 @@ class UniformSigmaGaussian:
         Draw order: the sigmas, then the first and the second standard normal arrays.
         """
         shape = tuple(int(s) for s in shape)
-        lead = shape[:-2]
-        sigmas = np.asarray(rng.uniform(self.sigma_min, self.sigma_max, size=lead), dtype=np.float64)
-        sigmas = sigmas.reshape(lead + (1,) * (len(shape) - len(lead))) / 255.0
-        first = (rng.standard_normal(shape) * sigmas).astype(np.float32)
-        return first, (rng.standard_normal(shape) * sigmas).astype(np.float32)
+        sigmas = self._draw_sigmas(shape, rng)
+        first = (rng.standard_normal(shape) * sigmas / 255.0).astype(np.float32)
+        return first, (rng.standard_normal(shape) * sigmas / 255.0).astype(np.float32)
 
     def psd(self, shape: tuple[int, int]) -> np.ndarray:
         """Constant PSD ``std^2 * H * W`` (the ensemble average over sigma)."""

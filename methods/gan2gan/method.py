@@ -29,6 +29,7 @@ from methods.training import (
     refresh_batch_norm,
     resolve_device,
     sample_patches,
+    save_atomic,
     to_batch,
     train_network,
 )
@@ -206,10 +207,10 @@ class GAN2GAN:
         noisy = data.noisy
         if not noisy:
             raise ValueError(f"{self.name} learns from noisy images, but the training data has none")
-        small = [i for i, im in enumerate(noisy) if min(im.shape) < max(self.params["window"], 64)]
+        small = [i for i, im in enumerate(noisy) if min(im.shape) < self.min_image_size]
         if small:
             raise ValueError(
-                f"{self.name} needs noisy images of at least {max(self.params['window'], 64)} pixels a side; "
+                f"{self.name} needs noisy images of at least {self.min_image_size} pixels a side; "
                 f"training image {small[0]} is {noisy[small[0]].shape}"
             )
         self.report = {"seconds": {}}
@@ -257,9 +258,8 @@ class GAN2GAN:
         }
         self.report["seconds"]["gan"] = history.seconds
         if done is not None:
-            _save_stage(
-                done, {"model": self.model.state_dict(), "report": json.dumps(self.report, default=float)}
-            )
+            state = {"model": self.model.state_dict(), "report": json.dumps(self.report, default=float)}
+            save_atomic(state, done)
 
     def _refresh_statistics(self, noisy: tuple[np.ndarray, ...], *, seed: int) -> None:
         """Re-estimate the BN statistics of g_theta1 and g_theta2 (used in eval mode) from final weights."""
@@ -318,7 +318,7 @@ class GAN2GAN:
         )
         self.report["seconds"][f"G2G_{j}"] = history.seconds
         if done is not None:
-            _save_stage(done, {"net": net.state_dict(), "seconds": history.seconds})
+            save_atomic({"net": net.state_dict(), "seconds": history.seconds}, done)
         return net
 
     @property
@@ -390,12 +390,6 @@ def _rng(seed: int, purpose: int) -> np.random.Generator:
 
 def _stage_file(checkpoint: Path | None, stage: str) -> Path | None:
     return None if checkpoint is None else checkpoint.with_name(f"{checkpoint.name}-{stage}")
-
-
-def _save_stage(path: Path, state: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
 
 
 def _summarise_extraction(result: ExtractionResult) -> dict[str, Any]:
