@@ -40,18 +40,18 @@ def plot_psnr_against_level(
     cmap = plt.get_cmap("tab10")
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots()
-        for i, method in enumerate(order_methods(methods)):
+        for i, method in enumerate(order_methods(methods, columns=table.columns)):
             colour = cmap(i % 10)
             pub = paper[paper["method"] == method].sort_values("level")
             if not pub.empty:
-                ax.plot(pub["level"], pub["psnr"], ls="--", lw=1, color=colour, alpha=0.8)
+                ax.plot(pub["level"], pub["psnr"], ls="--", marker="x", ms=4, lw=1, color=colour, alpha=0.8)
             mine = ours[ours["method"] == method].sort_values("level") if len(ours) else pub.iloc[0:0]
             if not mine.empty:
                 ax.plot(mine["level"], mine["psnr"], ls="-", marker="o", ms=3.5, lw=1.6, color=colour)
             if not pub.empty or not mine.empty:
                 ax.plot([], [], color=colour, lw=1.6, label=method)
         ax.plot([], [], color="0.3", ls="-", marker="o", ms=3.5, label="ours (solid)")
-        ax.plot([], [], color="0.3", ls="--", label="paper (dashed)")
+        ax.plot([], [], color="0.3", ls="--", marker="x", ms=4, label="published (dashed)")
         ax.set_xlabel("noise level (sigma, 0-255 units)")
         ax.set_ylabel("PSNR (dB)")
         ax.set_title(title)

@@ -42,10 +42,10 @@ _LATEX_NAMES = {
 }
 
 
-def order_methods(methods: Sequence[str]) -> list[str]:
-    """The paper's columns first, in its order, then our extra methods in the order given."""
-    extra = [m for m in methods if m not in PAPER_METHODS]
-    return [*PAPER_METHODS, *dict.fromkeys(extra)]
+def order_methods(methods: Sequence[str], *, columns: Sequence[str] = PAPER_METHODS) -> list[str]:
+    """The table's published columns first, in its order, then our extra methods in the order given."""
+    extra = [m for m in methods if m not in columns]
+    return [*columns, *dict.fromkeys(extra)]
 
 
 def summarise_results(results: pd.DataFrame) -> pd.DataFrame:
@@ -66,7 +66,7 @@ def format_comparison(
         | {(n, float(v)) for n, v in zip(ours["noise"], ours["level"], strict=True)}
     )
     grid: dict[str, list[str]] = {}
-    for method in order_methods(methods):
+    for method in order_methods(methods, columns=table.columns):
         column = []
         for noise, level in rows:
             mine = _lookup(ours, noise, level, method, metric)
@@ -90,7 +90,8 @@ def _format_cell(mine: float | None, published: float | None, *, digits: int, fl
     def fmt(x: float | None) -> str:
         return "-" if x is None or math.isnan(x) else f"{x:.{digits}f}"
 
-    delta = "-" if mine is None or published is None else f"{mine - published:+.{digits}f}"
+    missing = mine is None or published is None or math.isnan(mine - published)
+    delta = "-" if missing else f"{mine - published:+.{digits}f}"
     return f"{fmt(mine)} / {fmt(published)}{'*' if flag else ''} / {delta}"
 
 
@@ -169,14 +170,15 @@ def write_latex(path: Path, *, table: TableSpec, results: pd.DataFrame, methods:
 
 
 def _footnotes(table: TableSpec) -> list[str]:
+    sources = [f"Published numbers: {table.sources}", ""] if table.sources else []
     notes = [
         f"- {method} at {noise} {level:g}: {text}"
         for (noise, level, method), text in PAPER_NOTES.items()
-        if noise in {spec.split(":")[0] for spec in table.noises}
+        if noise in {spec.split(":")[0] for spec in table.noises} and method in table.columns
     ]
     if not notes:
-        return []
-    return ["Paper numbers marked * are kept as published but look wrong:", "", *notes]
+        return sources
+    return [*sources, "Paper numbers marked * are kept as published but look wrong:", "", *notes]
 
 
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib.metadata
+import inspect
 import platform
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from bench.data import DataError
 from bench.figures import plot_noise_std_histograms, plot_psnr_against_level
 from bench.profiles import PROFILES, Profile, UnknownProfileError, get_profile
 from bench.report import RESULT_COLUMNS, format_gan2gan_fits, write_latex, write_manifest, write_markdown
-from bench.tables import TABLES, UnknownTableError, get_table
+from bench.tables import TABLES, TableSpec, UnknownTableError, get_table
 from methods.registry import METHODS, UnknownMethodError, find_method
 from methods.training import resolve_device
 from noise import NoiseSpecError, parse_noise
@@ -55,7 +56,9 @@ USER_ERRORS = (
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m bench.run`` argument parser."""
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    parser.add_argument("table", help=f"table1, {', '.join(TABLES)}")
+    parser.add_argument(
+        "table", help=f"table1, {', '.join(TABLES)} (n2v-check: our N2V against the n2v package)"
+    )
     parser.add_argument("--profile", default="cpu", help=f"{', '.join(PROFILES)} (default: cpu)")
     parser.add_argument("--methods", help="comma-separated method keys or names (default: the table's)")
     parser.add_argument(
@@ -115,6 +118,9 @@ def run_table(args: argparse.Namespace) -> int:
     methods = [find_method(m) for m in _split(args.methods)] if args.methods else list(table.methods)
     noises = [parse_noise(n).spec for n in _split(args.noise)] if args.noise else list(table.noises)
     seeds = _parse_seeds(args.seeds)
+    unavailable = find_unavailable(methods)
+    for key, reason in unavailable.items():
+        print(f"[skip] {METHODS[key].name}: {reason}", file=sys.stderr)
     try:
         device = str(resolve_device(args.device))
     except ValueError as error:
@@ -150,6 +156,7 @@ def run_table(args: argparse.Namespace) -> int:
         )
         for noise in noises
         for method in methods
+        if method not in unavailable
         for seed in seeds
     ]
     results = [runner.evaluate(spec) for spec in specs]
@@ -158,7 +165,7 @@ def run_table(args: argparse.Namespace) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / table.name
     frame.to_csv(stem.with_suffix(".csv"), index=False)
-    names = list(dict.fromkeys(frame["method"]))
+    names = list(dict.fromkeys([*frame["method"], *(METHODS[key].name for key in unavailable)]))
     header = (
         f"Profile `{profile.name}` ({profile.description}); test set `{test_data}`, seeds "
         f"{', '.join(map(str, seeds))}, device `{device}`. Each cell: ours / paper / ours - paper."
@@ -170,7 +177,11 @@ def run_table(args: argparse.Namespace) -> int:
         results=frame,
         methods=names,
         header=header,
-        notes=format_gan2gan_fits(fits),
+        notes=[
+            *format_shown_params(table, profile, methods),
+            *(f"- {METHODS[key].name} was not run: {reason}" for key, reason in unavailable.items()),
+            *format_gan2gan_fits(fits),
+        ],
     )
     if fits:
         plot_noise_std_histograms(out_dir / "gan2gan_noise_std", fits=fits)
@@ -184,7 +195,9 @@ def run_table(args: argparse.Namespace) -> int:
     )
     write_manifest(
         out_dir / "manifest.json",
-        _manifest(args, runner, specs, profile=profile, device=device, started=started),
+        _manifest(
+            args, runner, specs, profile=profile, device=device, started=started, unavailable=unavailable
+        ),
     )
     if computed == 0:
         print(f"all {len(specs)} cells were cached: nothing recomputed", file=sys.stderr)
@@ -195,6 +208,33 @@ def run_table(args: argparse.Namespace) -> int:
     print(f"wrote {out_dir}/: {table.name}.csv .md .tex .png .pdf, manifest.json", file=sys.stderr)
     print(f"report: {stem.with_suffix('.md')}", file=sys.stderr)
     return 0
+
+
+def find_unavailable(methods: list[str]) -> dict[str, str]:
+    """Methods that cannot run here (e.g. the official n2v without its environment), with the reason."""
+    reasons = {key: getattr(METHODS[key], "unavailable_reason", lambda: None)() for key in methods}
+    return {key: reason for key, reason in reasons.items() if reason is not None}
+
+
+def format_shown_params(table: TableSpec, profile: Profile, methods: list[str]) -> list[str]:
+    """Markdown lines: the table's ``shown_params`` of every method under the profile, side by side.
+
+    A value the profile leaves out is the method's default, read from its signature.
+    """
+    if not table.shown_params:
+        return []
+    columns = {}
+    for key in methods:
+        defaults = {
+            name: parameter.default for name, parameter in inspect.signature(METHODS[key]).parameters.items()
+        }
+        params = {**defaults, **profile.params(key)}
+        columns[METHODS[key].name] = [params.get(name, "-") for name in table.shown_params]
+    frame = pd.DataFrame(
+        columns,
+        index=pd.Index(table.shown_params, name="hyper-parameter"),
+    )
+    return [f"## Hyper-parameters (profile `{profile.name}`)", "", frame.to_markdown(), ""]
 
 
 def _tidy(results: list[EvalResult], *, table: str, profile: str, device: str) -> pd.DataFrame:
@@ -230,6 +270,7 @@ def _manifest(
     profile: Profile,
     device: str,
     started: dt.datetime,
+    unavailable: dict[str, str],
 ) -> dict:
     datasets = {
         ds.name: {
@@ -258,6 +299,7 @@ def _manifest(
         "'test-noise', drawn over the test images sorted by name; training noise: 'train-noise'",
         "noises": sorted({s.noise for s in specs}),
         "methods": sorted({s.fit.method for s in specs}),
+        "unavailable": unavailable,
         "cells": [
             {"eval": s.key, "fit": s.fit.key, "method": s.fit.method, "noise": s.noise, "seed": s.seed}
             for s in specs

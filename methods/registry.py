@@ -13,6 +13,7 @@ from methods.gan2gan.upper_bound import NoiseToCleanEq3, NoiseToCleanEq4
 from methods.n2c import NoiseToClean
 from methods.n2n import Noise2Noise
 from methods.n2v import Noise2Void
+from methods.n2v_official import Noise2VoidOfficial
 
 METHODS: dict[str, type] = {
     "bm3d": BM3D,
@@ -23,6 +24,7 @@ METHODS: dict[str, type] = {
     "n2c-oracle": NoiseToClean,
     "n2n": Noise2Noise,
     "n2v": Noise2Void,
+    "n2v-official": Noise2VoidOfficial,
 }
 
 

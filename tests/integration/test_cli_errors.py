@@ -123,4 +123,6 @@ def test_command_line_error_has_no_traceback(tmp_path: Path):
         check=False,
     )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["error: unknown table 'table9'; valid: table1, table2"]
+    assert result.stderr.strip().splitlines() == [
+        "error: unknown table 'table9'; valid: table1, table2, n2v-check"
+    ]
