@@ -96,3 +96,53 @@ def plot_noise_std_histograms(path_stem: Path, *, fits: Sequence[tuple[str, dict
             fig.savefig(path)
         plt.close(fig)
     return paths
+
+
+def plot_theorem1(path_stem: Path, *, curves: pd.DataFrame, summary: pd.DataFrame) -> list[Path]:
+    """Theorem 1: closed-form MSE of Noisy N2N on Z against y = sigma_0^2 / sigma_X^2, Monte Carlo dots,
+    the line MSE = sigma_0^2 and each threshold y_0."""
+    cmap = plt.get_cmap("tab10")
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots()
+        for i, row in enumerate(summary.itertuples(index=False)):
+            ratio = row[0]
+            part = curves[curves["var_n/var_x"] == ratio]
+            colour = cmap(i)
+            ax.plot(
+                part["y"],
+                part["mse_closed_form"],
+                color=colour,
+                lw=1.6,
+                label=rf"$\sigma_N^2/\sigma_X^2$ = {ratio:g}: closed form",
+            )
+            ax.plot(
+                part["y"],
+                part["mse_monte_carlo"],
+                ls="none",
+                marker="o",
+                ms=2.5,
+                color=colour,
+                label=f"Monte Carlo ({row.samples_per_point:,} samples)",
+            )
+            ax.axvline(row.y0_closed_form, color=colour, ls=":", lw=1)
+            ax.annotate(
+                rf"$y_0$ = {row.y0_closed_form:.3f}",
+                (row.y0_closed_form, 0.02),
+                color=colour,
+                fontsize=7,
+                rotation=90,
+                ha="right",
+                va="bottom",
+            )
+        ax.plot([0, 1], [0, 1], color="k", ls="--", lw=1, label=r"$\sigma_0^2$ (MSE of the noisy estimate)")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, None)
+        ax.set_xlabel(r"$y = \sigma_0^2 / \sigma_X^2$")
+        ax.set_ylabel(r"$E(X - f_{\mathrm{Noisy\ N2N}}(Z, y))^2$ (units of $\sigma_X^2$)")
+        ax.set_title(r"Theorem 1: Noisy N2N beats its noisy estimate for $y > y_0$")
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
+        paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
+        for path in paths:
+            fig.savefig(path)
+        plt.close(fig)
+    return paths

@@ -37,6 +37,8 @@ class Profile:
         Centre-crop test images to this square size (None: whole images).
     methods : mapping
         Method key -> keyword arguments of the method's constructor.
+    experiments : mapping
+        Experiment name -> its sizes (e.g. ``theorem1``: grid points and Monte Carlo samples).
     """
 
     name: str
@@ -46,6 +48,7 @@ class Profile:
     train_limit: int | None = None
     test_limit: int | None = None
     test_crop: int | None = None
+    experiments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     description: str = field(default="", compare=False)
 
     def params(self, method: str) -> dict[str, Any]:
@@ -150,6 +153,7 @@ PROFILES: dict[str, Profile] = {
         test_data="skimage-test",
         test_limit=4,
         test_crop=128,
+        experiments=_frozen({"theorem1": {"points": 19, "samples": 300_000}}),
         methods=_frozen(
             {
                 "bm3d": {"profile": "np"},
@@ -216,6 +220,7 @@ PROFILES: dict[str, Profile] = {
         description="paper architectures, reduced training (~30 min per noise level on 2 cores), full BSD68",
         train_data="bsd400",
         test_data="bsd68",
+        experiments=_frozen({"theorem1": {"points": 99, "samples": 1_000_000}}),
         methods=_frozen(
             {
                 "bm3d": {"profile": "np"},
@@ -276,6 +281,7 @@ PROFILES: dict[str, Profile] = {
         description="published hyper-parameters (code wins where code and paper disagree); a GPU job",
         train_data="bsd400",
         test_data="bsd68",
+        experiments=_frozen({"theorem1": {"points": 99, "samples": 1_000_000}}),
         methods=_frozen(
             {
                 "bm3d": {"profile": "np"},

@@ -25,12 +25,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.cells import CellRunner, EvalResult, EvalSpec, compute_code_digest, make_fit_spec
+from bench.cells import CellRunner, EvalResult, EvalSpec, compute_code_digest, derive_rng, make_fit_spec
 from bench.data import DataError
-from bench.figures import plot_noise_std_histograms, plot_psnr_against_level
+from bench.figures import plot_noise_std_histograms, plot_psnr_against_level, plot_theorem1
 from bench.profiles import PROFILES, Profile, UnknownProfileError, get_profile
 from bench.report import RESULT_COLUMNS, format_gan2gan_fits, write_latex, write_manifest, write_markdown
 from bench.tables import TABLES, TableSpec, UnknownTableError, get_table
+from bench.theorem1 import format_theorem1, tabulate_theorem1
 from methods.registry import METHODS, UnknownMethodError, find_method
 from methods.training import resolve_device
 from noise import NoiseSpecError, parse_noise
@@ -57,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``python -m bench.run`` argument parser."""
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "table", help=f"table1, {', '.join(TABLES)} (n2v-check: our N2V against the n2v package)"
+        "table",
+        help=f"table1, {', '.join(TABLES)} (n2v-check: our N2V against the n2v package), theorem1",
     )
     parser.add_argument("--profile", default="cpu", help=f"{', '.join(PROFILES)} (default: cpu)")
     parser.add_argument("--methods", help="comma-separated method keys or names (default: the table's)")
@@ -85,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.table == "table1":
             print(format_table1())
             return 0
+        if args.table == "theorem1":
+            return run_theorem1(args)
         return run_table(args)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
@@ -281,10 +285,7 @@ def _manifest(
         for ds in {id(d): d for d in _datasets_for_manifest(runner, specs)}.values()
     }
     return {
-        "command": " ".join(["python -m bench.run", *sys.argv[1:]])
-        if sys.argv[1:]
-        else "python -m bench.run",
-        "table": args.table,
+        **_provenance(args),
         "profile": {
             "name": profile.name,
             "train_data": args.train_data or profile.train_data,
@@ -308,16 +309,57 @@ def _manifest(
         "10log10(1/MSE) per image on outputs clipped to [0,1], averaged; SSIM data_range=1 "
         "(ssim_authors: data range of the denoised image); model selection: last step",
         "device": _describe_device(device),
+        "datasets": datasets,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _provenance(args: argparse.Namespace) -> dict:
+    """What every manifest records: the command, versions, git revision and code digest."""
+    return {
+        "command": " ".join(["python -m bench.run", *sys.argv[1:]]),
+        "table": args.table,
         "versions": {
             "python": platform.python_version(),
             **{p: importlib.metadata.version(p) for p in _PACKAGES},
         },
         "git_revision": _git_revision(),
         "code_digest": compute_code_digest(),
-        "datasets": datasets,
-        "started": started.isoformat(timespec="seconds"),
-        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def run_theorem1(args: argparse.Namespace) -> int:
+    """Theorem 1 in closed form with its Monte Carlo check: CSV, Markdown, figure and manifest."""
+    profile = get_profile(args.profile)
+    sizes = profile.experiments["theorem1"]
+    seed = _parse_seeds(args.seeds)[0]
+    started = dt.datetime.now(dt.timezone.utc)
+    curves, summary = tabulate_theorem1(
+        points=sizes["points"], samples=sizes["samples"], rng=derive_rng(seed, "theorem1")
+    )
+    out_dir = args.out / "theorem1" / profile.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    curves.to_csv(out_dir / "theorem1.csv", index=False)
+    summary.to_csv(out_dir / "theorem1_summary.csv", index=False)
+    (out_dir / "theorem1.md").write_text(format_theorem1(summary))
+    plot_theorem1(out_dir / "theorem1", curves=curves, summary=summary)
+    write_manifest(
+        out_dir / "manifest.json",
+        {
+            **_provenance(args),
+            "profile": {"name": profile.name, "theorem1": dict(sizes)},
+            "seeds": [seed],
+            "seed_streams": "numpy default_rng([seed, crc32('theorem1')]), one stream over the ratios and y",
+            "started": started.isoformat(timespec="seconds"),
+            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        },
+    )
+    print(
+        f"wrote {out_dir}/: theorem1.csv, theorem1_summary.csv, .md, .png, .pdf, manifest.json",
+        file=sys.stderr,
+    )
+    return 0
 
 
 def _datasets_for_manifest(runner: CellRunner, specs: list[EvalSpec]) -> list:
