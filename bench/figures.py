@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from bench.report import order_methods, summarise_results
+from bench.report import align_paper_families, order_methods, summarise_results
 from bench.tables import TableSpec
 
 STYLE: dict[str, object] = {
@@ -31,31 +31,42 @@ STYLE: dict[str, object] = {
 def plot_psnr_against_level(
     path_stem: Path, *, table: TableSpec, results: pd.DataFrame, methods: Sequence[str], title: str
 ) -> list[Path]:
-    """PSNR against noise level, one colour per method: ours solid with markers, the paper's dashed.
+    """PSNR against noise level, one panel per noise family and one colour per method: ours solid with
+    markers, the published numbers dashed with crosses.
 
     Returns the written files (``<stem>.png`` and ``<stem>.pdf``).
     """
-    paper = table.load_paper()
     ours = summarise_results(results) if len(results) else results
-    cmap = plt.get_cmap("tab10")
+    paper = align_paper_families(table.load_paper(), ours)
+    order = [spec.split(":")[0] for spec in table.noises]
+    families = list(dict.fromkeys([*order, *(ours["noise"] if len(ours) else []), *paper["noise"]]))
+    ran = set(ours["noise"]) if len(ours) else set(paper["noise"])
+    families = [f for f in families if f in ran]
+    columns = order_methods(methods, columns=table.columns)
+    cmap = plt.get_cmap("tab10" if len(columns) <= 10 else "tab20")
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots()
-        for i, method in enumerate(order_methods(methods, columns=table.columns)):
-            colour = cmap(i % 10)
-            pub = paper[paper["method"] == method].sort_values("level")
-            if not pub.empty:
-                ax.plot(pub["level"], pub["psnr"], ls="--", marker="x", ms=4, lw=1, color=colour, alpha=0.8)
-            mine = ours[ours["method"] == method].sort_values("level") if len(ours) else pub.iloc[0:0]
-            if not mine.empty:
-                ax.plot(mine["level"], mine["psnr"], ls="-", marker="o", ms=3.5, lw=1.6, color=colour)
-            if not pub.empty or not mine.empty:
-                ax.plot([], [], color=colour, lw=1.6, label=method)
-        ax.plot([], [], color="0.3", ls="-", marker="o", ms=3.5, label="ours (solid)")
-        ax.plot([], [], color="0.3", ls="--", marker="x", ms=4, label="published (dashed)")
-        ax.set_xlabel("noise level (sigma, 0-255 units)")
-        ax.set_ylabel("PSNR (dB)")
-        ax.set_title(title)
-        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
+        fig, axes = plt.subplots(1, len(families), figsize=(3.6 * len(families) + 1.6, 3.6), squeeze=False)
+        for ax, family in zip(axes[0], families, strict=True):
+            for i, method in enumerate(columns):
+                colour = cmap(i % cmap.N)
+                pub = paper[(paper["method"] == method) & (paper["noise"] == family)].sort_values("level")
+                if not pub.empty:
+                    ax.plot(
+                        pub["level"], pub["psnr"], ls="--", marker="x", ms=4, lw=1, color=colour, alpha=0.8
+                    )
+                if len(ours):
+                    mine = ours[(ours["method"] == method) & (ours["noise"] == family)].sort_values("level")
+                    if not mine.empty:
+                        ax.plot(mine["level"], mine["psnr"], ls="-", marker="o", ms=3.5, lw=1.6, color=colour)
+            ax.set_title(family)
+            ax.set_xlabel("noise level (0-255 units)")
+        axes[0][0].set_ylabel("PSNR (dB)")
+        for i, method in enumerate(columns):
+            axes[0][-1].plot([], [], color=cmap(i % cmap.N), lw=1.6, label=method)
+        axes[0][-1].plot([], [], color="0.3", ls="-", marker="o", ms=3.5, label="ours (solid)")
+        axes[0][-1].plot([], [], color="0.3", ls="--", marker="x", ms=4, label="published (dashed)")
+        axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
+        fig.suptitle(title, y=1.03)
         paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
         for path in paths:
             fig.savefig(path)

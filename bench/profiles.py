@@ -157,6 +157,8 @@ PROFILES: dict[str, Profile] = {
         methods=_frozen(
             {
                 "bm3d": {"profile": "np"},
+                "bm3d-psd": {"profile": "np"},
+                "bm3d-blind": {"profile": "np"},
                 "dncnn-b": _SMOKE_DNCNN_B,
                 "n2c-oracle": {
                     "depth": 5,
@@ -224,6 +226,8 @@ PROFILES: dict[str, Profile] = {
         methods=_frozen(
             {
                 "bm3d": {"profile": "np"},
+                "bm3d-psd": {"profile": "np"},
+                "bm3d-blind": {"profile": "np"},
                 "dncnn-b": _CPU_DNCNN_B,
                 "n2c-oracle": {
                     "depth": 17,
@@ -285,6 +289,8 @@ PROFILES: dict[str, Profile] = {
         methods=_frozen(
             {
                 "bm3d": {"profile": "np"},
+                "bm3d-psd": {"profile": "np"},
+                "bm3d-blind": {"profile": "np"},
                 "dncnn-b": _PAPER_DNCNN_B,
                 "n2c-oracle": _PAPER_N2C,
                 "n2n": _PAPER_DNCNN_B,

@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from bench.tables import PAPER_METHODS, PAPER_NOTES, TableSpec
+from bench.tables import PAPER_FAMILIES, PAPER_METHODS, PAPER_NOTES, TableSpec
+from noise import parse_noise
 
 #: Columns of the tidy results CSV, in order.
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -59,11 +60,13 @@ def format_comparison(
     table: TableSpec, results: pd.DataFrame, *, metric: str, digits: int, methods: Sequence[str]
 ) -> pd.DataFrame:
     """The paper-layout grid for one metric: cells 'ours / paper / delta', '-' where a side is missing."""
-    paper = table.load_paper()
     ours = summarise_results(results) if len(results) else pd.DataFrame(columns=["noise", "level", "method"])
+    paper = align_paper_families(table.load_paper(), ours)
+    families = [spec.split(":")[0] for spec in table.noises]
     rows = sorted(
         {(n, float(v)) for n, v in zip(paper["noise"], paper["level"], strict=True)}
-        | {(n, float(v)) for n, v in zip(ours["noise"], ours["level"], strict=True)}
+        | {(n, float(v)) for n, v in zip(ours["noise"], ours["level"], strict=True)},
+        key=lambda row: (families.index(row[0]) if row[0] in families else len(families), row),
     )
     grid: dict[str, list[str]] = {}
     for method in order_methods(methods, columns=table.columns):
@@ -77,6 +80,30 @@ def format_comparison(
         grid[method] = column
     index = pd.Index([f"{noise} {_format_level(level)}" for noise, level in rows], name="noise")
     return pd.DataFrame(grid, index=index)
+
+
+def align_paper_families(paper: pd.DataFrame, ours: pd.DataFrame) -> pd.DataFrame:
+    """Published rows renamed to our family where we ran only its variant (``correlated-paper``)."""
+    for family, published in PAPER_FAMILIES.items():
+        ran = set(ours["noise"]) if len(ours) else set()
+        if family in ran and published not in ran:
+            paper = paper.assign(noise=paper["noise"].replace(published, family))
+    return paper
+
+
+def format_noise_levels(noises: Sequence[str]) -> list[str]:
+    """Markdown lines: the realised marginal std of every noise row (mixture and correlated noise's
+    std is not their level)."""
+    rows = []
+    for spec in noises:
+        model = parse_noise(spec)
+        rows.append({"noise": spec, "level": model.level, "realised std (0-255)": round(model.std * 255, 2)})
+    return [
+        "## Noise: realised marginal std of each row",
+        "",
+        pd.DataFrame(rows).to_markdown(index=False),
+        "",
+    ]
 
 
 def _lookup(frame: pd.DataFrame, noise: str, level: float, method: str, metric: str) -> float | None:

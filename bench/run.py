@@ -29,7 +29,14 @@ from bench.cells import CellRunner, EvalResult, EvalSpec, compute_code_digest, d
 from bench.data import DataError
 from bench.figures import plot_noise_std_histograms, plot_psnr_against_level, plot_theorem1
 from bench.profiles import PROFILES, Profile, UnknownProfileError, get_profile
-from bench.report import RESULT_COLUMNS, format_gan2gan_fits, write_latex, write_manifest, write_markdown
+from bench.report import (
+    RESULT_COLUMNS,
+    format_gan2gan_fits,
+    format_noise_levels,
+    write_latex,
+    write_manifest,
+    write_markdown,
+)
 from bench.tables import TABLES, TableSpec, UnknownTableError, get_table
 from bench.theorem1 import format_theorem1, tabulate_theorem1
 from methods.registry import METHODS, UnknownMethodError, find_method
@@ -65,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--methods", help="comma-separated method keys or names (default: the table's)")
     parser.add_argument(
         "--noise", help="comma-separated noise specs, e.g. gaussian:25 (default: the table's)"
+    )
+    parser.add_argument(
+        "--correlated",
+        choices=("code", "paper"),
+        default="code",
+        help="correlated noise as the authors' code made it (default) or by the paper's formula",
     )
     parser.add_argument("--seeds", default="0", help="comma-separated integer seeds (default: 0)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
@@ -121,6 +134,8 @@ def run_table(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     methods = [find_method(m) for m in _split(args.methods)] if args.methods else list(table.methods)
     noises = [parse_noise(n).spec for n in _split(args.noise)] if args.noise else list(table.noises)
+    if args.correlated == "paper":
+        noises = [n.replace("correlated:", "correlated-paper:") for n in noises]
     seeds = _parse_seeds(args.seeds)
     unavailable = find_unavailable(methods)
     for key, reason in unavailable.items():
@@ -182,6 +197,7 @@ def run_table(args: argparse.Namespace) -> int:
         methods=names,
         header=header,
         notes=[
+            *format_noise_levels(noises),
             *format_shown_params(table, profile, methods),
             *(f"- {METHODS[key].name} was not run: {reason}" for key, reason in unavailable.items()),
             *format_gan2gan_fits(fits),

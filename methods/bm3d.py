@@ -1,8 +1,13 @@
-"""BM3D (Dabov et al., 2007) through the ``bm3d`` package, told the true noise level or PSD.
+"""BM3D (Dabov et al., 2007) through the ``bm3d`` package, told what it knows of the noise.
 
-BM3D is the non-learned baseline of Tables 2 and 3. On synthetic noise it knows the truth: white noise
-(Gaussian, mixture) is passed as its marginal std, correlated noise as its power spectral density, so
-the correlated-noise column is not handicapped by a white-noise assumption.
+BM3D is the non-learned baseline of Tables 2 and 3, in three variants that differ only in the noise
+argument handed to ``bm3d.bm3d``:
+
+- ``bm3d`` (the paper's column): the true marginal noise std, as a white-noise level, whatever the noise;
+- ``bm3d-psd``: the true power spectral density of the noise (the oracle for correlated noise; the same
+  as ``bm3d`` on white noise);
+- ``bm3d-blind``: a std estimated from each noisy image by Chen et al. (2015)
+  (:func:`noise.estimate.estimate_noise_std`), as the paper did on real noise; it needs nothing.
 """
 
 from __future__ import annotations
@@ -10,12 +15,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
+from typing import ClassVar
 
 import bm3d as _bm3d
 import numpy as np
 
 from methods.base import Requirements, TrainingData
 from noise import NoiseModel, parse_noise
+from noise.estimate import estimate_noise_std
 
 # bm4d 4.2.5 (used by bm3d 4.0.3 for PSD input) calls np.trapz, removed in numpy 2.4.
 if not hasattr(np, "trapz"):
@@ -23,7 +30,7 @@ if not hasattr(np, "trapz"):
 
 
 class BM3D:
-    """BM3D with the true noise statistics.
+    """BM3D told the true noise std (a white-noise level, also for correlated noise).
 
     Parameters
     ----------
@@ -31,8 +38,8 @@ class BM3D:
         A ``bm3d`` profile name ('np' is the package default; 'refilter' crashes in bm3d 4.0.3).
     """
 
-    name = "BM3D"
-    requires = Requirements(noise_model=True, noisy_images=False)
+    name: ClassVar[str] = "BM3D"
+    requires: ClassVar[Requirements] = Requirements(noise_model=True, noisy_images=False)
 
     def __init__(self, *, profile: str = "np", device: str = "cpu") -> None:
         _select_profile(profile)  # fail early on a bad name
@@ -49,13 +56,19 @@ class BM3D:
 
     def denoise(self, noisy: np.ndarray) -> np.ndarray:
         """Denoise one HxW image with one thread (bit-reproducible output)."""
-        if self._noise is None:
-            raise RuntimeError("BM3D.denoise called before fit")
-        psd = self._noise.psd(noisy.shape)
-        sigma_psd: float | np.ndarray = float(self._noise.std) if np.ptp(psd) == 0 else psd
         return np.asarray(
-            _bm3d.bm3d(noisy, sigma_psd, profile=_select_profile(self.profile)), dtype=np.float32
+            _bm3d.bm3d(noisy, self.noise_argument(noisy), profile=_select_profile(self.profile)),
+            dtype=np.float32,
         )
+
+    def noise_argument(self, noisy: np.ndarray) -> float | np.ndarray:
+        """The ``sigma_psd`` argument of ``bm3d.bm3d`` for this image: the true noise std."""
+        return float(self._fitted_noise().std)
+
+    def _fitted_noise(self) -> NoiseModel:
+        if self._noise is None:
+            raise RuntimeError(f"{self.name}.denoise called before fit")
+        return self._noise
 
     def stages(self) -> Mapping[str, BM3D]:
         """BM3D has one stage: itself."""
@@ -74,6 +87,34 @@ class BM3D:
         if state["noise"] is not None:
             method._noise = parse_noise(state["noise"])
         return method
+
+
+class BM3DWithPSD(BM3D):
+    """BM3D told the true noise power spectral density (its std for white noise): the oracle."""
+
+    name: ClassVar[str] = "BM3D(PSD)"
+
+    def noise_argument(self, noisy: np.ndarray) -> float | np.ndarray:
+        """The PSD of the true noise at the image's shape, or its std when the PSD is flat."""
+        noise = self._fitted_noise()
+        psd = noise.psd(noisy.shape)
+        return float(noise.std) if np.ptp(psd) == 0 else psd
+
+
+class BlindBM3D(BM3D):
+    """BM3D with the std estimated from each noisy image (Chen et al. 2015); told nothing."""
+
+    name: ClassVar[str] = "BM3D(blind)"
+    requires: ClassVar[Requirements] = Requirements(noisy_images=False)
+
+    def fit(
+        self, data: TrainingData, *, seed: int, progress: bool = True, checkpoint: Path | None = None
+    ) -> None:
+        """Nothing to learn and nothing to be told."""
+
+    def noise_argument(self, noisy: np.ndarray) -> float | np.ndarray:
+        """The noise std estimated from ``noisy`` itself."""
+        return estimate_noise_std(noisy)
 
 
 def _select_profile(name: str) -> _bm3d.BM3DProfile:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from methods.base import Denoiser
-from methods.bm3d import BM3D
+from methods.bm3d import BM3D, BlindBM3D, BM3DWithPSD
 from methods.dncnn_b import DnCNNB
 from methods.gan2gan.method import GAN2GAN
 from methods.gan2gan.upper_bound import NoiseToCleanEq3, NoiseToCleanEq4
@@ -17,6 +17,8 @@ from methods.n2v_official import Noise2VoidOfficial
 
 METHODS: dict[str, type] = {
     "bm3d": BM3D,
+    "bm3d-blind": BlindBM3D,
+    "bm3d-psd": BM3DWithPSD,
     "dncnn-b": DnCNNB,
     "gan2gan": GAN2GAN,
     "n2c-eq4": NoiseToCleanEq4,

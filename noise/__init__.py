@@ -1,5 +1,6 @@
 """Synthetic noise models (white Gaussian, mixture, correlated, uniform-sigma Gaussian)."""
 
+from noise.estimate import estimate_noise_std
 from noise.extraction import (
     ExtractionResult,
     compute_wavelet_statistic,
@@ -28,6 +29,7 @@ __all__ = [
     "UniformSigmaGaussian",
     "WhiteGaussian",
     "compute_wavelet_statistic",
+    "estimate_noise_std",
     "extract_gcbd_patches",
     "extract_noise_patches",
     "extract_wavelet_patches",

@@ -20,6 +20,7 @@ import methods.bm3d as bm3d_module
 from methods.base import Denoiser, Requirements, TrainingData, build_training_data
 from methods.registry import METHODS, UnknownMethodError, find_method, load_method, make_method
 from noise import NoiseModel, parse_noise
+from noise.estimate import estimate_noise_std
 
 KEYS = sorted(METHODS)
 #: The keys of the fit tests; a method that runs in an environment of its own (the official n2v) only
@@ -454,8 +455,8 @@ def test_make_method_rejects_unknown_keys() -> None:
 # BM3D specifics -----------------------------------------------------------------------------------
 
 
-def fitted_bm3d(spec: str, **params: Any) -> Denoiser:
-    method = make_method("bm3d", params=params, device="cpu")
+def fitted_bm3d(spec: str, key: str = "bm3d", **params: Any) -> Denoiser:
+    method = make_method(key, params=params, device="cpu")
     data = build_training_data(
         method.requires, clean=clean_images(), noise_model=parse_noise(spec), rng=np.random.default_rng(0)
     )
@@ -476,10 +477,18 @@ def test_bm3d_improves_psnr_on_white_gaussian_noise() -> None:
 
 
 @pytest.mark.parametrize(
-    ("spec", "white"), [("gaussian:25", True), ("gaussian:10", True), ("correlated:25", False)]
+    ("key", "spec", "told"),
+    [
+        ("bm3d", "gaussian:25", "std"),
+        ("bm3d", "correlated:25", "std"),
+        ("bm3d-psd", "gaussian:10", "std"),
+        ("bm3d-psd", "correlated:25", "psd"),
+        ("bm3d-blind", "gaussian:25", "estimate"),
+        ("bm3d-blind", "correlated:25", "estimate"),
+    ],
 )
-def test_bm3d_passes_std_for_white_noise_and_psd_for_correlated(
-    spec: str, white: bool, monkeypatch: pytest.MonkeyPatch
+def test_bm3d_variants_pass_what_they_know_of_the_noise(
+    key: str, spec: str, told: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[np.ndarray, Any, Any]] = []
 
@@ -490,20 +499,32 @@ def test_bm3d_passes_std_for_white_noise_and_psd_for_correlated(
     monkeypatch.setattr(bm3d_module._bm3d, "bm3d", fake_bm3d)
     model = parse_noise(spec)
     noisy = noisy_test_image((24, 20))
-    out = fitted_bm3d(spec).denoise(noisy)
+    out = fitted_bm3d(spec, key).denoise(noisy)
     assert out.dtype == np.float32 and out.shape == noisy.shape and np.all(out == 0.5)
     assert len(calls) == 1
     z, sigma_psd, profile = calls[0]
     np.testing.assert_array_equal(z, noisy)
-    if white:
+    if told == "std":
         assert isinstance(sigma_psd, float)
         assert sigma_psd == pytest.approx(model.std, rel=1e-12)
-    else:
+    elif told == "psd":
         assert isinstance(sigma_psd, np.ndarray)
         assert sigma_psd.shape == noisy.shape
         np.testing.assert_allclose(sigma_psd, model.psd(noisy.shape))
         assert np.ptp(sigma_psd) > 0
+    else:
+        assert sigma_psd == estimate_noise_std(noisy)
     assert getattr(profile, "num_threads", None) == 1
+
+
+def test_bm3d_with_the_psd_beats_the_white_noise_assumption_on_correlated_noise() -> None:
+    from bench.metrics import compute_psnr
+
+    clean = clean_images(1, (64, 64), seed=3)[0]
+    model = parse_noise("correlated:25")
+    noisy = clean + model.sample(clean.shape, rng=np.random.default_rng(0))
+    white, psd = (fitted_bm3d("correlated:25", key).denoise(noisy) for key in ("bm3d", "bm3d-psd"))
+    assert compute_psnr(psd, clean) > compute_psnr(white, clean)
 
 
 def test_bm3d_runs_for_real_on_correlated_noise() -> None:

@@ -1,0 +1,92 @@
+"""Table 3 under the smoke profile, end to end: mixture and correlated noise, the three BM3D rows."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench.run import main
+from bench.tables import PAPER_METHODS
+
+NOISES = ["mixture-A:15", "mixture-A:25", "mixture-B:30", "mixture-B:50", "correlated:15", "correlated:25"]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("reports")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["table3", "--profile", "smoke", "--out", str(out), "--no-progress"]) == 0
+    return out, err.getvalue()
+
+
+def test_writes_the_report_files(smoke_run):
+    out, _ = smoke_run
+    for name in ("table3.csv", "table3.md", "table3.tex", "table3.png", "table3.pdf", "manifest.json"):
+        assert (out / "table3" / "smoke" / name).stat().st_size > 0, name
+
+
+def test_every_noise_row_has_every_column(smoke_run):
+    out, _ = smoke_run
+    frame = pd.read_csv(out / "table3" / "smoke" / "table3.csv")
+    specs = {f"{noise}:{level:g}" for noise, level in zip(frame["noise"], frame["level"], strict=True)}
+    assert specs == set(NOISES)
+    expected = {*PAPER_METHODS, "BM3D(PSD)", "BM3D(blind)", "N2C(oracle)"}
+    assert set(frame["method"]) == expected
+    assert len(frame) == len(NOISES) * len(expected)
+
+
+def test_bm3d_told_the_psd_beats_bm3d_told_sigma_on_correlated_noise(smoke_run):
+    out, _ = smoke_run
+    frame = pd.read_csv(out / "table3" / "smoke" / "table3.csv").set_index(["noise", "level", "method"])
+    for level in (15, 25):
+        assert (
+            frame.loc[("correlated", level, "BM3D(PSD)"), "psnr"]
+            > frame.loc[("correlated", level, "BM3D"), "psnr"]
+        )
+    # on white (mixture) noise the PSD is flat: BM3D(PSD) is BM3D
+    for noise, level in (("mixture-A", 15), ("mixture-B", 50)):
+        assert frame.loc[(noise, level, "BM3D(PSD)"), "psnr"] == frame.loc[(noise, level, "BM3D"), "psnr"]
+
+
+def test_dncnn_b_and_n2n_are_trained_once_on_white_gaussian_noise(smoke_run):
+    _, log = smoke_run
+    for name in ("DnCNN-B", "N2N"):
+        fits = [line for line in log.splitlines() if line.startswith(f"[fit] {name}:")]
+        assert len(fits) == len(NOISES) and sum("fitting" in line for line in fits) == 1, fits
+
+
+def test_markdown_states_the_realised_std_and_the_paper_rows(smoke_run):
+    out, _ = smoke_run
+    text = (out / "table3" / "smoke" / "table3.md").read_text()
+    assert "| correlated:25 |      25 |                  19.47 |" in text  # authors' code: 0.779 sigma
+    rows = [
+        line.split("|")[1].strip()
+        for line in text.splitlines()
+        if line.startswith("| mixture") or line.startswith("| correlated ")
+    ]
+    assert rows[:6] == [
+        "mixture-A 15",
+        "mixture-A 25",
+        "mixture-B 30",
+        "mixture-B 50",
+        "correlated 15",
+        "correlated 25",
+    ]
+    assert "30.20*" in text  # the flagged identical DnCNN-B / N2N numbers
+
+
+def test_paper_formula_switch_keeps_the_published_numbers_beside(tmp_path):
+    argv = ["table3", "--profile", "smoke", "--out", str(tmp_path), "--no-progress", "--methods", "bm3d"]
+    with contextlib.redirect_stderr(io.StringIO()):
+        assert main([*argv, "--noise", "correlated:25", "--correlated", "paper"]) == 0
+    folder = tmp_path / "table3" / "smoke"
+    assert set(pd.read_csv(folder / "table3.csv")["noise"]) == {"correlated-paper"}
+    text = (folder / "table3.md").read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| correlated-paper 25"))
+    assert "/ 26.69 / " in row  # the paper's BM3D number, filed under its correlated rows
+    assert "| correlated-paper:25 |" in text
