@@ -109,6 +109,8 @@ class GenerativeModel(nn.Module):
         Conv layers of g_theta2 and g_theta3.
     critic_features : int
         Width of the critics' first layer.
+    g2_output : {"sigmoid", "linear"}
+        g_theta2's output layer: the authors' sigmoid, or linear (the "no sigmoid" ablation, Fig. 6a).
     """
 
     def __init__(
@@ -119,10 +121,11 @@ class GenerativeModel(nn.Module):
         g2_depth: int = 15,
         g3_depth: int = 17,
         critic_features: int = 128,
+        g2_output: Literal["sigmoid", "linear"] = "sigmoid",
     ) -> None:
         super().__init__()
         self.g1 = init_dcgan_(NoiseGenerator(nz=nz))
-        self.g2 = init_dcgan_(DnCNN(depth=g2_depth, features=features, output="sigmoid"))
+        self.g2 = init_dcgan_(DnCNN(depth=g2_depth, features=features, output=g2_output))
         self.g3 = init_dcgan_(DnCNN(depth=g3_depth, features=features, output="linear"))
         self.c1 = init_dcgan_(Critic(features=critic_features))
         self.c2 = init_dcgan_(Critic(features=critic_features))

@@ -74,10 +74,15 @@ class GAN2GAN:
         Algorithm 1 (:class:`methods.gan2gan.gan.GANConfig`; ``cycle_weight`` is its gamma).
     iterations : int
         Number J of G2G iterations.
+    g2g_init : {"g_theta2", "noisy"}
+        The first clean estimate of the G2G iterations: g_theta2's output (the paper), or the noisy
+        images themselves (the Fig. 6(b, c) ablation).
     g2g_steps, g2g_batch_size, g2g_patch_size, g2g_lr, g2g_milestones, g2g_gamma :
         Training of each G2G iteration (Adam, MSE, MultiStepLR on steps).
     nz, features, g2_depth, g3_depth, critic_features, denoiser_depth :
         Architectures; the defaults are the authors'. Smaller values are for tests.
+    g2_output : {"sigmoid", "linear"}
+        g_theta2's output layer (linear: the "no sigmoid" ablation of Fig. 6a).
     device : str
         'auto', 'cpu' or 'cuda'.
     """
@@ -107,6 +112,7 @@ class GAN2GAN:
         critic_optimizer: str = "rmsprop",
         clip: float = 0.02,
         iterations: int = 3,
+        g2g_init: str = "g_theta2",
         g2g_steps: int = 4800,
         g2g_batch_size: int = 128,
         g2g_patch_size: int = 64,
@@ -119,10 +125,13 @@ class GAN2GAN:
         g3_depth: int = 17,
         critic_features: int = 128,
         denoiser_depth: int = 17,
+        g2_output: str = "sigmoid",
         device: str = "auto",
     ) -> None:
         if extraction not in ("wavelet", "gcbd"):
             raise ValueError(f"extraction must be 'wavelet' (Eq. 4) or 'gcbd' (Eq. 3), got {extraction!r}")
+        if g2g_init not in ("g_theta2", "noisy"):
+            raise ValueError(f"g2g_init must be 'g_theta2' or 'noisy', got {g2g_init!r}")
         if iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {iterations}")
         self.params: dict[str, Any] = {
@@ -144,6 +153,7 @@ class GAN2GAN:
             g2_depth=p["g2_depth"],
             g3_depth=p["g3_depth"],
             critic_features=p["critic_features"],
+            g2_output=p["g2_output"],
         )
 
     def _build_denoiser(self) -> DnCNN:
@@ -216,7 +226,7 @@ class GAN2GAN:
         self.report = {"seconds": {}}
         self._fit_generative_model(noisy, seed=seed, progress=progress, checkpoint=checkpoint)
         self.denoisers = []
-        estimator: nn.Module = self.model.g2
+        estimator: nn.Module = self.model.g2 if self.params["g2g_init"] == "g_theta2" else nn.Identity()
         for j in range(1, self.params["iterations"] + 1):
             net = self._fit_iteration(
                 j, noisy, estimator=estimator, seed=seed, progress=progress, checkpoint=checkpoint

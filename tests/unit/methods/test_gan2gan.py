@@ -368,6 +368,31 @@ def test_warm_start_copies_the_previous_iteration(monkeypatch: pytest.MonkeyPatc
             torch.testing.assert_close(value, trained[key])
 
 
+def test_g2g_started_from_the_noisy_images_pairs_the_noisy_crops(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Fig. 6(b) ablation: G2G_1's estimator is the identity, later ones the previous G2G."""
+    estimators: list[nn.Module] = []
+    original = method_module.make_pair_sampler
+
+    def spy(noisy, **kwargs):
+        estimators.append(kwargs["estimator"])
+        return original(noisy, **kwargs)
+
+    monkeypatch.setattr(method_module, "make_pair_sampler", spy)
+    method = GAN2GAN(**{**TINY, "iterations": 2}, g2g_init="noisy", device="cpu")
+    method.fit(tiny_data(), seed=0, progress=False)
+    assert isinstance(estimators[0], nn.Identity)
+    assert estimators[1] is method.denoisers[0]
+    assert list(method.stages()) == ["g_theta2", "G2G_1", "G2G_2"]
+
+
+def test_g_theta2_without_sigmoid_is_linear() -> None:
+    """The Fig. 6(a) "no sigmoid" ablation: g_theta2's output can leave [0, 1]."""
+    linear = GAN2GAN(**TINY, g2_output="linear", device="cpu").model.g2
+    assert linear.output == "linear" and GAN2GAN(**TINY, device="cpu").model.g2.output == "sigmoid"
+    with pytest.raises(ValueError, match="g2g_init"):
+        GAN2GAN(**TINY, g2g_init="clean", device="cpu")
+
+
 def test_interrupted_fit_resumes_at_the_unfinished_stage(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
