@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from skimage.util import montage
 
 from bench.report import align_paper_families, order_methods, summarise_results
 from bench.tables import TableSpec
@@ -152,6 +153,106 @@ def plot_theorem1(path_stem: Path, *, curves: pd.DataFrame, summary: pd.DataFram
         ax.set_ylabel(r"$E(X - f_{\mathrm{Noisy\ N2N}}(Z, y))^2$ (units of $\sigma_X^2$)")
         ax.set_title(r"Theorem 1: Noisy N2N beats its noisy estimate for $y > y_0$")
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
+        paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
+        for path in paths:
+            fig.savefig(path)
+        plt.close(fig)
+    return paths
+
+
+def plot_extraction_histograms(
+    path_stem: Path,
+    *,
+    patches: Mapping[tuple[str, int], tuple[np.ndarray, np.ndarray]],
+    sigmas: Sequence[int],
+    rng: np.random.Generator,
+) -> list[Path]:
+    """Figure 2: per noise level, the histogram of the extracted patches' std under each rule, and a
+    montage of 16 patches drawn at random (``rng``) among each rule's patches above its 90th percentile
+    of std (texture that leaked in shows there).
+
+    ``patches[(rule, sigma)]`` holds the mean-subtracted patches and their estimated std (0-255 units).
+    """
+    rules = list(dict.fromkeys(rule for rule, _ in patches))
+    cmap = plt.get_cmap("tab10")
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(
+            len(sigmas), 1 + len(rules), figsize=(3.4 * (1 + len(rules)), 3.0 * len(sigmas)), squeeze=False
+        )
+        for row, sigma in zip(axes, sigmas, strict=True):
+            top = max(float(np.max(patches[(r, sigma)][1], initial=sigma)) for r in rules)
+            bins = np.linspace(0.9 * sigma, max(top, 1.1 * sigma), 41)
+            limit = 3 * sigma / 255  # the same grey scale for every montage of this row
+            for i, rule in enumerate(rules):
+                blocks, std = patches[(rule, sigma)]
+                row[0].hist(
+                    std, bins=bins, density=True, alpha=0.55, color=cmap(i), label=f"{rule} ({len(std)})"
+                )
+                panel = row[1 + i]
+                panel.axis("off")
+                if len(std):
+                    above = blocks[std >= np.quantile(std, 0.9)]
+                    above = above[rng.permutation(len(above))[:16]]
+                    grid = montage(above, grid_shape=(4, 4), padding_width=2, fill=limit)
+                    panel.imshow(grid, cmap="gray", vmin=-limit, vmax=limit)
+                panel.set_title(f"{rule}, sigma {sigma}: std above p90", fontsize=8)
+            row[0].axvline(sigma, color="k", ls="--", lw=1, label=f"true sigma {sigma}")
+            row[0].set_xlabel("estimated std of patch (0-255)")
+            row[0].set_ylabel("density")
+            row[0].legend(loc="upper left", fontsize=6)
+        fig.suptitle("Figure 2: noise patches extracted by rule (3) and rule (4)")
+        paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
+        for path in paths:
+            fig.savefig(path)
+        plt.close(fig)
+    return paths
+
+
+def plot_ablation_bars(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
+    """Grouped bars of PSNR: one group per noise, one bar per method or variant (Figures 5 and 6(a))."""
+    noises = list(dict.fromkeys(frame["noise"]))
+    methods = list(dict.fromkeys(frame["method"]))
+    width = 0.8 / len(methods)
+    cmap = plt.get_cmap("tab10")
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(1.2 + 1.6 * len(noises) * max(1, len(methods) / 3), 3.6))
+        for i, method in enumerate(methods):
+            values = [
+                frame[(frame["noise"] == n) & (frame["method"] == method)]["psnr"].mean() for n in noises
+            ]
+            x = np.arange(len(noises)) + (i - (len(methods) - 1) / 2) * width
+            bars = ax.bar(x, values, width=width, color=cmap(i % 10), label=method)
+            ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
+        ax.set_xticks(np.arange(len(noises)), noises)
+        ax.set_ylabel("PSNR (dB)")
+        low = np.nanmin(frame["psnr"])
+        ax.set_ylim(max(0.0, low - 3), np.nanmax(frame["psnr"]) + 1.5)
+        ax.set_title(title)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
+        paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
+        for path in paths:
+            fig.savefig(path)
+        plt.close(fig)
+    return paths
+
+
+def plot_init_curves(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
+    """Figure 6(b): PSNR of G2G_j against the iteration j, one panel per noise, one line per start."""
+    noises = list(dict.fromkeys(frame["noise"]))
+    cmap = plt.get_cmap("tab10")
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, len(noises), figsize=(3.6 * len(noises) + 1.4, 3.4), squeeze=False)
+        for ax, noise in zip(axes[0], noises, strict=True):
+            part = frame[frame["noise"] == noise]
+            for i, variant in enumerate(dict.fromkeys(part["method"])):
+                line = part[part["method"] == variant].sort_values("iteration")
+                ax.plot(line["iteration"], line["psnr"], marker="o", ms=3.5, color=cmap(i), label=variant)
+            ax.set_title(noise)
+            ax.set_xlabel("G2G iteration j")
+            ax.set_xticks(sorted(part["iteration"].unique()))
+        axes[0][0].set_ylabel("PSNR (dB)")
+        axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
+        fig.suptitle(title, y=1.03)
         paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
         for path in paths:
             fig.savefig(path)

@@ -68,7 +68,6 @@ def build_parser() -> argparse.ArgumentParser:
         "table",
         help=f"table1, {', '.join(TABLES)} (n2v-check: our N2V against the n2v package), theorem1",
     )
-    parser.add_argument("--profile", default="cpu", help=f"{', '.join(PROFILES)} (default: cpu)")
     parser.add_argument("--methods", help="comma-separated method keys or names (default: the table's)")
     parser.add_argument(
         "--noise", help="comma-separated noise specs, e.g. gaussian:25 (default: the table's)"
@@ -79,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="code",
         help="correlated noise as the authors' code made it (default) or by the paper's formula",
     )
+    add_run_options(parser)
+    return parser
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options every experiment command shares (profile, seeds, device, data, output, cache)."""
+    parser.add_argument("--profile", default="cpu", help=f"{', '.join(PROFILES)} (default: cpu)")
     parser.add_argument("--seeds", default="0", help="comma-separated integer seeds (default: 0)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     parser.add_argument(
@@ -90,7 +96,50 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache", type=Path, help="cache folder (default: <out>/.cache)")
     parser.add_argument("--force", action="store_true", help="recompute cells even if cached")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    return parser
+
+
+def make_runner(args: argparse.Namespace) -> CellRunner:
+    """The cell runner of a command: its cache, data root, device and progress settings."""
+    try:
+        device = str(resolve_device(args.device))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return CellRunner(
+        cache_dir=args.cache or args.out / ".cache",
+        data_root=args.data_root,
+        device=device,
+        force=args.force,
+        progress=not args.no_progress,
+        log=lambda message: print(message, file=sys.stderr),
+    )
+
+
+def make_eval_spec(
+    method: str,
+    *,
+    params: dict,
+    profile: Profile,
+    noise: str,
+    seed: int,
+    args: argparse.Namespace,
+) -> EvalSpec:
+    """The evaluation cell of ``method`` (with ``params``) under the profile and the command's data."""
+    return EvalSpec(
+        fit=make_fit_spec(
+            method,
+            params=params,
+            train_data=args.train_data or profile.train_data,
+            train_limit=profile.train_limit,
+            noise=noise,
+            seed=seed,
+            params_of=profile.params,
+        ),
+        test_data=args.test_data or profile.test_data,
+        test_limit=profile.test_limit,
+        test_crop=profile.test_crop,
+        noise=noise,
+        seed=seed,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,42 +185,18 @@ def run_table(args: argparse.Namespace) -> int:
     noises = [parse_noise(n).spec for n in _split(args.noise)] if args.noise else list(table.noises)
     if args.correlated == "paper":
         noises = [n.replace("correlated:", "correlated-paper:") for n in noises]
-    seeds = _parse_seeds(args.seeds)
+    seeds = parse_seeds(args.seeds)
     unavailable = find_unavailable(methods)
     for key, reason in unavailable.items():
         print(f"[skip] {METHODS[key].name}: {reason}", file=sys.stderr)
-    try:
-        device = str(resolve_device(args.device))
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    train_data = args.train_data or profile.train_data
+    runner = make_runner(args)
+    device = runner.device
     test_data = args.test_data or profile.test_data
     out_dir = args.out / table.name / profile.name
-    runner = CellRunner(
-        cache_dir=args.cache or args.out / ".cache",
-        data_root=args.data_root,
-        device=device,
-        force=args.force,
-        progress=not args.no_progress,
-        log=lambda message: print(message, file=sys.stderr),
-    )
     started = dt.datetime.now(dt.timezone.utc)
     specs = [
-        EvalSpec(
-            fit=make_fit_spec(
-                method,
-                params=profile.params(method),
-                train_data=train_data,
-                train_limit=profile.train_limit,
-                noise=noise,
-                seed=seed,
-                params_of=profile.params,
-            ),
-            test_data=test_data,
-            test_limit=profile.test_limit,
-            test_crop=profile.test_crop,
-            noise=noise,
-            seed=seed,
+        make_eval_spec(
+            method, params=profile.params(method), profile=profile, noise=noise, seed=seed, args=args
         )
         for noise in noises
         for method in methods
@@ -301,7 +326,7 @@ def _manifest(
         for ds in {id(d): d for d in _datasets_for_manifest(runner, specs)}.values()
     }
     return {
-        **_provenance(args),
+        **describe_provenance(prog="python -m bench.run", experiment=args.table),
         "profile": {
             "name": profile.name,
             "train_data": args.train_data or profile.train_data,
@@ -331,11 +356,11 @@ def _manifest(
     }
 
 
-def _provenance(args: argparse.Namespace) -> dict:
-    """What every manifest records: the command, versions, git revision and code digest."""
+def describe_provenance(*, prog: str, experiment: str) -> dict:
+    """What every manifest records: the command, the experiment, versions, git revision, code digest."""
     return {
-        "command": " ".join(["python -m bench.run", *sys.argv[1:]]),
-        "table": args.table,
+        "command": " ".join([prog, *sys.argv[1:]]),
+        "experiment": experiment,
         "versions": {
             "python": platform.python_version(),
             **{p: importlib.metadata.version(p) for p in _PACKAGES},
@@ -349,7 +374,7 @@ def run_theorem1(args: argparse.Namespace) -> int:
     """Theorem 1 in closed form with its Monte Carlo check: CSV, Markdown, figure and manifest."""
     profile = get_profile(args.profile)
     sizes = profile.experiments["theorem1"]
-    seed = _parse_seeds(args.seeds)[0]
+    seed = parse_seeds(args.seeds)[0]
     started = dt.datetime.now(dt.timezone.utc)
     curves, summary = tabulate_theorem1(
         points=sizes["points"], samples=sizes["samples"], rng=derive_rng(seed, "theorem1")
@@ -363,7 +388,7 @@ def run_theorem1(args: argparse.Namespace) -> int:
     write_manifest(
         out_dir / "manifest.json",
         {
-            **_provenance(args),
+            **describe_provenance(prog="python -m bench.run", experiment=args.table),
             "profile": {"name": profile.name, "theorem1": dict(sizes)},
             "seeds": [seed],
             "seed_streams": "numpy default_rng([seed, crc32('theorem1')]), one stream over the ratios and y",
@@ -421,7 +446,7 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _parse_seeds(text: str) -> list[int]:
+def parse_seeds(text: str) -> list[int]:
     try:
         seeds = [int(s) for s in _split(text)]
     except ValueError:

@@ -1,0 +1,63 @@
+"""The three ablations under the smoke profile, sharing one cache as a user's runs would."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench.ablation import FIG2_SIGMAS, FIG5_NOISES, GENERATOR_VARIANTS, INIT_NOISES, INIT_VARIANTS, main
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("reports")
+
+
+def run(out: Path, name: str) -> Path:
+    with contextlib.redirect_stderr(io.StringIO()):
+        assert main([name, "--profile", "smoke", "--out", str(out), "--no-progress"]) == 0
+    return out / f"ablation-{name}" / "smoke"
+
+
+def test_extraction_rule_4_is_narrower_around_the_true_sigma(out):
+    folder = run(out, "extraction")
+    for name in ("fig2.csv", "fig2.png", "fig2.pdf", "fig5.csv", "fig5.png", "ablation-extraction.md"):
+        assert (folder / name).stat().st_size > 0, name
+    fig2 = pd.read_csv(folder / "fig2.csv").set_index(["rule", "sigma"])
+    for sigma in FIG2_SIGMAS:
+        rule3, rule4 = fig2.loc[("rule (3) GCBD", sigma)], fig2.loc[("rule (4) wavelet", sigma)]
+        assert rule3["patches"] > 0 and rule4["patches"] > 0
+        assert rule4["share above 1.05 sigma"] < rule3["share above 1.05 sigma"], sigma  # fewer textured
+        assert rule4["p5-p95 width"] < rule3["p5-p95 width"], sigma
+    fig5 = pd.read_csv(folder / "fig5.csv")
+    assert set(fig5["noise"]) == set(FIG5_NOISES)
+    assert set(fig5["method"]) == {"N2C(Eq.3)", "N2C(Eq.4)", "best G2G"}
+    assert fig5["stage"].str.startswith("G2G_").sum() == len(FIG5_NOISES)
+
+
+def test_generator_ablation_fits_each_variant(out):
+    folder = run(out, "generator")
+    frame = pd.read_csv(folder / "fig6a.csv")
+    assert list(frame["method"]) == list(GENERATOR_VARIANTS)
+    assert frame["psnr"].notna().all() and frame["psnr"].nunique() == len(GENERATOR_VARIANTS)
+    assert (folder / "fig6a.png").stat().st_size > 0
+
+
+def test_init_ablation_has_every_iteration_of_both_starts(out):
+    folder = run(out, "init")
+    frame = pd.read_csv(folder / "fig6b.csv")
+    assert set(frame["noise"]) == set(INIT_NOISES) and set(frame["method"]) == set(INIT_VARIANTS)
+    counts = frame.groupby(["noise", "method"])["iteration"].apply(sorted)
+    assert all(list(c) == list(range(1, len(c) + 1)) and len(c) == 5 for c in counts)
+    assert "from Z" in (folder / "ablation-init.md").read_text()
+
+
+def test_unknown_ablation_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["pruning"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'pruning'" in capsys.readouterr().err
