@@ -355,12 +355,13 @@ def _noisy_test_set(test: Dataset, spec: EvalSpec) -> Iterator[tuple[str, np.nda
     noise = parse_noise(spec.noise)
     rng = derive_rng(spec.seed, "test-noise", spec.noise)
     for name, image in zip(test.names, test.images, strict=True):
-        clean = _crop_centre(image, spec.test_crop)
+        clean = crop_centre(image, spec.test_crop)
         noisy = (clean + noise.sample(clean.shape, rng=rng)).astype(np.float32)
         yield name, clean, noisy
 
 
-def _crop_centre(image: np.ndarray, size: int | None) -> np.ndarray:
+def crop_centre(image: np.ndarray, size: int | None) -> np.ndarray:
+    """The centred ``size`` x ``size`` crop of ``image`` (the profile's test crop), or the image for None."""
     if size is None:
         return image
     top, left = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2

@@ -258,3 +258,55 @@ def plot_init_curves(path_stem: Path, *, frame: pd.DataFrame, title: str) -> lis
             fig.savefig(path)
         plt.close(fig)
     return paths
+
+
+def plot_noisy_n2n(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
+    """Figure 1: test PSNR of Noisy-N2N_j against sigma_0 (the initial estimates' PSNR under each tick),
+    with N2N as the horizontal upper bound."""
+    noisy = frame[frame["method"] != "N2N"]
+    sigmas = sorted(noisy["sigma0"].unique())
+    cmap = plt.get_cmap("tab10")
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots()
+        upper = frame.loc[frame["method"] == "N2N", "psnr"]
+        if len(upper):
+            ax.axhline(float(upper.iloc[0]), color="k", ls="--", lw=1.2, label="N2N (upper bound)")
+        for i, method in enumerate(sorted(noisy["method"].unique())):
+            line = noisy[noisy["method"] == method].sort_values("sigma0")
+            ax.plot(line["sigma0"], line["psnr"], marker="o", ms=3.5, color=cmap(i + 1), label=method)
+        initial = noisy.groupby("sigma0")["initial_psnr"].first()
+        ax.set_xticks(sigmas, [f"{s:g}\n({initial[s]:.2f})" for s in sigmas])
+        ax.set_xlabel(r"$\sigma_0$ of the initial estimates (their PSNR, dB)")
+        ax.set_ylabel("PSNR on the test set (dB)")
+        ax.set_title(title)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
+        paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
+        for path in paths:
+            fig.savefig(path)
+        plt.close(fig)
+    return paths
+
+
+def plot_timing(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
+    """Median seconds per test image of every method, one bar colour per device, log scale."""
+    methods = list(dict.fromkeys(frame["method"]))
+    devices = list(dict.fromkeys(frame["device"]))
+    width = 0.8 / len(devices)
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(1.5 + 0.9 * len(methods), 3.6))
+        for i, device in enumerate(devices):
+            part = frame[frame["device"] == device].set_index("method")
+            values = [part["seconds_per_image"].get(m, np.nan) for m in methods]
+            x = np.arange(len(methods)) + (i - (len(devices) - 1) / 2) * width
+            bars = ax.bar(x, values, width=width, label=device)
+            ax.bar_label(bars, fmt="%.3g", fontsize=6, padding=1)
+        ax.set_yscale("log")
+        ax.set_xticks(np.arange(len(methods)), methods, rotation=30, ha="right")
+        ax.set_ylabel("seconds per image (median)")
+        ax.set_title(title)
+        ax.legend(fontsize=7)
+        paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
+        for path in paths:
+            fig.savefig(path)
+        plt.close(fig)
+    return paths

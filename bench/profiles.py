@@ -118,6 +118,27 @@ _PAPER_DNCNN_B: dict[str, Any] = {
     "gamma": 0.1,
 }
 
+#: Noisy N2N (Figure 1), per iteration: the G2G recipe of each profile (it is G2G with the true noise).
+_SMOKE_NOISY_N2N: dict[str, Any] = {
+    "depth": 5,
+    "features": 16,
+    "steps": 40,
+    "batch_size": 8,
+    "patch_size": 32,
+    "lr": 2e-3,
+    "milestones": (),
+}
+_CPU_NOISY_N2N: dict[str, Any] = {
+    "depth": 17,
+    "features": 64,
+    "steps": 200,
+    "batch_size": 32,
+    "patch_size": 40,
+    "lr": 1e-3,
+    "milestones": (150,),
+    "gamma": 0.3,
+}
+
 #: N2C(Eq.4) and N2C(Eq.3) in the short profiles (the paper profile uses _PAPER_N2C).
 _SMOKE_N2C_EQ: dict[str, Any] = {
     "depth": 5,
@@ -153,7 +174,13 @@ PROFILES: dict[str, Profile] = {
         test_data="skimage-test",
         test_limit=4,
         test_crop=128,
-        experiments=_frozen({"theorem1": {"points": 19, "samples": 300_000}}),
+        experiments=_frozen(
+            {
+                "theorem1": {"points": 19, "samples": 300_000},
+                "fig1": {"sigma0": (15, 35), "iterations": 3},
+                "timing": {"images": 2, "repeats": 2},
+            }
+        ),
         methods=_frozen(
             {
                 "bm3d": {"profile": "np"},
@@ -212,6 +239,7 @@ PROFILES: dict[str, Profile] = {
                     "g2g_lr": 2e-3,
                     "g2g_milestones": (),
                 },
+                "noisy-n2n": _SMOKE_NOISY_N2N,
                 "n2c-eq4": _SMOKE_N2C_EQ,
                 "n2c-gcbd": _SMOKE_N2C_EQ,
             }
@@ -222,7 +250,13 @@ PROFILES: dict[str, Profile] = {
         description="paper architectures, reduced training (~30 min per noise level on 2 cores), full BSD68",
         train_data="bsd400",
         test_data="bsd68",
-        experiments=_frozen({"theorem1": {"points": 99, "samples": 1_000_000}}),
+        experiments=_frozen(
+            {
+                "theorem1": {"points": 99, "samples": 1_000_000},
+                "fig1": {"sigma0": (10, 20, 30, 40, 50), "iterations": 3},
+                "timing": {"images": 5, "repeats": 3},
+            }
+        ),
         methods=_frozen(
             {
                 "bm3d": {"profile": "np"},
@@ -275,6 +309,7 @@ PROFILES: dict[str, Profile] = {
                     "g2g_milestones": (150,),
                     "g2g_gamma": 0.3,
                 },
+                "noisy-n2n": _CPU_NOISY_N2N,
                 "n2c-eq4": _CPU_N2C_EQ,
                 "n2c-gcbd": _CPU_N2C_EQ,
             }
@@ -285,7 +320,13 @@ PROFILES: dict[str, Profile] = {
         description="published hyper-parameters (code wins where code and paper disagree); a GPU job",
         train_data="bsd400",
         test_data="bsd68",
-        experiments=_frozen({"theorem1": {"points": 99, "samples": 1_000_000}}),
+        experiments=_frozen(
+            {
+                "theorem1": {"points": 99, "samples": 1_000_000},
+                "fig1": {"sigma0": (10, 20, 30, 40, 50), "iterations": 3},
+                "timing": {"images": 10, "repeats": 5},
+            }
+        ),
         methods=_frozen(
             {
                 "bm3d": {"profile": "np"},
@@ -323,6 +364,7 @@ PROFILES: dict[str, Profile] = {
                     "g2g_milestones": (1600, 3200),
                     "g2g_gamma": 0.5,
                 },
+                "noisy-n2n": _PAPER_N2C,
                 "n2c-eq4": _PAPER_N2C,
                 "n2c-gcbd": _PAPER_N2C,
             }

@@ -27,7 +27,9 @@ import pandas as pd
 
 from bench.cells import CellRunner, EvalResult, EvalSpec, compute_code_digest, derive_rng, make_fit_spec
 from bench.data import DataError
-from bench.figures import plot_noise_std_histograms, plot_psnr_against_level, plot_theorem1
+from bench.figure1 import NOISE as FIGURE1_NOISE
+from bench.figure1 import tabulate_figure1, write_figure1
+from bench.figures import plot_noise_std_histograms, plot_psnr_against_level, plot_theorem1, plot_timing
 from bench.profiles import PROFILES, Profile, UnknownProfileError, get_profile
 from bench.report import (
     RESULT_COLUMNS,
@@ -39,6 +41,7 @@ from bench.report import (
 )
 from bench.tables import TABLES, TableSpec, UnknownTableError, get_table
 from bench.theorem1 import format_theorem1, tabulate_theorem1
+from bench.timing import TIMED_METHODS, tabulate_timing
 from methods.registry import METHODS, UnknownMethodError, find_method
 from methods.training import resolve_device
 from noise import NoiseSpecError, parse_noise
@@ -66,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument(
         "table",
-        help=f"table1, {', '.join(TABLES)} (n2v-check: our N2V against the n2v package), theorem1",
+        help=f"table1, {', '.join(TABLES)} (n2v-check: our N2V against the n2v package), theorem1, fig1, "
+        "timing, all",
     )
     parser.add_argument("--methods", help="comma-separated method keys or names (default: the table's)")
     parser.add_argument(
@@ -151,6 +155,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.table == "theorem1":
             return run_theorem1(args)
+        if args.table == "fig1":
+            return run_figure1(args)
+        if args.table == "timing":
+            return run_timing(args)
+        if args.table == "all":
+            return run_all(args)
         return run_table(args)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
@@ -368,6 +378,134 @@ def describe_provenance(*, prog: str, experiment: str) -> dict:
         "git_revision": _git_revision(),
         "code_digest": compute_code_digest(),
     }
+
+
+def run_figure1(args: argparse.Namespace) -> int:
+    """Figure 1 (iterative Noisy N2N): cells through the cache, then CSV, Markdown, figure and manifest."""
+    profile = get_profile(args.profile)
+    seed = parse_seeds(args.seeds)[0]
+    runner = make_runner(args)
+    started = dt.datetime.now(dt.timezone.utc)
+    frame = tabulate_figure1(
+        runner,
+        profile=profile,
+        seed=seed,
+        make_spec=lambda params: make_eval_spec(
+            "noisy-n2n", params=params, profile=profile, noise=FIGURE1_NOISE, seed=seed, args=args
+        ),
+    )
+    out_dir = args.out / "fig1" / profile.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = write_figure1(frame, out_dir=out_dir, profile=profile)
+    write_manifest(
+        out_dir / "manifest.json",
+        {
+            **describe_provenance(prog="python -m bench.run", experiment="fig1"),
+            "profile": {
+                "name": profile.name,
+                "fig1": dict(profile.experiments["fig1"]),
+                "noisy-n2n": profile.params("noisy-n2n"),
+            },
+            "seeds": [seed],
+            "device": _describe_device(runner.device),
+            "started": started.isoformat(timespec="seconds"),
+            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        },
+    )
+    print(f"wrote {out_dir}/: {', '.join(p.name for p in written)}, manifest.json", file=sys.stderr)
+    return 0
+
+
+def run_timing(args: argparse.Namespace) -> int:
+    """Seconds per test image of every method's denoise, per device, beside the paper's claims."""
+    profile = get_profile(args.profile)
+    seed = parse_seeds(args.seeds)[0]
+    sizes = profile.experiments["timing"]
+    runner = make_runner(args)
+    started = dt.datetime.now(dt.timezone.utc)
+    methods = [find_method(m) for m in _split(args.methods)] if args.methods else list(TIMED_METHODS)
+    unavailable = find_unavailable(methods)
+    for key, reason in unavailable.items():
+        print(f"[skip] {METHODS[key].name}: {reason}", file=sys.stderr)
+    specs = [
+        make_eval_spec(
+            key, params=profile.params(key), profile=profile, noise="gaussian:25", seed=seed, args=args
+        )
+        for key in methods
+        if key not in unavailable
+    ]
+    frame = tabulate_timing(runner, specs, images=sizes["images"], repeats=sizes["repeats"])
+    out_dir = args.out / "timing" / profile.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out_dir / "timing.csv", index=False)
+    (out_dir / "timing.md").write_text(
+        "\n".join(
+            [
+                "# Inference time per test image (median over images of the median of repeats)",
+                "",
+                f"Profile `{profile.name}` (its architectures); test set "
+                f"`{specs[0].test_data if specs else ''}`; {sizes['images']} images, {sizes['repeats']} "
+                "repeats after one warm-up call; devices: "
+                f"{', '.join(dict.fromkeys(frame['device']))}. The paper's claims beside (section 5.2).",
+                "",
+                frame.to_markdown(index=False, floatfmt=".4g"),
+                "",
+            ]
+        )
+    )
+    plot_timing(out_dir / "timing", frame=frame, title=f"Inference time per image ({profile.name} profile)")
+    write_manifest(
+        out_dir / "manifest.json",
+        {
+            **describe_provenance(prog="python -m bench.run", experiment="timing"),
+            "profile": {"name": profile.name, "timing": dict(sizes)},
+            "seeds": [seed],
+            "device": _describe_device(runner.device),
+            "started": started.isoformat(timespec="seconds"),
+            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        },
+    )
+    print(f"wrote {out_dir}/: timing.csv, timing.md, timing.png, timing.pdf, manifest.json", file=sys.stderr)
+    return 0
+
+
+def run_all(args: argparse.Namespace) -> int:
+    """Every table, figure and ablation of the paper with the command's options, sharing one cache."""
+    from bench import ablation  # imports this module
+
+    print(format_table1())
+    status = 0
+    for name in ("table2", "table3", "n2v-check", "theorem1", "fig1", "timing"):
+        print(f"[all] {name}", file=sys.stderr)
+        status |= main([name, *_shared_options(args)])
+    for name in ablation.ABLATIONS:
+        print(f"[all] ablation {name}", file=sys.stderr)
+        status |= ablation.main([name, *_shared_options(args)])
+    return status
+
+
+def _shared_options(args: argparse.Namespace) -> list[str]:
+    """The command line of ``args`` as the options every experiment accepts."""
+    options = [
+        "--profile",
+        args.profile,
+        "--seeds",
+        args.seeds,
+        "--device",
+        args.device,
+        "--out",
+        str(args.out),
+    ]
+    for flag, value in (
+        ("--data-root", args.data_root),
+        ("--train-data", args.train_data),
+        ("--test-data", args.test_data),
+        ("--cache", args.cache),
+    ):
+        if value is not None:
+            options += [flag, str(value)]
+    options += [flag for flag, on in (("--force", args.force), ("--no-progress", args.no_progress)) if on]
+    return options
 
 
 def run_theorem1(args: argparse.Namespace) -> int:

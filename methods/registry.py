@@ -14,6 +14,7 @@ from methods.n2c import NoiseToClean
 from methods.n2n import Noise2Noise
 from methods.n2v import Noise2Void
 from methods.n2v_official import Noise2VoidOfficial
+from methods.noisy_n2n import NoisyN2N
 
 METHODS: dict[str, type] = {
     "bm3d": BM3D,
@@ -27,6 +28,7 @@ METHODS: dict[str, type] = {
     "n2n": Noise2Noise,
     "n2v": Noise2Void,
     "n2v-official": Noise2VoidOfficial,
+    "noisy-n2n": NoisyN2N,
 }
 
 

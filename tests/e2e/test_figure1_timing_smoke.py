@@ -1,0 +1,75 @@
+"""Figure 1 (iterative Noisy N2N), the inference timing and `all` under the smoke profile."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import bench.ablation
+import bench.run
+from bench.profiles import get_profile
+from bench.run import main
+
+
+@pytest.fixture(scope="module")
+def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("reports")
+
+
+def run(out: Path, name: str) -> Path:
+    with contextlib.redirect_stderr(io.StringIO()):
+        assert main([name, "--profile", "smoke", "--out", str(out), "--no-progress"]) == 0
+    return out / name / "smoke"
+
+
+def test_figure1_has_the_upper_bound_and_every_iteration_per_sigma0(out):
+    folder = run(out, "fig1")
+    for name in ("fig1.csv", "fig1.md", "fig1.png", "fig1.pdf", "manifest.json"):
+        assert (folder / name).stat().st_size > 0, name
+    frame = pd.read_csv(folder / "fig1.csv")
+    sizes = get_profile("smoke").experiments["fig1"]
+    assert list(frame.loc[frame["method"] == "N2N", "sigma0"]) == [0.0]
+    noisy = frame[frame["method"] != "N2N"]
+    assert sorted(noisy["sigma0"].unique()) == sorted(float(s) for s in sizes["sigma0"])
+    assert set(noisy["method"]) == {f"Noisy-N2N_{j}" for j in range(1, sizes["iterations"] + 1)}
+    # the axis labels: a larger sigma_0 makes a worse initial estimate
+    initial = noisy.groupby("sigma0")["initial_psnr"].first()
+    assert initial.is_monotonic_decreasing and initial.iloc[0] < 30
+
+
+def test_timing_times_every_method_on_every_device(out):
+    folder = run(out, "timing")
+    frame = pd.read_csv(folder / "timing.csv")
+    assert set(frame["method"]) >= {"BM3D", "BM3D(blind)", "GAN2GAN", "DnCNN-B", "N2V"}
+    assert (frame["seconds_per_image"] > 0).all() and set(frame["device"]) >= {"cpu"}
+    bm3d = frame.set_index("method").loc["BM3D", "seconds_per_image"]
+    assert bm3d > frame.set_index("method").loc["N2C(oracle)", "seconds_per_image"]  # 5-layer net vs BM3D
+    assert frame.loc[frame["method"] == "BM3D(blind)", "paper_seconds"].item() == "4.5-5.0"
+
+
+def test_all_runs_every_experiment_with_the_same_options(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(bench.run, "main", lambda argv: calls.append(("run", argv)) or 0)
+    monkeypatch.setattr(bench.ablation, "main", lambda argv: calls.append(("ablation", argv)) or 0)
+    args = bench.run.build_parser().parse_args(
+        ["all", "--profile", "smoke", "--out", str(tmp_path), "--force"]
+    )
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert bench.run.run_all(args) == 0
+    names = [argv[0] for _, argv in calls]
+    assert names == ["table2", "table3", "n2v-check", "theorem1", "fig1", "timing", *bench.ablation.ABLATIONS]
+    for _, argv in calls:
+        assert argv[argv.index("--profile") + 1] == "smoke" and "--force" in argv
+        assert argv[argv.index("--out") + 1] == str(tmp_path)
+
+
+def test_all_reports_a_failed_experiment_in_its_status(monkeypatch, tmp_path):
+    monkeypatch.setattr(bench.run, "main", lambda argv: 2 if argv[0] == "fig1" else 0)
+    monkeypatch.setattr(bench.ablation, "main", lambda argv: 0)
+    args = bench.run.build_parser().parse_args(["all", "--profile", "smoke", "--out", str(tmp_path)])
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert bench.run.run_all(args) != 0
