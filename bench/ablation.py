@@ -27,14 +27,13 @@ import pandas as pd
 from bench.cells import CellRunner, EvalResult, derive_rng
 from bench.figures import plot_ablation_bars, plot_extraction_histograms, plot_init_curves
 from bench.profiles import Profile, get_profile
-from bench.report import write_manifest
 from bench.run import (
     USER_ERRORS,
     add_run_options,
-    describe_provenance,
     make_eval_spec,
     make_runner,
     parse_seeds,
+    write_experiment_manifest,
 )
 from noise import extract_gcbd_patches, extract_wavelet_patches, parse_noise
 
@@ -84,17 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    write_manifest(
-        out_dir / "manifest.json",
-        {
-            **describe_provenance(prog="python -m bench.ablation", experiment=args.ablation),
-            "ablation": args.ablation,
-            "profile": {"name": profile.name, "gan2gan": profile.params("gan2gan")},
-            "seeds": [seed],
-            "device": runner.device,
-            "started": started.isoformat(timespec="seconds"),
-            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        },
+    write_experiment_manifest(
+        out_dir,
+        prog="python -m bench.ablation",
+        experiment=f"ablation {args.ablation}",
+        profile={"name": profile.name, "gan2gan": profile.params("gan2gan")},
+        seeds=[seed],
+        device=runner.device,
+        started=started,
     )
     print(f"wrote {out_dir}/: {', '.join(p.name for p in written)}, manifest.json", file=sys.stderr)
     return 0

@@ -1,4 +1,4 @@
-"""Command line: reproduce a table of the paper.
+"""Command line: reproduce a table, a figure or a claim of the paper.
 
 Examples
 --------
@@ -7,6 +7,10 @@ Examples
     python -m bench.run table1                          # which method needs what (from the registry)
     python -m bench.run table2 --profile smoke          # the whole table in minutes, no download
     python -m bench.run table2 --profile cpu --data-root ../shared/data --methods bm3d --noise gaussian:25
+    python -m bench.run table3 --correlated paper       # mixture and correlated noise (paper's formula)
+    python -m bench.run n2v-check                       # our N2V against the official n2v package
+    python -m bench.run theorem1 | fig1 | timing        # Theorem 1, Figure 1, inference time
+    python -m bench.run all                             # all of the above and the ablations
 
 Reports land in ``<out>/<table>/<profile>/`` (``--out`` defaults to ``reports``); finished cells are
 cached in ``<out>/.cache`` and skipped when the command is run again (``--force`` recomputes).
@@ -359,11 +363,35 @@ def _manifest(
         "protocol": "images float32 in [0,1]; noise in 0-255 units /255, not clipped or quantised; PSNR "
         "10log10(1/MSE) per image on outputs clipped to [0,1], averaged; SSIM data_range=1 "
         "(ssim_authors: data range of the denoised image); model selection: last step",
-        "device": _describe_device(device),
+        "device": describe_device(device),
         "datasets": datasets,
         "started": started.isoformat(timespec="seconds"),
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def write_experiment_manifest(
+    out_dir: Path,
+    *,
+    prog: str,
+    experiment: str,
+    profile: dict,
+    seeds: list[int],
+    device: str,
+    started: dt.datetime,
+) -> None:
+    """``manifest.json`` of an experiment that is not a table: provenance, profile, seeds, device, times."""
+    write_manifest(
+        out_dir / "manifest.json",
+        {
+            **describe_provenance(prog=prog, experiment=experiment),
+            "profile": profile,
+            "seeds": seeds,
+            "device": describe_device(device),
+            "started": started.isoformat(timespec="seconds"),
+            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        },
+    )
 
 
 def describe_provenance(*, prog: str, experiment: str) -> dict:
@@ -397,20 +425,18 @@ def run_figure1(args: argparse.Namespace) -> int:
     out_dir = args.out / "fig1" / profile.name
     out_dir.mkdir(parents=True, exist_ok=True)
     written = write_figure1(frame, out_dir=out_dir, profile=profile)
-    write_manifest(
-        out_dir / "manifest.json",
-        {
-            **describe_provenance(prog="python -m bench.run", experiment="fig1"),
-            "profile": {
-                "name": profile.name,
-                "fig1": dict(profile.experiments["fig1"]),
-                "noisy-n2n": profile.params("noisy-n2n"),
-            },
-            "seeds": [seed],
-            "device": _describe_device(runner.device),
-            "started": started.isoformat(timespec="seconds"),
-            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    write_experiment_manifest(
+        out_dir,
+        prog="python -m bench.run",
+        experiment="fig1",
+        profile={
+            "name": profile.name,
+            "fig1": dict(profile.experiments["fig1"]),
+            "noisy-n2n": profile.params("noisy-n2n"),
         },
+        seeds=[seed],
+        device=runner.device,
+        started=started,
     )
     print(f"wrote {out_dir}/: {', '.join(p.name for p in written)}, manifest.json", file=sys.stderr)
     return 0
@@ -454,16 +480,14 @@ def run_timing(args: argparse.Namespace) -> int:
         )
     )
     plot_timing(out_dir / "timing", frame=frame, title=f"Inference time per image ({profile.name} profile)")
-    write_manifest(
-        out_dir / "manifest.json",
-        {
-            **describe_provenance(prog="python -m bench.run", experiment="timing"),
-            "profile": {"name": profile.name, "timing": dict(sizes)},
-            "seeds": [seed],
-            "device": _describe_device(runner.device),
-            "started": started.isoformat(timespec="seconds"),
-            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        },
+    write_experiment_manifest(
+        out_dir,
+        prog="python -m bench.run",
+        experiment="timing",
+        profile={"name": profile.name, "timing": dict(sizes)},
+        seeds=[seed],
+        device=runner.device,
+        started=started,
     )
     print(f"wrote {out_dir}/: timing.csv, timing.md, timing.png, timing.pdf, manifest.json", file=sys.stderr)
     return 0
@@ -523,16 +547,14 @@ def run_theorem1(args: argparse.Namespace) -> int:
     summary.to_csv(out_dir / "theorem1_summary.csv", index=False)
     (out_dir / "theorem1.md").write_text(format_theorem1(summary))
     plot_theorem1(out_dir / "theorem1", curves=curves, summary=summary)
-    write_manifest(
-        out_dir / "manifest.json",
-        {
-            **describe_provenance(prog="python -m bench.run", experiment=args.table),
-            "profile": {"name": profile.name, "theorem1": dict(sizes)},
-            "seeds": [seed],
-            "seed_streams": "numpy default_rng([seed, crc32('theorem1')]), one stream over the ratios and y",
-            "started": started.isoformat(timespec="seconds"),
-            "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        },
+    write_experiment_manifest(
+        out_dir,
+        prog="python -m bench.run",
+        experiment="theorem1",
+        profile={"name": profile.name, "theorem1": dict(sizes)},
+        seeds=[seed],
+        device="cpu",  # numpy only
+        started=started,
     )
     print(
         f"wrote {out_dir}/: theorem1.csv, theorem1_summary.csv, .md, .png, .pdf, manifest.json",
@@ -551,7 +573,7 @@ def _datasets_for_manifest(runner: CellRunner, specs: list[EvalSpec]) -> list:
     return [runner.dataset(name, limit=limit) for name, limit in sorted(names, key=str)]
 
 
-def _describe_device(device: str) -> dict:
+def describe_device(device: str) -> dict:
     import torch
 
     info = {
