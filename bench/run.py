@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
     parser.add_argument(
         "table",
-        help=f"table1, {', '.join(TABLES)} (n2v-check: our N2V against the n2v package), theorem1, fig1, "
+        help="table1, table2, table3, n2v-check (our N2V against the n2v package), theorem1, fig1, "
         "timing, all",
     )
     parser.add_argument("--methods", help="comma-separated method keys or names (default: the table's)")
@@ -150,10 +150,16 @@ def make_eval_spec(
     )
 
 
+#: Every command of ``python -m bench.run``.
+COMMANDS: tuple[str, ...] = ("table1", *TABLES, "theorem1", "fig1", "timing", "all")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command; a user error prints one line and returns 2."""
     args = build_parser().parse_args(argv)
     try:
+        if args.table not in COMMANDS:
+            raise UsageError(f"unknown command {args.table!r}; valid: {', '.join(COMMANDS)}")
         if args.table == "table1":
             print(format_table1())
             return 0

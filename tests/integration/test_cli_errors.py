@@ -27,7 +27,7 @@ def error_lines(stderr: str) -> list[str]:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["table9"], "unknown table 'table9'"),
+        (["table9"], "unknown command 'table9'"),
         (["table2", "--profile", "smoke", "--methods", "bm3d,n2x"], "unknown method 'n2x'"),
         (["table2", "--profile", "smoke", "--noise", "gausian:25"], "unknown noise spec 'gausian:25'"),
         (["table2", "--profile", "gpu"], "unknown profile 'gpu'"),
@@ -124,5 +124,6 @@ def test_command_line_error_has_no_traceback(tmp_path: Path):
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "error: unknown table 'table9'; valid: table1, table2, n2v-check"
+        "error: unknown command 'table9'; valid: "
+        "table1, table2, table3, n2v-check, theorem1, fig1, timing, all"
     ]
