@@ -99,7 +99,7 @@ def install_official_environment(env_dir: Path, *, python: str = sys.executable)
             f"{python} is Python {int(version) // 100}.{int(version) % 100}; tensorflow-cpu 2.15 needs "
             "3.9-3.11: pass --python with such an interpreter"
         )
-    env_python = env_dir / "bin" / "python"
+    env_python = env_dir.resolve() / "bin" / "python"
     if not env_python.exists():
         subprocess.run([python, "-m", "venv", str(env_dir)], check=True)
     print(f"installing {' '.join(OFFICIAL_REQUIREMENTS)} into {env_dir} (about 1.7 GB)", file=sys.stderr)
