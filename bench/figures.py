@@ -29,6 +29,15 @@ STYLE: dict[str, object] = {
 }
 
 
+def save_figure(fig: plt.Figure, path_stem: Path) -> list[Path]:
+    """Write ``fig`` as ``<stem>.png`` (to look at) and ``<stem>.pdf`` (vector); close it; return both."""
+    paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
+    for path in paths:
+        fig.savefig(path)
+    plt.close(fig)
+    return paths
+
+
 def plot_psnr_against_level(
     path_stem: Path, *, table: TableSpec, results: pd.DataFrame, methods: Sequence[str], title: str
 ) -> list[Path]:
@@ -68,11 +77,7 @@ def plot_psnr_against_level(
         axes[0][-1].plot([], [], color="0.3", ls="--", marker="x", ms=4, label="published (dashed)")
         axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
         fig.suptitle(title, y=1.03)
-        paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
-        for path in paths:
-            fig.savefig(path)
-        plt.close(fig)
-    return paths
+        return save_figure(fig, path_stem)
 
 
 def plot_noise_std_histograms(path_stem: Path, *, fits: Sequence[tuple[str, dict]]) -> list[Path]:
@@ -103,11 +108,7 @@ def plot_noise_std_histograms(path_stem: Path, *, fits: Sequence[tuple[str, dict
             ax.set_xlabel("std of patch (0-255)")
             ax.legend(fontsize=7)
         axes[0][0].set_ylabel("patches")
-        paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
-        for path in paths:
-            fig.savefig(path)
-        plt.close(fig)
-    return paths
+        return save_figure(fig, path_stem)
 
 
 def plot_theorem1(path_stem: Path, *, curves: pd.DataFrame, summary: pd.DataFrame) -> list[Path]:
@@ -153,11 +154,7 @@ def plot_theorem1(path_stem: Path, *, curves: pd.DataFrame, summary: pd.DataFram
         ax.set_ylabel(r"$E(X - f_{\mathrm{Noisy\ N2N}}(Z, y))^2$ (units of $\sigma_X^2$)")
         ax.set_title(r"Theorem 1: Noisy N2N beats its noisy estimate for $y > y_0$")
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
-        paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
-        for path in paths:
-            fig.savefig(path)
-        plt.close(fig)
-    return paths
+        return save_figure(fig, path_stem)
 
 
 def plot_extraction_histograms(
@@ -201,11 +198,7 @@ def plot_extraction_histograms(
             row[0].set_ylabel("density")
             row[0].legend(loc="upper left", fontsize=6)
         fig.suptitle("Figure 2: noise patches extracted by rule (3) and rule (4)")
-        paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
-        for path in paths:
-            fig.savefig(path)
-        plt.close(fig)
-    return paths
+        return save_figure(fig, path_stem)
 
 
 def plot_ablation_bars(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
@@ -229,11 +222,7 @@ def plot_ablation_bars(path_stem: Path, *, frame: pd.DataFrame, title: str) -> l
         ax.set_ylim(max(0.0, low - 3), np.nanmax(frame["psnr"]) + 1.5)
         ax.set_title(title)
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
-        paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
-        for path in paths:
-            fig.savefig(path)
-        plt.close(fig)
-    return paths
+        return save_figure(fig, path_stem)
 
 
 def plot_init_curves(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
@@ -253,11 +242,7 @@ def plot_init_curves(path_stem: Path, *, frame: pd.DataFrame, title: str) -> lis
         axes[0][0].set_ylabel("PSNR (dB)")
         axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
         fig.suptitle(title, y=1.03)
-        paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
-        for path in paths:
-            fig.savefig(path)
-        plt.close(fig)
-    return paths
+        return save_figure(fig, path_stem)
 
 
 def plot_noisy_n2n(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
@@ -280,11 +265,7 @@ def plot_noisy_n2n(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[
         ax.set_ylabel("PSNR on the test set (dB)")
         ax.set_title(title)
         ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
-        paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
-        for path in paths:
-            fig.savefig(path)
-        plt.close(fig)
-    return paths
+        return save_figure(fig, path_stem)
 
 
 def plot_timing(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
@@ -305,8 +286,4 @@ def plot_timing(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Pat
         ax.set_ylabel("seconds per image (median)")
         ax.set_title(title)
         ax.legend(fontsize=7)
-        paths = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
-        for path in paths:
-            fig.savefig(path)
-        plt.close(fig)
-    return paths
+        return save_figure(fig, path_stem)

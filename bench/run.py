@@ -207,8 +207,6 @@ def run_table(args: argparse.Namespace) -> int:
         noises = [n.replace("correlated:", "correlated-paper:") for n in noises]
     seeds = parse_seeds(args.seeds)
     unavailable = find_unavailable(methods)
-    for key, reason in unavailable.items():
-        print(f"[skip] {METHODS[key].name}: {reason}", file=sys.stderr)
     runner = make_runner(args)
     device = runner.device
     test_data = args.test_data or profile.test_data
@@ -276,9 +274,13 @@ def run_table(args: argparse.Namespace) -> int:
 
 
 def find_unavailable(methods: list[str]) -> dict[str, str]:
-    """Methods that cannot run here (e.g. the official n2v without its environment), with the reason."""
+    """Methods that cannot run here (e.g. the official n2v without its environment), with the reason;
+    each is announced on stderr as ``[skip] NAME: reason``."""
     reasons = {key: getattr(METHODS[key], "unavailable_reason", lambda: None)() for key in methods}
-    return {key: reason for key, reason in reasons.items() if reason is not None}
+    unavailable = {key: reason for key, reason in reasons.items() if reason is not None}
+    for key, reason in unavailable.items():
+        print(f"[skip] {METHODS[key].name}: {reason}", file=sys.stderr)
+    return unavailable
 
 
 def format_shown_params(table: TableSpec, profile: Profile, methods: list[str]) -> list[str]:
@@ -457,8 +459,6 @@ def run_timing(args: argparse.Namespace) -> int:
     started = dt.datetime.now(dt.timezone.utc)
     methods = [find_method(m) for m in _split(args.methods)] if args.methods else list(TIMED_METHODS)
     unavailable = find_unavailable(methods)
-    for key, reason in unavailable.items():
-        print(f"[skip] {METHODS[key].name}: {reason}", file=sys.stderr)
     specs = [
         make_eval_spec(
             key, params=profile.params(key), profile=profile, noise="gaussian:25", seed=seed, args=args

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 
 from bench.cells import CellRunner, EvalSpec, crop_centre, derive_rng
+from bench.tables import TABLE2_METHODS
 from methods.registry import METHODS, load_method
 from noise import parse_noise
 
@@ -28,16 +29,7 @@ PAPER_CLAIMS: dict[str, tuple[str, str]] = {
     "GAN2GAN": ("0.004", "gpu"),
 }
 #: The methods timed: Table 2's and the blind BM3D the claim is about.
-TIMED_METHODS: tuple[str, ...] = (
-    "bm3d",
-    "bm3d-blind",
-    "dncnn-b",
-    "n2n",
-    "n2v",
-    "gan2gan",
-    "n2c-eq4",
-    "n2c-oracle",
-)
+TIMED_METHODS: tuple[str, ...] = ("bm3d", "bm3d-blind", *TABLE2_METHODS[1:])
 
 
 def list_devices() -> list[str]:

@@ -71,7 +71,7 @@ class NoiseToClean:
             "gamma": gamma,
         }
         self.device = resolve_device(device)
-        self.net = DnCNN(depth=self.params["depth"], features=features).to(self.device).eval()
+        self.net = self.build_network().to(self.device).eval()
 
     @property
     def min_image_size(self) -> int:
@@ -98,13 +98,14 @@ class NoiseToClean:
 
         return draw_batch
 
-    def fit(
-        self, data: TrainingData, *, seed: int, progress: bool = True, checkpoint: Path | None = None
-    ) -> None:
-        """Train on fresh batches from :meth:`batch_sampler` (MSE, Adam, MultiStepLR)."""
-        draw_batch = self.batch_sampler(data)
+    def build_network(self) -> DnCNN:
+        """A freshly initialised DnCNN of this method's depth and width."""
+        return DnCNN(depth=self.params["depth"], features=self.params["features"])
+
+    def train_config(self) -> TrainConfig:
+        """The schedule of :func:`methods.training.train_network` from this method's hyper-parameters."""
         p = self.params
-        config = TrainConfig(
+        return TrainConfig(
             steps=p["steps"],
             batch_size=p["batch_size"],
             patch_size=p["patch_size"],
@@ -112,11 +113,17 @@ class NoiseToClean:
             milestones=p["milestones"],
             gamma=p["gamma"],
         )
-        self.net = init_seeded(lambda: DnCNN(depth=p["depth"], features=p["features"]), seed=seed)
+
+    def fit(
+        self, data: TrainingData, *, seed: int, progress: bool = True, checkpoint: Path | None = None
+    ) -> None:
+        """Train on fresh batches from :meth:`batch_sampler` (MSE, Adam, MultiStepLR)."""
+        draw_batch = self.batch_sampler(data)
+        self.net = init_seeded(self.build_network, seed=seed)
         train_network(
             self.net,
             draw_batch=draw_batch,
-            config=config,
+            config=self.train_config(),
             seed=seed,
             device=self.device,
             checkpoint_path=checkpoint,

@@ -25,7 +25,7 @@ from methods.base import Requirements, TrainingData
 from methods.gan2gan.method import NetworkStage
 from methods.n2c import NoiseToClean
 from methods.nets import DnCNN
-from methods.training import TrainConfig, apply_network, init_seeded, sample_patches, to_batch, train_network
+from methods.training import apply_network, init_seeded, sample_patches, to_batch, train_network
 from noise import NoiseModel
 
 
@@ -98,20 +98,13 @@ class NoisyN2N(NoiseToClean):
             raise ValueError(f"{self.name} needs clean images, the noise model and the noisy images")
         p = self.params
         estimates = make_initial_estimates(data.clean, sigma0=p["sigma0"], seed=seed)
-        config = TrainConfig(
-            steps=p["steps"],
-            batch_size=p["batch_size"],
-            patch_size=p["patch_size"],
-            lr=p["lr"],
-            milestones=p["milestones"],
-            gamma=p["gamma"],
-        )
+        config = self.train_config()
         self.nets = []
         source, estimator = estimates, None
         for j in range(1, p["iterations"] + 1):
             stage_seed = int(np.random.SeedSequence([seed, j]).generate_state(1)[0])
             if estimator is None:
-                net = init_seeded(lambda: DnCNN(depth=p["depth"], features=p["features"]), seed=stage_seed)
+                net = init_seeded(self.build_network, seed=stage_seed)
             else:
                 net = copy.deepcopy(estimator)
             draw = make_noisy_pair_sampler(
@@ -162,7 +155,7 @@ class NoisyN2N(NoiseToClean):
         state = torch.load(path, map_location="cpu", weights_only=True)
         method = cls(**state["params"], device=device)
         for weights in state["nets"]:
-            net = DnCNN(depth=method.params["depth"], features=method.params["features"])
+            net = method.build_network()
             net.load_state_dict(weights)
             method.nets.append(net.to(method.device).eval())
         method.net = method.nets[-1] if method.nets else method.net
