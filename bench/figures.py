@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from skimage.util import montage
 
-from bench.report import align_paper_families, order_methods, summarise_results
+from bench.report import align_paper_families, format_seed_count, order_methods, summarise_results
 from bench.tables import TableSpec
 
 STYLE: dict[str, object] = {
@@ -42,11 +42,13 @@ def plot_psnr_against_level(
     path_stem: Path, *, table: TableSpec, results: pd.DataFrame, methods: Sequence[str], title: str
 ) -> list[Path]:
     """PSNR against noise level, one panel per noise family and one colour per method: ours solid with
-    markers, the published numbers dashed with crosses.
+    markers (the mean over seeds, with error bars of one sample std where a point has several seeds),
+    the published numbers dashed with crosses.
 
     Returns the written files (``<stem>.png`` and ``<stem>.pdf``).
     """
     ours = summarise_results(results) if len(results) else results
+    bars = bool(len(ours)) and int(ours["seeds"].max()) > 1
     paper = align_paper_families(table.load_paper(), ours)
     order = [spec.split(":")[0] for spec in table.noises]
     families = list(dict.fromkeys([*order, *(ours["noise"] if len(ours) else []), *paper["noise"]]))
@@ -66,16 +68,48 @@ def plot_psnr_against_level(
                     )
                 if len(ours):
                     mine = ours[(ours["method"] == method) & (ours["noise"] == family)].sort_values("level")
-                    if not mine.empty:
+                    if mine.empty:
+                        continue
+                    if bars:
+                        ax.errorbar(
+                            mine["level"],
+                            mine["psnr"],
+                            yerr=mine["psnr_std"].fillna(0.0),
+                            ls="-",
+                            marker="o",
+                            ms=3.5,
+                            lw=1.6,
+                            color=colour,
+                            capsize=3,
+                            elinewidth=1,
+                        )
+                    else:
                         ax.plot(mine["level"], mine["psnr"], ls="-", marker="o", ms=3.5, lw=1.6, color=colour)
             ax.set_title(family)
             ax.set_xlabel("noise level (0-255 units)")
         axes[0][0].set_ylabel("PSNR (dB)")
-        for i, method in enumerate(columns):
-            axes[0][-1].plot([], [], color=cmap(i % cmap.N), lw=1.6, label=method)
-        axes[0][-1].plot([], [], color="0.3", ls="-", marker="o", ms=3.5, label="ours (solid)")
-        axes[0][-1].plot([], [], color="0.3", ls="--", marker="x", ms=4, label="published (dashed)")
-        axes[0][-1].legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
+        last = axes[0][-1]
+        handles = [
+            last.plot([], [], color=cmap(i % cmap.N), lw=1.6, label=m)[0] for i, m in enumerate(columns)
+        ]
+        if bars:
+            handles.append(
+                last.errorbar(
+                    [],
+                    [],
+                    yerr=[],
+                    color="0.3",
+                    ls="-",
+                    marker="o",
+                    ms=3.5,
+                    capsize=3,
+                    label=f"ours (solid; mean, bars ± 1 std over {format_seed_count(ours)})",
+                )
+            )
+        else:
+            handles += last.plot([], [], color="0.3", ls="-", marker="o", ms=3.5, label="ours (solid)")
+        handles += last.plot([], [], color="0.3", ls="--", marker="x", ms=4, label="published (dashed)")
+        last.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
         fig.suptitle(title, y=1.03)
         return save_figure(fig, path_stem)
 

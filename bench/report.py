@@ -2,7 +2,8 @@
 
 The Markdown and LaTeX tables have one row per noise level and one column per method; each cell reads
 "ours / paper / delta" (PSNR in dB, then SSIM in a second table). Methods we have not run yet keep
-their column with the paper's number alone, so the layout never changes.
+their column with the paper's number alone, so the layout never changes. With several seeds "ours"
+reads "mean ± std" (sample std over seeds) and the delta is mean - paper; a single seed reads as before.
 """
 
 from __future__ import annotations
@@ -35,6 +36,18 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "device",
 )
 
+#: Columns of the per-cell summary over seeds (see :func:`summarise_results`), in order.
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "noise",
+    "level",
+    "method",
+    "psnr",
+    "psnr_std",
+    "ssim",
+    "ssim_std",
+    "seeds",
+)
+
 _LATEX_NAMES = {
     "g_theta2": r"$g_{\theta_2}$",
     "G2G_1": r"G2G$_1$",
@@ -50,18 +63,61 @@ def order_methods(methods: Sequence[str], *, columns: Sequence[str] = PAPER_METH
 
 
 def summarise_results(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean PSNR/SSIM per (noise, level, method) over seeds."""
-    return results.groupby(["noise", "level", "method"], as_index=False).agg(
-        psnr=("psnr", "mean"), ssim=("ssim", "mean"), seeds=("seed", "nunique")
+    """Per (noise, level, method), the mean over seeds of PSNR and SSIM (columns ``psnr`` and ``ssim``),
+    their sample standard deviation (ddof=1; ``psnr_std`` and ``ssim_std``, NaN with a single seed) and
+    the number of distinct seeds (``seeds``); columns :data:`SUMMARY_COLUMNS`, sorted by the keys.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        Tidy results, one row per (noise, level, method, seed); see :data:`RESULT_COLUMNS`.
+    """
+    if results.empty:
+        return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
+    summary = results.groupby(["noise", "level", "method"], as_index=False).agg(
+        psnr=("psnr", "mean"),
+        psnr_std=("psnr", "std"),
+        ssim=("ssim", "mean"),
+        ssim_std=("ssim", "std"),
+        seeds=("seed", "nunique"),
     )
+    return summary[list(SUMMARY_COLUMNS)]
+
+
+def write_summary_csv(path: Path, results: pd.DataFrame) -> None:
+    """Write :func:`summarise_results` of the tidy ``results`` as CSV: one row per (noise, level, method)
+    with the mean and sample std over seeds of PSNR and SSIM and the number of seeds."""
+    summarise_results(results).to_csv(path, index=False)
+
+
+def format_seed_count(summary: pd.DataFrame) -> str:
+    """How many seeds the cells of ``summary`` (from :func:`summarise_results`) average: '3 seeds', or
+    '2-3 seeds' when cells differ; '' when it holds no cell."""
+    if summary.empty:
+        return ""
+    low, high = int(summary["seeds"].min()), int(summary["seeds"].max())
+    count = f"{high}" if low == high else f"{low}-{high}"
+    return f"{count} seed{'s' if high > 1 else ''}"
 
 
 def format_comparison(
-    table: TableSpec, results: pd.DataFrame, *, metric: str, digits: int, methods: Sequence[str]
+    table: TableSpec,
+    results: pd.DataFrame,
+    *,
+    metric: str,
+    digits: int,
+    methods: Sequence[str],
+    plus_minus: str = "±",
 ) -> pd.DataFrame:
-    """The paper-layout grid for one metric: cells 'ours / paper / delta', '-' where a side is missing."""
-    ours = summarise_results(results) if len(results) else pd.DataFrame(columns=["noise", "level", "method"])
+    """The paper-layout grid for one metric: cells 'ours / paper / delta', '-' where a side is missing.
+
+    Where a cell averages several seeds, "ours" reads 'mean ``plus_minus`` std' and the delta is
+    mean - paper; where the grid's cells average different numbers of seeds, those below the most
+    add '(n=k)'. Cells of a single seed in a single-seed grid read 'value / paper / delta'.
+    """
+    ours = summarise_results(results)
     paper = align_paper_families(table.load_paper(), ours)
+    most = int(ours["seeds"].max()) if len(ours) else 1
     families = [spec.split(":")[0] for spec in table.noises]
     rows = sorted(
         {(n, float(v)) for n, v in zip(paper["noise"], paper["level"], strict=True)}
@@ -72,10 +128,18 @@ def format_comparison(
     for method in order_methods(methods, columns=table.columns):
         column = []
         for noise, level in rows:
-            mine = _lookup(ours, noise, level, method, metric)
-            published = _lookup(paper, noise, level, method, metric)
+            mine = _lookup(ours, noise, level, method)
+            published = _lookup(paper, noise, level, method)
             column.append(
-                _format_cell(mine, published, digits=digits, flag=(noise, level, method) in PAPER_NOTES)
+                _format_cell(
+                    None if mine is None else float(mine[metric]),
+                    None if published is None else float(published[metric]),
+                    std=None if mine is None or most == 1 else float(mine[f"{metric}_std"]),
+                    seeds=None if mine is None or mine["seeds"] == most else int(mine["seeds"]),
+                    digits=digits,
+                    flag=(noise, level, method) in PAPER_NOTES,
+                    plus_minus=plus_minus,
+                )
             )
         grid[method] = column
     index = pd.Index([f"{noise} {_format_level(level)}" for noise, level in rows], name="noise")
@@ -106,20 +170,34 @@ def format_noise_levels(noises: Sequence[str]) -> list[str]:
     ]
 
 
-def _lookup(frame: pd.DataFrame, noise: str, level: float, method: str, metric: str) -> float | None:
+def _lookup(frame: pd.DataFrame, noise: str, level: float, method: str) -> pd.Series | None:
     hit = frame[
         (frame["noise"] == noise) & (frame["level"].astype(float) == level) & (frame["method"] == method)
     ]
-    return None if hit.empty else float(hit[metric].iloc[0])
+    return None if hit.empty else hit.iloc[0]
 
 
-def _format_cell(mine: float | None, published: float | None, *, digits: int, flag: bool) -> str:
+def _format_cell(
+    mine: float | None,
+    published: float | None,
+    *,
+    std: float | None,
+    seeds: int | None,
+    digits: int,
+    flag: bool,
+    plus_minus: str,
+) -> str:
     def fmt(x: float | None) -> str:
         return "-" if x is None or math.isnan(x) else f"{x:.{digits}f}"
 
+    ours = fmt(mine)
+    if std is not None and not math.isnan(std) and ours != "-":
+        ours += f" {plus_minus} {fmt(std)}"
+    if seeds is not None:
+        ours += f" (n={seeds})"
     missing = mine is None or published is None or math.isnan(mine - published)
     delta = "-" if missing else f"{mine - published:+.{digits}f}"
-    return f"{fmt(mine)} / {fmt(published)}{'*' if flag else ''} / {delta}"
+    return f"{ours} / {fmt(published)}{'*' if flag else ''} / {delta}"
 
 
 def _format_level(level: float) -> str:
@@ -135,11 +213,17 @@ def write_markdown(
     header: str,
     notes: Sequence[str] = (),
 ) -> None:
-    """Write the PSNR and SSIM grids as Markdown, the flagged paper numbers explained, then ``notes``."""
+    """Write the PSNR and SSIM grids as Markdown, the flagged paper numbers explained, then ``notes``;
+    with several seeds each grid's header says "mean ± std" and a line under it how many seeds."""
     parts = [f"# {table.title}", "", header, ""]
+    seeds = _seed_note(results)
     for metric, digits, unit in (("psnr", 2, "PSNR (dB)"), ("ssim", 4, "SSIM")):
         grid = format_comparison(table, results, metric=metric, digits=digits, methods=methods)
-        parts += [f"## {unit}: ours / paper / delta", "", grid.to_markdown(), ""]
+        if seeds:
+            parts += [f"## {unit}: ours (mean ± std) / paper / delta", "", seeds, ""]
+        else:
+            parts += [f"## {unit}: ours / paper / delta", ""]
+        parts += [grid.to_markdown(), ""]
     parts += _footnotes(table)
     if notes:
         parts += ["", *notes]
@@ -185,15 +269,36 @@ def format_gan2gan_fits(fits: Sequence[tuple[str, dict[str, Any]]]) -> list[str]
 
 
 def write_latex(path: Path, *, table: TableSpec, results: pd.DataFrame, methods: Sequence[str]) -> None:
-    """Write the PSNR and SSIM grids as two LaTeX tabulars (booktabs)."""
+    """Write the PSNR and SSIM grids as two LaTeX tabulars (booktabs); with several seeds "ours" reads
+    "mean $\\pm$ std" and a comment line above each tabular says how many seeds."""
     blocks = []
+    seeds = _seed_note(results, plus_minus="+/-")
     for metric, digits in (("psnr", 2), ("ssim", 4)):
-        grid = format_comparison(table, results, metric=metric, digits=digits, methods=methods)
+        grid = format_comparison(
+            table, results, metric=metric, digits=digits, methods=methods, plus_minus=r"$\pm$"
+        )
         grid = grid.rename(columns=lambda m: _LATEX_NAMES.get(m, m.replace("_", r"\_")))
         grid.index = grid.index.str.replace("_", r"\_")
         body = grid.style.to_latex(hrules=True, column_format="l" + "c" * grid.shape[1])
-        blocks.append(f"% {metric.upper()}: ours / paper / delta\n{body}")
+        ours = "ours (mean +/- std)" if seeds else "ours"
+        comment = f"% {metric.upper()}: {ours} / paper / delta\n" + (f"% {seeds}\n" if seeds else "")
+        blocks.append(f"{comment}{body}")
     path.write_text("\n".join(blocks))
+
+
+def _seed_note(results: pd.DataFrame, *, plus_minus: str = "±") -> str:
+    """A sentence on the seeds behind the grid's cells; '' when every cell has a single seed."""
+    summary = summarise_results(results)
+    if summary.empty or int(summary["seeds"].max()) == 1:
+        return ""
+    ids = ", ".join(str(seed) for seed in sorted(results["seed"].dropna().unique()))
+    note = (
+        f"Ours: mean {plus_minus} sample std (ddof=1) over {format_seed_count(summary)} (seeds {ids}); "
+        "delta = mean - paper."
+    )
+    if summary["seeds"].nunique() > 1:
+        note += " Cells marked (n=k) average only k seeds."
+    return note
 
 
 def _footnotes(table: TableSpec) -> list[str]:
