@@ -30,6 +30,7 @@ from bench.profiles import Profile, get_profile
 from bench.run import (
     USER_ERRORS,
     add_run_options,
+    check_in_process,
     make_eval_spec,
     make_runner,
     parse_seeds,
@@ -72,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one ablation; a user error prints one line and returns 2."""
     args = build_parser().parse_args(argv)
     try:
+        check_in_process(args, command=f"ablation {args.ablation}")
         profile = get_profile(args.profile)
         seed = parse_seeds(args.seeds)[0]
         runner = make_runner(args)

@@ -9,8 +9,15 @@ Layout of the cache folder::
     fits/<key>/model      what the method's ``save`` wrote (written via a temp file + rename)
     fits/<key>/fit.json   the spec and the fit's wall time; its presence marks the fit as finished
     fits/<key>/checkpoint training state of an unfinished fit (resumed on the next run)
+    fits/<key>/.lock      held while a process fits the cell (others wait, then load its result)
     evals/<key>.json      per-stage means and per-image metrics of a finished evaluation
     evals/<key>.partial.jsonl   one line per image already evaluated by an interrupted run
+    evals/<key>.lock      held while a process evaluates the cell
+
+``fit.json`` and ``evals/<key>.json`` also record their provenance (versions, git revision, code digest,
+device, torch threads, host, start and end), which ``python -m bench.cache show KEY`` prints. Two
+processes running the same cell against one cache (two table runs, or workers of a cluster job) cannot
+corrupt it: the second waits on the cell's lock, then reads the first's result.
 
 A key hashes the spec, the code that can change a number (packages ``noise`` and ``methods`` and the
 modules ``bench.data``, ``bench.metrics`` and this one) and the versions of numpy, torch, bm3d and
@@ -23,6 +30,8 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import shutil
+import sys
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -32,11 +41,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+from filelock import FileLock
 
 from bench.data import Dataset, load_dataset
 from bench.metrics import compute_psnr, compute_ssim
-from methods.base import Denoiser, build_training_data
+from bench.provenance import describe_device, describe_git, describe_versions, now_utc
+from methods.base import Denoiser, Requirements, build_training_data
 from methods.registry import METHODS, load_method, make_method
+from methods.training import resolve_device
 from noise import parse_noise
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -192,9 +205,14 @@ class CellRunner:
     data_root : Path or None
         Data root for :func:`bench.data.load_dataset`.
     device : str
-        'auto', 'cpu' or 'cuda'.
+        'auto', 'cpu' or 'cuda' ('auto' is resolved here, in the process that runs the cells).
+    threads : int
+        Torch intra-op threads of this process. Results on CPU depend on it at the last bits, so it is
+        the same for every executor (and recorded with each result).
     force : bool
-        Recompute cells even when a cached result exists.
+        Recompute every cell this runner meets (its cached result is deleted the first time).
+    force_methods : frozenset of str
+        Recompute the cells of these method keys and of methods built on them.
     progress : bool
         Show progress bars.
     log : callable
@@ -204,13 +222,21 @@ class CellRunner:
     cache_dir: Path
     data_root: Path | None = None
     device: str = "auto"
+    threads: int = 1
     force: bool = False
+    force_methods: frozenset[str] = frozenset()
     progress: bool = True
     log: Callable[[str], None] = print
+    _invalidated: set[str] = field(default_factory=set, repr=False)
     _datasets: dict[tuple[str, int | None, int | None], Dataset] = field(default_factory=dict, repr=False)
     _fitted: dict[str, tuple[Denoiser, float]] = field(default_factory=dict, repr=False)
     _reports: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
-    _refitted: set[str] = field(default_factory=set, repr=False)
+
+    def __post_init__(self) -> None:
+        self.device = str(resolve_device(self.device))
+        if self.threads < 1:
+            raise ValueError(f"threads must be at least 1, got {self.threads}")
+        torch.set_num_threads(self.threads)
 
     def dataset(self, name: str, *, limit: int | None = None, min_size: int | None = None) -> Dataset:
         """Load (once per run) a dataset."""
@@ -219,43 +245,78 @@ class CellRunner:
             self._datasets[key] = load_dataset(name, data_root=self.data_root, limit=limit, min_size=min_size)
         return self._datasets[key]
 
+    def check_data(self, specs: list[EvalSpec]) -> None:
+        """Load every dataset the cells of ``specs`` need, so bad data stops a run before any work with
+        one clear :class:`~bench.data.DataError` (and workers are not the first to find it)."""
+        fits = {fit.key: fit for spec in specs for fit in walk_fits(spec.fit)}
+        for fit in fits.values():
+            if _learns_from_images(METHODS[fit.method].requires):
+                self._training_images(fit, make_method(fit.method, params=dict(fit.params), device="cpu"))
+        for spec in specs:
+            self.dataset(spec.test_data, limit=spec.test_limit, min_size=spec.test_crop)
+
+    def _training_images(self, spec: FitSpec, method: Denoiser) -> tuple[np.ndarray, ...]:
+        min_size = getattr(method, "min_image_size", None)
+        return self.dataset(spec.train_data, limit=spec.train_limit, min_size=min_size).images
+
+    def invalidate(self, specs: list[EvalSpec | FitSpec]) -> int:
+        """Delete the cached results ``force``/``force_methods`` select among ``specs``, once per run
+        (a table does it for all its cells before workers start); return how many were deleted."""
+        if not (self.force or self.force_methods):
+            return 0
+        fresh = [s for s in specs if s.key not in self._invalidated]
+        removed = invalidate_cells(self.cache_dir, fresh, methods=None if self.force else self.force_methods)
+        for spec in fresh:
+            self._invalidated.add(spec.key)
+            self._invalidated.update(
+                f.key for f in walk_fits(spec if isinstance(spec, FitSpec) else spec.fit)
+            )
+        return removed
+
     def fit(self, spec: FitSpec) -> tuple[Denoiser, float]:
         """Return the fitted method of ``spec`` and its fit time, fitting it unless cached."""
         key = spec.key
         if key in self._fitted:
             return self._fitted[key]
+        self.invalidate([spec])
         folder = self.cache_dir / "fits" / key
         record = folder / "fit.json"
-        refit = self.force and key not in self._refitted
-        if record.exists() and not refit:
-            state = json.loads(record.read_text())
-            seconds = state["seconds"]
-            self._reports[key] = state.get("report", {})
-            method = load_method(spec.method, folder / "model", device=self.device)
-            self.log(f"[fit] {METHODS[spec.method].name}: cached ({_describe(spec)})")
-        else:
-            method, seconds = self._run_fit(spec, folder)
-            self._refitted.add(key)
-        self._fitted[key] = (method, seconds)
-        return method, seconds
+        if not record.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            with FileLock(folder / ".lock"):
+                if not record.exists():  # nobody finished it while we waited for the lock
+                    self._fitted[key] = self._run_fit(spec, folder)
+                    return self._fitted[key]
+        state = json.loads(record.read_text())
+        self._reports[key] = state.get("report", {})
+        method = load_method(spec.method, folder / "model", device=self.device)
+        self.log(f"[fit] {METHODS[spec.method].name}: cached ({_describe(spec)})")
+        self._fitted[key] = (method, state["seconds"])
+        return self._fitted[key]
 
     def report(self, spec: FitSpec) -> dict[str, Any]:
         """What a fitted method reported about its fit (GAN2GAN: extraction and stage times), or {}."""
         return self._reports.get(spec.key, {})
 
+    def describe_provenance(self, *, started: str) -> dict[str, Any]:
+        """Where a result computed by this runner since ``started`` came from."""
+        return {
+            "versions": describe_versions(),
+            "git": describe_git(),
+            "code_digest": compute_code_digest(),
+            "device": describe_device(self.device),
+            "pid": os.getpid(),
+            "started": started,
+            "finished": now_utc(),
+        }
+
     def _run_fit(self, spec: FitSpec, folder: Path) -> tuple[Denoiser, float]:
         params = dict(spec.params)
         upstream = {role: self.fit(up)[0] for role, up in spec.upstream}
-        folder.mkdir(parents=True, exist_ok=True)
         checkpoint = folder / "checkpoint"
-        if self.force:
-            _remove_checkpoints(checkpoint)
         method = make_method(spec.method, params=params, device=self.device)
         requires = method.requires
-        clean: tuple[np.ndarray, ...] = ()
-        if requires.clean or requires.noisy_images or requires.pairs:
-            min_size = getattr(method, "min_image_size", None)
-            clean = self.dataset(spec.train_data, limit=spec.train_limit, min_size=min_size).images
+        clean = self._training_images(spec, method) if _learns_from_images(requires) else ()
         noise = parse_noise(spec.noise) if spec.noise is not None else None
         training = build_training_data(
             requires,
@@ -267,16 +328,21 @@ class CellRunner:
         )
         resumed = " (resuming)" if any(folder.glob(f"{checkpoint.name}*")) else ""
         self.log(f"[fit] {method.name}: fitting{resumed} ({_describe(spec)})")
+        started = now_utc()
         start = time.perf_counter()
         method.fit(training, seed=spec.seed, progress=self.progress, checkpoint=checkpoint)
         seconds = time.perf_counter() - start
         report = getattr(method, "report", {})
         _write_atomic(folder / "model", method.save)
+        record = {
+            "spec": asdict(spec),
+            "key": spec.key,
+            "seconds": seconds,
+            "report": report,
+            "provenance": self.describe_provenance(started=started),
+        }
         _write_atomic(
-            folder / "fit.json",
-            lambda p: p.write_text(
-                json.dumps({"spec": asdict(spec), "seconds": seconds, "report": report}, default=float)
-            ),
+            folder / "fit.json", lambda p: p.write_text(json.dumps(record, indent=1, default=float))
         )
         _remove_checkpoints(checkpoint)
         self._reports[spec.key] = json.loads(json.dumps(report, default=float))
@@ -284,23 +350,26 @@ class CellRunner:
 
     def evaluate(self, spec: EvalSpec) -> EvalResult:
         """Return the result of ``spec``, evaluating (and fitting) only what is not cached."""
-        folder = self.cache_dir / "evals"
-        final = folder / f"{spec.key}.json"
-        partial = folder / f"{spec.key}.partial.jsonl"
-        if final.exists() and not self.force:
-            state = json.loads(final.read_text())
-            stages = [StageResult(**s) for s in state["stages"]]
-            return EvalResult(
-                spec=spec,
-                stages=stages,
-                fit_seconds=state["fit_seconds"],
-                from_cache=True,
-                fit_report=state.get("fit_report", {}),
-            )
-        if self.force:
-            partial.unlink(missing_ok=True)
-        folder.mkdir(parents=True, exist_ok=True)
+        self.invalidate([spec])
+        final = self.cache_dir / "evals" / f"{spec.key}.json"
+        if not final.exists():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            with FileLock(final.with_suffix(".lock")):
+                if not final.exists():  # nobody finished it while we waited for the lock
+                    return self._run_evaluation(spec, final)
+        state = json.loads(final.read_text())
+        return EvalResult(
+            spec=spec,
+            stages=[StageResult(**s) for s in state["stages"]],
+            fit_seconds=state["fit_seconds"],
+            from_cache=True,
+            fit_report=state.get("fit_report", {}),
+        )
+
+    def _run_evaluation(self, spec: EvalSpec, final: Path) -> EvalResult:
+        partial = final.with_suffix(".partial.jsonl")
         method, fit_seconds = self.fit(spec.fit)
+        started = now_utc()
         done = _read_partial(partial)
         test = self.dataset(spec.test_data, limit=spec.test_limit, min_size=spec.test_crop)
         pairs = list(_noisy_test_set(test, spec))
@@ -329,10 +398,13 @@ class CellRunner:
         stages = _summarise(done, stage_order=list(method.stages()), n_images=len(pairs))
         state = {
             "spec": asdict(spec),
+            "key": spec.key,
+            "fit_key": spec.fit.key,
             "fit_seconds": fit_seconds,
             "fit_report": self.report(spec.fit),
             "stages": [asdict(s) for s in stages],
             "images": list(done.values()),
+            "provenance": self.describe_provenance(started=started),
         }
         _write_atomic(final, lambda p: p.write_text(json.dumps(state, indent=1, default=str)))
         partial.unlink(missing_ok=True)
@@ -348,6 +420,55 @@ class CellRunner:
             from_cache=False,
             fit_report=self.report(spec.fit),
         )
+
+
+def walk_fits(fit: FitSpec) -> Iterator[FitSpec]:
+    """``fit`` and every fit it builds on, recursively."""
+    yield fit
+    for _, up in fit.upstream:
+        yield from walk_fits(up)
+
+
+def _learns_from_images(requires: Requirements) -> bool:
+    return requires.clean or requires.noisy_images or requires.pairs
+
+
+def is_cached(cache_dir: Path, spec: FitSpec | EvalSpec) -> bool:
+    """Whether ``spec``'s result is finished in ``cache_dir``."""
+    if isinstance(spec, FitSpec):
+        return (cache_dir / "fits" / spec.key / "fit.json").exists()
+    return (cache_dir / "evals" / f"{spec.key}.json").exists()
+
+
+def invalidate_cells(
+    cache_dir: Path, specs: list[EvalSpec | FitSpec], *, methods: frozenset[str] | None = None
+) -> int:
+    """Delete the cached results of ``specs`` (and of the fits they build on) so they are recomputed.
+
+    With ``methods``, only fits of those method keys are deleted, with every fit built on one of them
+    and the evaluations of all deleted fits; checkpoints and partial evaluations go too. Returns the
+    number of cache entries deleted.
+    """
+
+    def forced(fit: FitSpec) -> bool:
+        return methods is None or fit.method in methods or any(forced(up) for _, up in fit.upstream)
+
+    removed = 0
+    evals = [spec for spec in specs if isinstance(spec, EvalSpec)]
+    roots = [spec.fit if isinstance(spec, EvalSpec) else spec for spec in specs]
+    fits = {fit.key: fit for root in roots for fit in walk_fits(root)}
+    for key, fit in fits.items():
+        folder = cache_dir / "fits" / key
+        if forced(fit) and folder.exists():
+            shutil.rmtree(folder)
+            removed += 1
+    for spec in evals:
+        if forced(spec.fit):
+            final = cache_dir / "evals" / f"{spec.key}.json"
+            removed += final.exists()
+            final.unlink(missing_ok=True)
+            final.with_suffix(".partial.jsonl").unlink(missing_ok=True)
+    return removed
 
 
 def _noisy_test_set(test: Dataset, spec: EvalSpec) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
@@ -420,7 +541,8 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def _progress(items: list, enabled: bool, desc: str) -> Iterator:
-    if not enabled:
+    """A tqdm bar over ``items`` on a terminal; silent otherwise (the cell's result line is logged)."""
+    if not (enabled and sys.stderr.isatty()):
         return iter(items)
     from tqdm.auto import tqdm
 

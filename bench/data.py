@@ -626,7 +626,7 @@ def _build_parser() -> argparse.ArgumentParser:
     fetch = sub.add_parser("fetch", parents=[common], help="download a dataset into the data root")
     fetch.add_argument("name", help="dataset name")
     fetch.add_argument("--base-url", default=None, help="URL prefix replacing the public one")
-    fetch.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    fetch.add_argument("--quiet", action="store_true", help="hide the progress bar")
     return parser
 
 
@@ -663,7 +663,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "fetch":
             kind = _parse_name(args.name)
             folder = fetch_dataset(
-                args.name, data_root=args.data_root, base_url=args.base_url, progress=not args.no_progress
+                args.name, data_root=args.data_root, base_url=args.base_url, progress=not args.quiet
             )
             if kind in _SKIMAGE:
                 print(f"dataset '{args.name}' is bundled with scikit-image: nothing to fetch ({folder})")

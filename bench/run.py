@@ -11,30 +11,49 @@ Examples
     python -m bench.run n2v-check                       # our N2V against the official n2v package
     python -m bench.run theorem1 | fig1 | timing        # Theorem 1, Figure 1, inference time
     python -m bench.run all                             # all of the above and the ablations
+    python -m bench.run table2 --seeds 3 --executor joblib --jobs 2   # 3 seeds, 2 worker processes
+    python -m bench.run table2 --executor slurm --slurm-partition gpu --slurm-gpus 1 --device cuda
 
 Reports land in ``<out>/<table>/<profile>/`` (``--out`` defaults to ``reports``); finished cells are
-cached in ``<out>/.cache`` and skipped when the command is run again (``--force`` recomputes).
+cached in ``<out>/.cache`` (``--cache``) and skipped when the command is run again (``--force``
+recomputes). Tables run their cells through ``--executor`` (:mod:`bench.executors`); the figures,
+ablations and timing run theirs in this process.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.metadata
 import inspect
-import platform
-import subprocess
+import os
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from bench.cells import CellRunner, EvalResult, EvalSpec, compute_code_digest, derive_rng, make_fit_spec
+from bench.cells import (
+    CellRunner,
+    EvalResult,
+    EvalSpec,
+    derive_rng,
+    is_cached,
+    make_fit_spec,
+)
 from bench.data import DataError
+from bench.executors import (
+    EXECUTORS,
+    CellStatus,
+    RunnerConfig,
+    SlurmOptions,
+    collect_cells,
+    make_executor,
+    run_cells,
+)
 from bench.figure1 import NOISE as FIGURE1_NOISE
 from bench.figure1 import tabulate_figure1, write_figure1
 from bench.figures import plot_noise_std_histograms, plot_psnr_against_level, plot_theorem1, plot_timing
 from bench.profiles import PROFILES, Profile, UnknownProfileError, get_profile
+from bench.provenance import describe_device, describe_provenance
 from bench.report import (
     RESULT_COLUMNS,
     format_gan2gan_fits,
@@ -42,16 +61,13 @@ from bench.report import (
     write_latex,
     write_manifest,
     write_markdown,
+    write_summary_csv,
 )
 from bench.tables import TABLES, TableSpec, UnknownTableError, get_table
 from bench.theorem1 import format_theorem1, tabulate_theorem1
 from bench.timing import TIMED_METHODS, tabulate_timing
 from methods.registry import METHODS, UnknownMethodError, find_method
-from methods.training import resolve_device
 from noise import NoiseSpecError, parse_noise
-
-_ROOT = Path(__file__).resolve().parent.parent
-_PACKAGES = ("numpy", "scipy", "torch", "scikit-image", "bm3d", "PyWavelets", "pandas", "matplotlib")
 
 
 class UsageError(ValueError):
@@ -91,35 +107,95 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """The options every experiment command shares (profile, seeds, device, data, output, cache)."""
+    """The options every experiment command shares (profile, seeds, device, data, output, cache, executor)."""
     parser.add_argument("--profile", default="cpu", help=f"{', '.join(PROFILES)} (default: cpu)")
-    parser.add_argument("--seeds", default="0", help="comma-separated integer seeds (default: 0)")
+    parser.add_argument(
+        "--seeds",
+        nargs="+",
+        default=["1"],
+        metavar="SEED",
+        help="one number N: the first N seeds (0..N-1); several: those seeds (--seeds 0 3 7); a range "
+        "START:STOP, e.g. 5:6 for seed 5 alone (default: 1, i.e. seed 0)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads per cell (default 1); CPU results depend on it, never on the executor",
+    )
     parser.add_argument(
         "--data-root", type=Path, help="folder holding BSD400/ and BSD68/ (or set $GAN2GAN_DATA)"
     )
     parser.add_argument("--train-data", help="override the profile's training set (e.g. folder:PATH)")
     parser.add_argument("--test-data", help="override the profile's test set (e.g. folder:PATH)")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="report root (default: reports)")
-    parser.add_argument("--cache", type=Path, help="cache folder (default: <out>/.cache)")
-    parser.add_argument("--force", action="store_true", help="recompute cells even if cached")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parser.add_argument("--cache", type=Path, help="shared cache folder (default: <out>/.cache)")
+    parser.add_argument("--force", action="store_true", help="recompute every cell of the run")
+    parser.add_argument(
+        "--force-method",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="recompute the cells of this method and of those built on it (repeatable)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
+    executors = parser.add_argument_group("executors (tables)")
+    executors.add_argument(
+        "--executor", choices=EXECUTORS, default="local", help="where cells run (default: local)"
+    )
+    executors.add_argument(
+        "--jobs", type=int, help="worker processes of --executor joblib (default: CPU cores / --threads)"
+    )
+    executors.add_argument(
+        "--collect", action="store_true", help="run nothing: gather finished cells and write the reports"
+    )
+    executors.add_argument("--slurm-partition", help="Slurm partition")
+    executors.add_argument(
+        "--slurm-time", type=int, default=60, help="Slurm (and submitit-local) time limit, minutes (60)"
+    )
+    executors.add_argument("--slurm-gpus", type=int, default=0, help="GPUs per Slurm job (default 0)")
+    executors.add_argument(
+        "--slurm-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any further sbatch option, e.g. --slurm-param account=abc --slurm-param mem=16G (repeatable)",
+    )
 
 
 def make_runner(args: argparse.Namespace) -> CellRunner:
-    """The cell runner of a command: its cache, data root, device and progress settings."""
+    """The cell runner of a command in this process: its cache, data root, device, threads and logging."""
+    config = make_runner_config(args)
     try:
-        device = str(resolve_device(args.device))
+        return config.make_runner(
+            progress=not args.quiet,
+            log=make_log(quiet=args.quiet),
+            force=args.force,
+            force_methods=frozenset(find_method(m) for m in args.force_method),
+        )
     except ValueError as error:
         raise UsageError(str(error)) from None
-    return CellRunner(
-        cache_dir=args.cache or args.out / ".cache",
-        data_root=args.data_root,
-        device=device,
-        force=args.force,
-        progress=not args.no_progress,
-        log=lambda message: print(message, file=sys.stderr),
+
+
+def make_runner_config(args: argparse.Namespace) -> RunnerConfig:
+    """What a worker needs to run the command's cells (the device is resolved where they run)."""
+    return RunnerConfig(
+        cache_dir=(args.cache or args.out / ".cache").resolve(),
+        data_root=args.data_root.resolve() if args.data_root else None,
+        device=args.device,
+        threads=args.threads,
     )
+
+
+def make_log(*, quiet: bool):
+    """Status lines go to stderr; ``--quiet`` keeps only failures."""
+
+    def log(message: str) -> None:
+        if not quiet or message.startswith("[failed]"):
+            print(message, file=sys.stderr, flush=True)
+
+    return log
 
 
 def make_eval_spec(
@@ -163,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.table == "table1":
             print(format_table1())
             return 0
+        if args.table not in (*TABLES, "all"):
+            check_in_process(args, command=args.table)
         if args.table == "theorem1":
             return run_theorem1(args)
         if args.table == "fig1":
@@ -175,6 +253,22 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: finished cells are cached; run the same command again to resume", file=sys.stderr
+        )
+        return 130
+
+
+def check_in_process(args: argparse.Namespace, *, command: str) -> None:
+    """Figures, ablations and timing run their cells in this process: ``--collect`` cannot apply, and
+    another ``--executor`` is noted and ignored."""
+    if args.collect:
+        raise UsageError(f"--collect gathers tables only; {command} runs its cells in this process")
+    if args.executor != "local":
+        make_log(quiet=args.quiet)(
+            f"[note] {command} runs its cells in this process (--executor is for tables)"
+        )
 
 
 def format_table1() -> str:
@@ -198,7 +292,11 @@ def format_table1() -> str:
 
 
 def run_table(args: argparse.Namespace) -> int:
-    """Expand the table into cells, run what is not cached, and write the report."""
+    """Expand the table into cells, run what is not cached, and write the report.
+
+    Returns 0 when every cell finished, 1 when some failed or are not finished (``--collect``), 130
+    when interrupted.
+    """
     table = get_table(args.table)
     profile = get_profile(args.profile)
     methods = [find_method(m) for m in _split(args.methods)] if args.methods else list(table.methods)
@@ -208,9 +306,7 @@ def run_table(args: argparse.Namespace) -> int:
     seeds = parse_seeds(args.seeds)
     unavailable = find_unavailable(methods)
     runner = make_runner(args)
-    device = runner.device
-    test_data = args.test_data or profile.test_data
-    out_dir = args.out / table.name / profile.name
+    log = make_log(quiet=args.quiet)
     started = dt.datetime.now(dt.timezone.utc)
     specs = [
         make_eval_spec(
@@ -221,16 +317,91 @@ def run_table(args: argparse.Namespace) -> int:
         if method not in unavailable
         for seed in seeds
     ]
-    results = [runner.evaluate(spec) for spec in specs]
-    computed = sum(not r.from_cache for r in results)
+    if args.collect:
+        status = collect_cells(specs, cache_dir=runner.cache_dir)
+    else:
+        runner.check_data(specs)
+        if args.force or args.force_method:
+            log(f"[cells] --force: {runner.invalidate(specs)} cached results deleted")
+        executor = make_executor(
+            args.executor,
+            runner=runner,
+            config=make_runner_config(args),
+            jobs=args.jobs or max(1, (os.cpu_count() or 1) // args.threads),
+            slurm=parse_slurm_options(args),
+        )
+        try:
+            status = run_cells(specs, executor=executor, cache_dir=runner.cache_dir, log=log)
+        except KeyboardInterrupt:
+            running = executor.cancel()
+            finished = sum(is_cached(runner.cache_dir, spec) for spec in specs)
+            print(
+                f"\ninterrupted: {finished} of {len(specs)} cells are finished and cached in "
+                f"{runner.cache_dir}; run the same command again to resume (finished cells and partial "
+                "evaluations are kept)",
+                file=sys.stderr,
+            )
+            if running:
+                print(
+                    f"Slurm jobs still running (their results will land in the cache): {' '.join(running)}; "
+                    "add --collect to gather what has finished",
+                    file=sys.stderr,
+                )
+            return 130
+    results = [runner.evaluate(spec) for spec in specs if is_cached(runner.cache_dir, spec)]
+    write_table_report(
+        args,
+        table=table,
+        profile=profile,
+        runner=runner,
+        specs=specs,
+        results=results,
+        status=status,
+        noises=noises,
+        methods=methods,
+        seeds=seeds,
+        unavailable=unavailable,
+        started=started,
+    )
+    unfinished = [o for o in status.unfinished if o.task.kind == "eval"]
+    computed = status.count("done")
+    print(
+        f"{len(specs)} cells: {computed} computed, {status.count('cached')} from cache, "
+        f"{len(unfinished)} failed or not finished",
+        file=sys.stderr,
+    )
+    return 1 if unfinished else 0
+
+
+def write_table_report(
+    args: argparse.Namespace,
+    *,
+    table: TableSpec,
+    profile: Profile,
+    runner: CellRunner,
+    specs: list[EvalSpec],
+    results: list[EvalResult],
+    status: CellStatus,
+    noises: list[str],
+    methods: list[str],
+    seeds: list[int],
+    unavailable: dict[str, str],
+    started: dt.datetime,
+) -> None:
+    """CSV (per seed and summary), Markdown, LaTeX, figure and manifest of a table run."""
+    device = runner.device
+    test_data = args.test_data or profile.test_data
+    out_dir = args.out / table.name / profile.name
     frame = _tidy(results, table=table.name, profile=profile.name, device=device)
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = out_dir / table.name
     frame.to_csv(stem.with_suffix(".csv"), index=False)
+    write_summary_csv(out_dir / f"{table.name}_summary.csv", frame)
     names = list(dict.fromkeys([*frame["method"], *(METHODS[key].name for key in unavailable)]))
     header = (
         f"Profile `{profile.name}` ({profile.description}); test set `{test_data}`, seeds "
-        f"{', '.join(map(str, seeds))}, device `{device}`. Each cell: ours / paper / ours - paper."
+        f"{', '.join(map(str, seeds))}, device `{device}`, {runner.threads} torch thread(s) per cell. "
+        "Each cell: ours / paper / ours - paper."
     )
     fits = [(r.spec.noise, r.fit_report) for r in results if "extraction" in r.fit_report]
     write_markdown(
@@ -240,6 +411,7 @@ def run_table(args: argparse.Namespace) -> int:
         methods=names,
         header=header,
         notes=[
+            *format_unfinished(status),
             *format_noise_levels(noises),
             *format_shown_params(table, profile, methods),
             *(f"- {METHODS[key].name} was not run: {reason}" for key, reason in unavailable.items()),
@@ -259,18 +431,50 @@ def run_table(args: argparse.Namespace) -> int:
     write_manifest(
         out_dir / "manifest.json",
         _manifest(
-            args, runner, specs, profile=profile, device=device, started=started, unavailable=unavailable
+            args,
+            runner,
+            specs,
+            profile=profile,
+            status=status,
+            started=started,
+            unavailable=unavailable,
         ),
     )
-    if computed == 0:
-        print(f"all {len(specs)} cells were cached: nothing recomputed", file=sys.stderr)
-    else:
-        print(
-            f"{computed} of {len(specs)} cells computed, {len(specs) - computed} from cache", file=sys.stderr
-        )
-    print(f"wrote {out_dir}/: {table.name}.csv .md .tex .png .pdf, manifest.json", file=sys.stderr)
+    print(
+        f"wrote {out_dir}/: {table.name}.csv, _summary.csv, .md, .tex, .png, .pdf, manifest.json",
+        file=sys.stderr,
+    )
     print(f"report: {stem.with_suffix('.md')}", file=sys.stderr)
-    return 0
+
+
+def format_unfinished(status: CellStatus) -> list[str]:
+    """Markdown lines: every cell that failed or has not finished, with its one-line reason."""
+    rows = [
+        {"cell": o.task.label, "status": o.status, "reason": o.reason}
+        for o in status.outcomes.values()
+        if o.status in ("failed", "missing")
+    ]
+    if not rows:
+        return []
+    return [
+        "## Cells that failed or have not finished (their numbers are missing above)",
+        "",
+        pd.DataFrame(rows).to_markdown(index=False),
+        "",
+    ]
+
+
+def parse_slurm_options(args: argparse.Namespace) -> SlurmOptions:
+    """The ``--slurm-*`` options; ``--slurm-param`` must read KEY=VALUE."""
+    extra = []
+    for item in args.slurm_param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--slurm-param must read KEY=VALUE, got {item!r}")
+        extra.append((key.strip(), value.strip()))
+    return SlurmOptions(
+        partition=args.slurm_partition, time_min=args.slurm_time, gpus=args.slurm_gpus, extra=tuple(extra)
+    )
 
 
 def find_unavailable(methods: list[str]) -> dict[str, str]:
@@ -335,7 +539,7 @@ def _manifest(
     specs: list[EvalSpec],
     *,
     profile: Profile,
-    device: str,
+    status: CellStatus,
     started: dt.datetime,
     unavailable: dict[str, str],
 ) -> dict:
@@ -364,14 +568,24 @@ def _manifest(
         "noises": sorted({s.noise for s in specs}),
         "methods": sorted({s.fit.method for s in specs}),
         "unavailable": unavailable,
+        "executor": "collect" if args.collect else args.executor,
+        "threads_per_cell": runner.threads,
         "cells": [
-            {"eval": s.key, "fit": s.fit.key, "method": s.fit.method, "noise": s.noise, "seed": s.seed}
+            {
+                "eval": s.key,
+                "fit": s.fit.key,
+                "method": s.fit.method,
+                "noise": s.noise,
+                "seed": s.seed,
+                "status": status.outcomes[s.key].status if s.key in status.outcomes else "unknown",
+                "reason": status.outcomes[s.key].reason if s.key in status.outcomes else "",
+            }
             for s in specs
         ],
         "protocol": "images float32 in [0,1]; noise in 0-255 units /255, not clipped or quantised; PSNR "
         "10log10(1/MSE) per image on outputs clipped to [0,1], averaged; SSIM data_range=1 "
         "(ssim_authors: data range of the denoised image); model selection: last step",
-        "device": describe_device(device),
+        "device": describe_device(runner.device),
         "datasets": datasets,
         "started": started.isoformat(timespec="seconds"),
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -400,20 +614,6 @@ def write_experiment_manifest(
             "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         },
     )
-
-
-def describe_provenance(*, prog: str, experiment: str) -> dict:
-    """What every manifest records: the command, the experiment, versions, git revision, code digest."""
-    return {
-        "command": " ".join([prog, *sys.argv[1:]]),
-        "experiment": experiment,
-        "versions": {
-            "python": platform.python_version(),
-            **{p: importlib.metadata.version(p) for p in _PACKAGES},
-        },
-        "git_revision": _git_revision(),
-        "code_digest": compute_code_digest(),
-    }
 
 
 def run_figure1(args: argparse.Namespace) -> int:
@@ -506,9 +706,11 @@ def run_all(args: argparse.Namespace) -> int:
     print(format_table1())
     status = 0
     for name in ("table2", "table3", "n2v-check", "theorem1", "fig1", "timing"):
+        if args.collect and name not in TABLES:
+            continue
         print(f"[all] {name}", file=sys.stderr)
         status |= main([name, *_shared_options(args)])
-    for name in ablation.ABLATIONS:
+    for name in () if args.collect else ablation.ABLATIONS:
         print(f"[all] ablation {name}", file=sys.stderr)
         status |= ablation.main([name, *_shared_options(args)])
     return status
@@ -516,25 +718,24 @@ def run_all(args: argparse.Namespace) -> int:
 
 def _shared_options(args: argparse.Namespace) -> list[str]:
     """The command line of ``args`` as the options every experiment accepts."""
-    options = [
-        "--profile",
-        args.profile,
-        "--seeds",
-        args.seeds,
-        "--device",
-        args.device,
-        "--out",
-        str(args.out),
-    ]
+    options = ["--profile", args.profile, "--seeds", *args.seeds, "--device", args.device]
+    options += ["--threads", str(args.threads), "--out", str(args.out), "--executor", args.executor]
+    options += ["--slurm-time", str(args.slurm_time), "--slurm-gpus", str(args.slurm_gpus)]
     for flag, value in (
         ("--data-root", args.data_root),
         ("--train-data", args.train_data),
         ("--test-data", args.test_data),
         ("--cache", args.cache),
+        ("--jobs", args.jobs),
+        ("--slurm-partition", args.slurm_partition),
     ):
         if value is not None:
             options += [flag, str(value)]
-    options += [flag for flag, on in (("--force", args.force), ("--no-progress", args.no_progress)) if on]
+    for flag, values in (("--force-method", args.force_method), ("--slurm-param", args.slurm_param)):
+        for value in values:
+            options += [flag, value]
+    flags = (("--force", args.force), ("--quiet", args.quiet), ("--collect", args.collect))
+    options += [flag for flag, on in flags if on]
     return options
 
 
@@ -579,47 +780,32 @@ def _datasets_for_manifest(runner: CellRunner, specs: list[EvalSpec]) -> list:
     return [runner.dataset(name, limit=limit) for name, limit in sorted(names, key=str)]
 
 
-def describe_device(device: str) -> dict:
-    import torch
-
-    info = {
-        "name": device,
-        "torch_threads": torch.get_num_threads(),
-        "cpu": platform.processor() or platform.machine(),
-    }
-    if device.startswith("cuda"):
-        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
-    return info
-
-
-def _git_revision() -> str:
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=_ROOT, capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=_ROOT,
-            capture_output=True,
-            text=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-
-
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def parse_seeds(text: str) -> list[int]:
+def parse_seeds(tokens: list[str]) -> list[int]:
+    """The ``--seeds`` values: one number N means seeds 0..N-1, several mean those seeds, and
+    ``START:STOP`` a range; commas separate like spaces."""
+    parts = [part for token in tokens for part in _split(token)]
     try:
-        seeds = [int(s) for s in _split(text)]
+        bounds = [[int(x) for x in part.split(":", 1)] for part in parts]
     except ValueError:
-        raise UsageError(f"--seeds must be comma-separated integers, got {text!r}") from None
-    if not seeds:
-        raise UsageError("--seeds is empty")
-    return seeds
+        raise UsageError(
+            f"--seeds takes integers (a count, several seeds or START:STOP), got {' '.join(tokens)!r}"
+        ) from None
+    if len(bounds) == 1 and len(bounds[0]) == 1:
+        (count,) = bounds[0]
+        if count < 1:
+            raise UsageError(
+                f"--seeds {count} asks for {count} seeds; give a count of at least 1, several seeds "
+                "(--seeds 0 1 2) or a range (--seeds 5:6 for seed 5 alone)"
+            )
+        return list(range(count))
+    seeds = [seed for b in bounds for seed in (range(b[0], b[1]) if len(b) == 2 else b)]
+    if not seeds or any(seed < 0 for seed in seeds):
+        raise UsageError(f"--seeds {' '.join(tokens)} gives no usable seeds (seeds are integers >= 0)")
+    return list(dict.fromkeys(seeds))
 
 
 if __name__ == "__main__":

@@ -265,7 +265,8 @@ def run_training(
     steps_per_epoch : float or None
         Only used to name the epoch in a divergence message.
     progress : bool
-        Show a tqdm bar on stderr.
+        Report progress on stderr: a tqdm bar (step, loss, ETA) on a terminal, else a line at every
+        tenth of the run.
     desc : str
         Label of the bar and of error messages.
 
@@ -313,7 +314,9 @@ def run_training(
             logged_steps, logs = state["logged_steps"], state["logs"]
             window = [{k: v.to(device) for k, v in row.items()} for row in state["window"]]
 
-        bar = tqdm(total=steps, initial=start, desc=desc, disable=not progress, file=sys.stderr)
+        interactive = progress and sys.stderr.isatty()
+        line_every = max(1, steps // 10)
+        bar = tqdm(total=steps, initial=start, desc=desc, disable=not interactive, file=sys.stderr)
         with bar:
             for current in range(start + 1, steps + 1):
                 window.append({k: v.detach() for k, v in step(rng).items()})
@@ -332,6 +335,10 @@ def run_training(
                     if "loss" in means:
                         bar.set_postfix(loss=f"{means['loss']:.4g}", refresh=False)
                 bar.update()
+                if progress and not interactive and (current % line_every == 0 or current == steps):
+                    _log_progress(
+                        desc, current=current, steps=steps, start=start, logs=logs, since=start_time
+                    )
                 if (
                     checkpoint_path is not None
                     and checkpoint_every > 0
@@ -360,6 +367,20 @@ def run_training(
         module.eval()
     return TrainHistory(
         steps=logged_steps, logs=logs, seconds=time.perf_counter() - start_time, resumed_from=start
+    )
+
+
+def _log_progress(
+    desc: str, *, current: int, steps: int, start: int, logs: dict[str, list[float]], since: float
+) -> None:
+    """One progress line on stderr (when it is not a terminal): step, last logged loss, elapsed, ETA."""
+    elapsed = time.perf_counter() - since
+    eta = elapsed / max(1, current - start) * (steps - current)
+    loss = f", loss {logs['loss'][-1]:.4g}" if logs.get("loss") else ""
+    print(
+        f"{desc}: step {current}/{steps}{loss}, {elapsed:.0f} s elapsed, ETA {eta:.0f} s",
+        file=sys.stderr,
+        flush=True,
     )
 
 

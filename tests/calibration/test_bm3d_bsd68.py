@@ -16,7 +16,7 @@ TOLERANCE_DB = 0.15
 
 @pytest.mark.calibration
 def test_bm3d_sigma25_matches_paper(shared_data, tmp_path):
-    args = ["table2", "--profile", "cpu", "--methods", "bm3d", "--noise", "gaussian:25", "--no-progress"]
+    args = ["table2", "--profile", "cpu", "--methods", "bm3d", "--noise", "gaussian:25", "--quiet"]
     assert main([*args, "--data-root", str(shared_data), "--out", str(tmp_path)]) == 0
     ours = pd.read_csv(tmp_path / "table2" / "cpu" / "table2.csv").iloc[0]
     paper = get_table("table2").load_paper()

@@ -19,7 +19,7 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def run(out: Path, name: str) -> Path:
     with contextlib.redirect_stderr(io.StringIO()):
-        assert main([name, "--profile", "smoke", "--out", str(out), "--no-progress"]) == 0
+        assert main([name, "--profile", "smoke", "--out", str(out), "--quiet"]) == 0
     return out / f"ablation-{name}" / "smoke"
 
 

@@ -21,7 +21,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("reports")
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        assert main(["table2", "--profile", "smoke", "--out", str(out), "--no-progress"]) == 0
+        assert main(["table2", "--profile", "smoke", "--out", str(out)]) == 0
     return out, err.getvalue()
 
 
@@ -71,7 +71,10 @@ def test_manifest_records_provenance(smoke_run):
     assert manifest["seeds"] == [0]
     assert manifest["device"]["name"] == "cpu"
     assert {"numpy", "torch", "bm3d", "scikit-image"} <= set(manifest["versions"])
-    assert manifest["git_revision"]
+    assert manifest["git_revision"] and manifest["git_dirty"] in (True, False)
+    assert manifest["device"]["cpu_count"] >= 1 and manifest["threads_per_cell"] == 1
+    assert manifest["started"] <= manifest["finished"]
+    assert {c["status"] for c in manifest["cells"]} == {"done"}
     test_set = manifest["datasets"]["skimage-test"]
     assert len(test_set["sha256"]) >= 4 and all(len(h) == 64 for h in test_set["sha256"].values())
 
@@ -88,9 +91,10 @@ def test_dncnn_b_is_trained_once_for_the_whole_table(smoke_run):
 def test_second_run_recomputes_nothing(smoke_run, capsys):
     out, _ = smoke_run
     before = pd.read_csv(out / "table2" / "smoke" / "table2.csv")
-    assert main(["table2", "--profile", "smoke", "--out", str(out), "--no-progress"]) == 0
+    assert main(["table2", "--profile", "smoke", "--out", str(out), "--quiet"]) == 0
     err = capsys.readouterr().err
-    assert "all 28 cells were cached: nothing recomputed" in err
+    assert "28 cells: 0 computed, 28 from cache, 0 failed or not finished" in err
     assert "fitting" not in err
+    assert "[cells] 28 evaluation cells: 28 cached, 0 to run" not in err  # --quiet: no status lines
     after = pd.read_csv(out / "table2" / "smoke" / "table2.csv")
     pd.testing.assert_frame_equal(before, after)

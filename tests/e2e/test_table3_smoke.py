@@ -20,7 +20,7 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("reports")
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        assert main(["table3", "--profile", "smoke", "--out", str(out), "--no-progress"]) == 0
+        assert main(["table3", "--profile", "smoke", "--out", str(out)]) == 0
     return out, err.getvalue()
 
 
@@ -82,7 +82,7 @@ def test_markdown_states_the_realised_std_and_the_paper_rows(smoke_run):
 
 
 def test_paper_formula_switch_keeps_the_published_numbers_beside(tmp_path):
-    argv = ["table3", "--profile", "smoke", "--out", str(tmp_path), "--no-progress", "--methods", "bm3d"]
+    argv = ["table3", "--profile", "smoke", "--out", str(tmp_path), "--quiet", "--methods", "bm3d"]
     with contextlib.redirect_stderr(io.StringIO()):
         assert main([*argv, "--noise", "correlated:25", "--correlated", "paper"]) == 0
     folder = tmp_path / "table3" / "smoke"

@@ -12,7 +12,7 @@ from skimage import io
 
 from bench.run import main
 
-SMOKE_BM3D = ["table2", "--profile", "smoke", "--methods", "bm3d", "--noise", "gaussian:25", "--no-progress"]
+SMOKE_BM3D = ["table2", "--profile", "smoke", "--methods", "bm3d", "--noise", "gaussian:25", "--quiet"]
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -31,7 +31,10 @@ def error_lines(stderr: str) -> list[str]:
         (["table2", "--profile", "smoke", "--methods", "bm3d,n2x"], "unknown method 'n2x'"),
         (["table2", "--profile", "smoke", "--noise", "gausian:25"], "unknown noise spec 'gausian:25'"),
         (["table2", "--profile", "gpu"], "unknown profile 'gpu'"),
-        (["table2", "--profile", "smoke", "--seeds", "one"], "--seeds must be comma-separated integers"),
+        (["table2", "--profile", "smoke", "--seeds", "one"], "--seeds takes integers"),
+        (["table2", "--profile", "smoke", "--seeds", "0"], "--seeds 0 asks for 0 seeds"),
+        (["table2", "--profile", "smoke", "--threads", "0"], "threads must be at least 1"),
+        (["table2", "--profile", "smoke", "--slurm-param", "account"], "--slurm-param must read KEY=VALUE"),
         (["table2", "--profile", "smoke", "--device", "tpu"], "tpu"),
     ],
 )
@@ -54,7 +57,7 @@ def test_cuda_request_without_cuda_is_a_usage_error(capsys, tmp_path, monkeypatc
 
 def test_missing_data_root_says_where_it_looked(capsys, tmp_path):
     nowhere = tmp_path / "nowhere"
-    args = ["table2", "--profile", "cpu", "--methods", "bm3d", "--noise", "gaussian:25", "--no-progress"]
+    args = ["table2", "--profile", "cpu", "--methods", "bm3d", "--noise", "gaussian:25", "--quiet"]
     code, err = run_cli([*args, "--data-root", str(nowhere), "--out", str(tmp_path)], capsys)
     assert code == 2
     [line] = error_lines(err)
@@ -81,7 +84,7 @@ def test_corrupt_image_in_folder_is_named_and_cache_survives(capsys, tmp_path, i
     assert sorted((tmp_path / "reports" / ".cache" / "evals").glob("*.json")) == cached
     code, err = run_cli(good, capsys)
     assert code == 0
-    assert "nothing recomputed" in err
+    assert "0 computed, 1 from cache" in err
 
 
 def test_image_smaller_than_patch_size_is_named(capsys, tmp_path, image_folder):
@@ -96,7 +99,7 @@ def test_image_smaller_than_patch_size_is_named(capsys, tmp_path, image_folder):
         "n2c-oracle",
         "--noise",
         "gaussian:25",
-        "--no-progress",
+        "--quiet",
     ]
     code, err = run_cli(
         [

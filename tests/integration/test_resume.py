@@ -28,7 +28,7 @@ def six_images(tmp_path: Path) -> Path:
     return folder
 
 
-def bm3d_command(test_folder: Path, out: Path) -> list[str]:
+def bm3d_command(test_folder: Path, out: Path, *extra: str) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -44,7 +44,7 @@ def bm3d_command(test_folder: Path, out: Path) -> list[str]:
         f"folder:{test_folder}",
         "--out",
         str(out),
-        "--no-progress",
+        *extra,
     ]
 
 
@@ -83,3 +83,66 @@ def test_killed_evaluation_resumes(tmp_path: Path, six_images: Path):
     b = pd.read_csv(tmp_path / "fresh" / "table2" / "smoke" / "table2.csv")
     assert a["n_images"].tolist() == [4]
     np.testing.assert_array_equal(a[["psnr", "ssim"]].to_numpy(), b[["psnr", "ssim"]].to_numpy())
+
+
+def test_killed_table_runs_only_unfinished_cells(tmp_path: Path, six_images: Path):
+    """SIGKILL after the first of three cells: the rerun runs the other two and matches a fresh run."""
+    killed = tmp_path / "killed"
+    command = bm3d_command(six_images, killed, "--seeds", "3")
+    process = subprocess.Popen(
+        command, cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+    )
+    evals = killed / ".cache" / "evals"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if evals.exists() and list(evals.glob("*.json")):
+            break
+        assert process.poll() is None, "the run finished before it could be killed: " + process.stderr.read()
+        time.sleep(0.02)
+    else:
+        pytest.fail("no finished cell appeared within 180 s")
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = len(list(evals.glob("*.json")))
+    assert finished < 3, "the killed run must not have finished every cell"
+
+    resumed = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"3 evaluation cells: {finished} cached, {3 - finished} to run" in resumed.stderr
+    assert resumed.stderr.count("[done] eval") == 3 - finished
+
+    fresh = subprocess.run(
+        bm3d_command(six_images, tmp_path / "fresh", "--seeds", "3"), cwd=REPO, capture_output=True, text=True
+    )
+    assert fresh.returncode == 0, fresh.stderr
+    a = pd.read_csv(killed / "table2" / "smoke" / "table2.csv")
+    b = pd.read_csv(tmp_path / "fresh" / "table2" / "smoke" / "table2.csv")
+    assert a["seed"].tolist() == [0, 1, 2]
+    pd.testing.assert_frame_equal(a[["seed", "psnr", "ssim"]], b[["seed", "psnr", "ssim"]])
+
+
+def test_ctrl_c_keeps_the_cache_and_says_how_to_resume(tmp_path: Path, six_images: Path):
+    out = tmp_path / "interrupted"
+    command = bm3d_command(six_images, out, "--seeds", "2")
+    process = subprocess.Popen(
+        command, cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+    )
+    partial_dir = out / ".cache" / "evals"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        partials = list(partial_dir.glob("*.partial.jsonl")) if partial_dir.exists() else []
+        if partials and partials[0].read_text().count("\n") >= 1:
+            break
+        assert process.poll() is None, "the run finished before it could be interrupted"
+        time.sleep(0.02)
+    else:
+        pytest.fail("no partial evaluation appeared within 120 s")
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "interrupted:" in err and "run the same command again to resume" in err
+    assert "Traceback" not in err
+    assert not [p for p in (out / ".cache").rglob("*") if p.name.endswith(".tmp")]
+    resumed = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming after" in resumed.stderr

@@ -111,7 +111,7 @@ def test_loading_a_corrupt_file_names_it(tmp_path):
 def test_n2v_check_without_environment_leaves_the_official_cells_empty(no_environment, tmp_path):
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        assert main(["n2v-check", "--profile", "smoke", "--out", str(tmp_path), "--no-progress"]) == 0
+        assert main(["n2v-check", "--profile", "smoke", "--out", str(tmp_path), "--quiet"]) == 0
     skipped = [line for line in err.getvalue().splitlines() if line.startswith("[skip]")]
     assert len(skipped) == 1 and no_environment in skipped[0]
     folder = tmp_path / "n2v-check" / "smoke"
@@ -151,7 +151,7 @@ def test_official_fits_a_few_steps_and_denoises_through_our_interface(tmp_path):
 @needs_environment
 def test_n2v_check_reports_both_side_by_side(tmp_path):
     with contextlib.redirect_stderr(io.StringIO()):
-        assert main(["n2v-check", "--profile", "smoke", "--out", str(tmp_path), "--no-progress"]) == 0
+        assert main(["n2v-check", "--profile", "smoke", "--out", str(tmp_path), "--quiet"]) == 0
     frame = pd.read_csv(tmp_path / "n2v-check" / "smoke" / "n2v-check.csv")
     assert sorted(frame["method"]) == ["N2V", "N2V (official)"]
     assert frame["psnr"].notna().all() and (frame["n_images"] == frame["n_images"].iloc[0]).all()

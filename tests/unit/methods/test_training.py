@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -292,7 +293,10 @@ def test_train_network_rejects_bad_batch_shape() -> None:
         train_network(make_net(), draw_batch=draw_batch, config=config, seed=0, device=CPU, progress=False)
 
 
-def test_train_network_progress_bar_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_network_progress_bar_on_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     config = TrainConfig(steps=3, batch_size=2, patch_size=12)
     train_network(
         make_net(), draw_batch=make_draw_batch(batch=2), config=config, seed=0, device=CPU, desc="tiny"
@@ -300,6 +304,25 @@ def test_train_network_progress_bar_on_stderr(capsys: pytest.CaptureFixture[str]
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "tiny" in captured.err and "3/3" in captured.err and "loss=" in captured.err
+
+
+def test_train_network_progress_lines_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    config = TrainConfig(steps=20, batch_size=2, patch_size=12)
+    train_network(
+        make_net(), draw_batch=make_draw_batch(batch=2), config=config, seed=0, device=CPU, desc="tiny"
+    )
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 10  # one line per tenth of the run, no bar
+    assert lines[-1].startswith("tiny: step 20/20, loss ") and "ETA 0 s" in lines[-1]
+    assert all("\r" not in line and "it/s" not in line for line in lines)
+
+
+def test_train_network_silent_without_progress(capsys: pytest.CaptureFixture[str]) -> None:
+    config = TrainConfig(steps=5, batch_size=2, patch_size=12)
+    train_network(
+        make_net(), draw_batch=make_draw_batch(batch=2), config=config, seed=0, device=CPU, progress=False
+    )
+    assert capsys.readouterr().err == ""
 
 
 # apply_network ------------------------------------------------------------------------------------

@@ -1,0 +1,141 @@
+"""Command line: explain a cached result (``python -m bench.cache show KEY``) or list the cache.
+
+Examples
+--------
+::
+
+    python -m bench.cache list                       # every cached fit and evaluation, newest last
+    python -m bench.cache show 3f2a9c                # spec, numbers and provenance of one cell
+    python -m bench.cache show 3f2a9c --cache DIR    # another cache folder (default: reports/.cache)
+
+A KEY is the hash a report's ``manifest.json`` lists for each cell (``eval`` and ``fit``); any unique
+prefix of it will do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+class CacheLookupError(LookupError):
+    """No cached cell, or several, match a key."""
+
+
+def find_record(cache_dir: Path, key: str) -> Path:
+    """The ``fit.json`` or ``evals/<key>.json`` whose key starts with ``key``."""
+    if not key or not all(c in "0123456789abcdef" for c in key):
+        raise CacheLookupError(f"{key!r} is not a cell key (hexadecimal, from a report's manifest.json)")
+    candidates = [
+        *(p / "fit.json" for p in (cache_dir / "fits").glob(f"{key}*") if (p / "fit.json").exists()),
+        *(p for p in (cache_dir / "evals").glob(f"{key}*.json") if p.name.count(".") == 1),
+    ]
+    if not candidates:
+        raise CacheLookupError(f"no finished cell with key {key!r} in {cache_dir}")
+    if len(candidates) > 1:
+        raise CacheLookupError(
+            f"key {key!r} is ambiguous in {cache_dir}: {', '.join(_key_of(p) for p in candidates)}"
+        )
+    return candidates[0]
+
+
+def format_record(path: Path) -> str:
+    """A fit's or an evaluation's record as readable text: what, its numbers, and where it came from."""
+    record = json.loads(path.read_text())
+    spec = record["spec"]
+    lines = [f"{'fit' if path.name == 'fit.json' else 'evaluation'} {_key_of(path)}  ({path})", ""]
+    if path.name == "fit.json":
+        lines += _format_fit_spec(spec)
+        lines += ["", f"fit time: {record['seconds']:.1f} s"]
+    else:
+        lines += [
+            f"test set: {spec['test_data']} (limit {spec['test_limit']}, crop {spec['test_crop']})",
+            f"noise: {spec['noise']}, seed {spec['seed']}",
+            f"fit: {record.get('fit_key', '?')}",
+            *(f"  {line}" for line in _format_fit_spec(spec["fit"])),
+            "",
+            "results (mean over images):",
+            *(
+                f"  {s['stage']}: PSNR {s['psnr']:.3f} dB, SSIM {s['ssim']:.4f} "
+                f"({s['n_images']} images, {s['denoise_seconds']:.3g} s per image)"
+                for s in record["stages"]
+            ),
+        ]
+    provenance = record.get("provenance")
+    if provenance is None:
+        lines += ["", "provenance: not recorded (cached by an older version of the suite)"]
+    else:
+        lines += ["", "provenance:", *_format_provenance(provenance)]
+    return "\n".join(lines)
+
+
+def list_records(cache_dir: Path) -> list[str]:
+    """One line per finished cell of the cache, oldest first."""
+    paths = [*(cache_dir / "fits").glob("*/fit.json"), *(cache_dir / "evals").glob("*.json")]
+    paths = [p for p in paths if p.name == "fit.json" or p.name.count(".") == 1]
+    lines = []
+    for path in sorted(paths, key=lambda p: p.stat().st_mtime):
+        spec = json.loads(path.read_text())["spec"]
+        fit = spec if path.name == "fit.json" else spec["fit"]
+        kind = "fit " if path.name == "fit.json" else "eval"
+        noise = spec["noise"] or "noise-independent"
+        lines.append(f"{_key_of(path)}  {kind}  {fit['method']:<12} {noise}  seed {spec['seed']}")
+    return lines
+
+
+def _format_fit_spec(spec: dict[str, Any]) -> list[str]:
+    params = ", ".join(f"{k}={v}" for k, v in spec["params"]) or "defaults"
+    lines = [
+        f"method: {spec['method']} ({params})",
+        f"training data: {spec['train_data']} (limit {spec['train_limit']}), noise {spec['noise']}",
+        f"seed: {spec['seed']}",
+    ]
+    for role, upstream in spec.get("upstream", []):
+        lines.append(f"builds on ({role}): {upstream['method']}, seed {upstream['seed']}")
+    return lines
+
+
+def _format_provenance(provenance: dict[str, Any]) -> list[str]:
+    git = provenance.get("git", {})
+    device = provenance.get("device", {})
+    dirty = " (with uncommitted changes)" if git.get("dirty") else ""
+    versions = ", ".join(f"{k} {v}" for k, v in provenance.get("versions", {}).items())
+    return [
+        f"  computed {provenance.get('started')} to {provenance.get('finished')} on {device.get('host')}",
+        f"  device: {device.get('name')} ({device.get('gpu') or device.get('cpu')}), "
+        f"{device.get('torch_threads')} torch threads, {device.get('cpu_count')} CPUs",
+        f"  git revision: {git.get('revision')}{dirty}",
+        f"  code digest: {provenance.get('code_digest')}",
+        f"  versions: {versions}",
+    ]
+
+
+def _key_of(path: Path) -> str:
+    return path.parent.name if path.name == "fit.json" else path.stem
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``python -m bench.cache``; an unknown key prints one line and returns 2."""
+    parser = argparse.ArgumentParser(prog="python -m bench.cache", description=__doc__.split("\n")[0])
+    parser.add_argument("--cache", type=Path, default=Path("reports/.cache"), help="cache folder")
+    sub = parser.add_subparsers(dest="command", required=True)
+    show = sub.add_parser("show", help="spec, numbers and provenance of one cached cell")
+    show.add_argument("key", help="a cell key from a manifest.json (a unique prefix will do)")
+    sub.add_parser("list", help="every finished cell in the cache")
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        print("\n".join(list_records(args.cache)) or f"{args.cache}: no finished cells")
+        return 0
+    try:
+        print(format_record(find_record(args.cache, args.key)))
+    except CacheLookupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,393 @@
+"""Executors: a table's cells run in process, in worker processes (joblib) or as submitit jobs.
+
+A run is planned as waves of tasks (:func:`plan_waves`): first the fits no other fit feeds, then the
+fits built on them (N2C(Eq.4) on GAN2GAN), then every evaluation. The tasks of one wave are
+independent, so an executor may run them in any order and in parallel; a wave starts when the one
+before it has finished. Every worker writes its results to the shared cache folder
+(:mod:`bench.cells`), so a worker's result reaches the reports through the cache, whatever executor
+ran it. A task that fails records its one-line reason in the cache (``<task>.failed.json``); the tasks
+that need it are not started and fail with the same reason.
+
+- ``local``: one task after another, in this process (the default);
+- ``joblib``: ``--jobs`` worker processes on this machine;
+- ``submitit-local``: submitit's local executor (subprocesses with logs under ``<cache>/submitit``);
+- ``slurm``: one Slurm job array per wave through submitit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Literal, Protocol
+
+from bench.cells import CellRunner, EvalSpec, FitSpec, is_cached
+from bench.provenance import now_utc
+from methods.registry import METHODS
+
+#: The ``--executor`` choices.
+EXECUTORS: tuple[str, ...] = ("local", "joblib", "submitit-local", "slurm")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One fit or one evaluation to run."""
+
+    kind: Literal["fit", "eval"]
+    spec: FitSpec | EvalSpec
+
+    @property
+    def key(self) -> str:
+        """The cache key of the task's cell."""
+        return self.spec.key
+
+    @property
+    def fit(self) -> FitSpec:
+        """The fit the task is, or evaluates."""
+        return self.spec if isinstance(self.spec, FitSpec) else self.spec.fit
+
+    @property
+    def label(self) -> str:
+        """A short human name, e.g. ``fit GAN2GAN gaussian:25 seed 0``."""
+        noise = self.spec.noise or "noise-independent"
+        return f"{self.kind} {METHODS[self.fit.method].name} {noise} seed {self.spec.seed}"
+
+    def needs(self) -> list[FitSpec]:
+        """The fits that must be finished before this task starts."""
+        if isinstance(self.spec, EvalSpec):
+            return [self.spec.fit]
+        return [up for _, up in self.spec.upstream]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a task ended: ``cached``, ``done``, ``failed`` (with its one-line reason) or ``missing``
+    (``--collect`` found it neither finished nor failed)."""
+
+    task: Task
+    status: Literal["cached", "done", "failed", "missing"]
+    reason: str = ""
+    job_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """What a worker process needs to build its own :class:`~bench.cells.CellRunner` (picklable)."""
+
+    cache_dir: Path
+    data_root: Path | None
+    device: str
+    threads: int
+
+    def make_runner(
+        self,
+        *,
+        progress: bool,
+        log: Callable[[str], None],
+        force: bool = False,
+        force_methods: frozenset[str] = frozenset(),
+    ) -> CellRunner:
+        """A runner on this config (workers never force: the driver deletes forced results first)."""
+        return CellRunner(
+            cache_dir=self.cache_dir,
+            data_root=self.data_root,
+            device=self.device,
+            threads=self.threads,
+            force=force,
+            force_methods=force_methods,
+            progress=progress,
+            log=log,
+        )
+
+
+def plan_waves(specs: list[EvalSpec]) -> list[list[Task]]:
+    """The tasks of ``specs`` in waves: fits by depth (a fit after every fit it builds on), then evals.
+
+    Fits shared by several evaluations (DnCNN-B across noise levels) appear once.
+    """
+    depth: dict[str, tuple[int, FitSpec]] = {}
+
+    def visit(fit: FitSpec) -> int:
+        if fit.key not in depth:
+            level = 1 + max((visit(up) for _, up in fit.upstream), default=-1)
+            depth[fit.key] = (level, fit)
+        return depth[fit.key][0]
+
+    for spec in specs:
+        visit(spec.fit)
+    waves: list[list[Task]] = [[] for _ in range(1 + max((d for d, _ in depth.values()), default=-1))]
+    for level, fit in depth.values():
+        waves[level].append(Task("fit", fit))
+    evals = list({spec.key: Task("eval", spec) for spec in specs}.values())
+    return [*waves, evals]
+
+
+def failure_path(cache_dir: Path, task: Task) -> Path:
+    """Where a failed task's reason is recorded."""
+    if task.kind == "fit":
+        return cache_dir / "fits" / task.key / "failed.json"
+    return cache_dir / "evals" / f"{task.key}.failed.json"
+
+
+def read_failure(cache_dir: Path, task: Task) -> str | None:
+    """The recorded one-line reason a task failed, or None."""
+    path = failure_path(cache_dir, task)
+    return json.loads(path.read_text())["reason"] if path.exists() else None
+
+
+def record_failure(cache_dir: Path, task: Task, reason: str, *, details: str = "") -> None:
+    """Record that ``task`` failed (read by ``--collect`` and the reports)."""
+    path = failure_path(cache_dir, task)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"task": task.label, "reason": reason, "details": details, "time": now_utc()}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, path)
+
+
+def execute_task(runner: CellRunner, task: Task) -> Outcome:
+    """Run one task with ``runner``; an exception becomes a ``failed`` outcome recorded in the cache."""
+    failure_path(runner.cache_dir, task).unlink(missing_ok=True)
+    try:
+        if task.kind == "fit":
+            runner.fit(task.spec)
+        else:
+            runner.evaluate(task.spec)
+    except Exception as error:  # a failed cell must not stop the others
+        reason = " ".join(f"{type(error).__name__}: {error}".split())
+        record_failure(runner.cache_dir, task, reason, details=traceback.format_exc())
+        return Outcome(task, "failed", reason)
+    return Outcome(task, "done")
+
+
+def run_task(task: Task, config: RunnerConfig) -> Outcome:
+    """Entry point of a worker process (joblib, submitit): run ``task`` with this process's runner."""
+    return execute_task(_worker_runner(config), task)
+
+
+@cache
+def _worker_runner(config: RunnerConfig) -> CellRunner:
+    """One runner per worker process and config, so datasets are decoded once per process."""
+    import sys
+
+    return config.make_runner(progress=False, log=lambda message: print(message, file=sys.stderr))
+
+
+class Executor(Protocol):
+    """Runs the tasks of one wave; yields each outcome as it comes."""
+
+    def run_wave(self, tasks: list[Task], *, log: Callable[[str], None]) -> Iterator[Outcome]: ...
+
+    def cancel(self) -> list[str]:
+        """Stop what was started; return the ids of jobs that keep running (Slurm)."""
+        ...
+
+
+@dataclass
+class LocalExecutor:
+    """Tasks one after another in this process, sharing its loaded data and fitted models."""
+
+    runner: CellRunner
+
+    def run_wave(self, tasks: list[Task], *, log: Callable[[str], None]) -> Iterator[Outcome]:
+        """Run each task in turn."""
+        for task in tasks:
+            log(f"[running] {task.label}")
+            yield execute_task(self.runner, task)
+
+    def cancel(self) -> list[str]:
+        """Nothing keeps running after this process."""
+        return []
+
+
+@dataclass
+class JoblibExecutor:
+    """Tasks in ``jobs`` worker processes (joblib's loky backend), outcomes in completion order."""
+
+    config: RunnerConfig
+    jobs: int
+
+    def run_wave(self, tasks: list[Task], *, log: Callable[[str], None]) -> Iterator[Outcome]:
+        """Run the wave's tasks in parallel."""
+        from joblib import Parallel, delayed
+
+        for task in tasks:
+            log(f"[queued] {task.label}")
+        parallel = Parallel(n_jobs=self.jobs, return_as="generator_unordered")
+        yield from parallel(delayed(run_task)(task, self.config) for task in tasks)
+
+    def cancel(self) -> list[str]:
+        """joblib stops its workers itself when interrupted."""
+        return []
+
+
+@dataclass
+class SubmititExecutor:
+    """Each wave as one submitit job array, on submitit's local executor or on Slurm."""
+
+    config: RunnerConfig
+    executor: object  # submitit.Executor
+    cluster: str
+    _jobs: list = field(default_factory=list, repr=False)
+
+    def run_wave(self, tasks: list[Task], *, log: Callable[[str], None]) -> Iterator[Outcome]:
+        """Submit the wave as a job array and yield outcomes as its jobs finish."""
+        from submitit.helpers import as_completed
+
+        if not tasks:
+            return
+        jobs = self.executor.map_array(run_task, tasks, [self.config] * len(tasks))
+        self._jobs = list(jobs)
+        task_of = {id(job): task for job, task in zip(jobs, tasks, strict=True)}
+        for job, task in zip(jobs, tasks, strict=True):
+            log(f"[submitted] {task.label}: {self.cluster} job {job.job_id}")
+        for job in as_completed(jobs):
+            task = task_of[id(job)]
+            try:
+                outcome = job.result()
+            except Exception as error:  # the job itself failed (time limit, node failure, ...)
+                reason = " ".join(f"{type(error).__name__}: {error}".split()).split(" Traceback")[0][:500]
+                reason = f"{self.cluster} job {job.job_id} failed: {reason}"
+                record_failure(self.config.cache_dir, task, reason)
+                outcome = Outcome(task, "failed", reason)
+            yield Outcome(outcome.task, outcome.status, outcome.reason, job_id=str(job.job_id))
+        self._jobs = []
+
+    def cancel(self) -> list[str]:
+        """Cancel local jobs; leave Slurm jobs running (their results land in the cache) and list them."""
+        unfinished = [job for job in self._jobs if not job.done()]
+        if self.cluster == "slurm":
+            return [str(job.job_id) for job in unfinished]
+        for job in unfinished:
+            job.cancel(check=False)
+        return []
+
+
+@dataclass(frozen=True)
+class SlurmOptions:
+    """What a Slurm job asks for; ``extra`` holds any further ``#SBATCH`` option by name."""
+
+    partition: str | None = None
+    time_min: int = 60
+    gpus: int = 0
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+def make_executor(
+    name: str,
+    *,
+    runner: CellRunner,
+    config: RunnerConfig,
+    jobs: int,
+    slurm: SlurmOptions,
+) -> Executor:
+    """The executor called ``name`` (one of :data:`EXECUTORS`)."""
+    if name == "local":
+        return LocalExecutor(runner)
+    if name == "joblib":
+        return JoblibExecutor(config, jobs=jobs)
+    if name in ("submitit-local", "slurm"):
+        return SubmititExecutor(config, make_submitit_executor(name, config=config, slurm=slurm), name)
+    raise ValueError(f"unknown executor {name!r}; valid: {', '.join(EXECUTORS)}")
+
+
+def make_submitit_executor(name: str, *, config: RunnerConfig, slurm: SlurmOptions) -> object:
+    """submitit's local or Slurm executor with its logs under ``<cache>/submitit``."""
+    import submitit
+
+    folder = config.cache_dir / "submitit" / "%j"
+    if name == "submitit-local":
+        executor = submitit.LocalExecutor(folder=folder)
+        executor.update_parameters(timeout_min=slurm.time_min)
+        return executor
+    executor = submitit.SlurmExecutor(folder=folder)
+    params: dict[str, object] = {
+        "time": slurm.time_min,
+        "cpus_per_task": config.threads,
+        "job_name": "gan2gan-bench",
+        "additional_parameters": dict(slurm.extra),
+    }
+    if slurm.partition:
+        params["partition"] = slurm.partition
+    if slurm.gpus:
+        params["gpus_per_node"] = slurm.gpus
+    executor.update_parameters(**params)
+    return executor
+
+
+@dataclass
+class CellStatus:
+    """What became of every task of a run, for the report, the manifest and the exit status."""
+
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+    @property
+    def unfinished(self) -> list[Outcome]:
+        """The tasks that failed or are missing."""
+        return [o for o in self.outcomes.values() if o.status in ("failed", "missing")]
+
+    def count(self, status: str, kind: str = "eval") -> int:
+        """How many tasks of ``kind`` ended with ``status``."""
+        return sum(o.status == status and o.task.kind == kind for o in self.outcomes.values())
+
+
+def run_cells(
+    specs: list[EvalSpec],
+    *,
+    executor: Executor,
+    cache_dir: Path,
+    log: Callable[[str], None],
+) -> CellStatus:
+    """Run what is not cached of ``specs``, wave by wave; a failed task fails only what needs it."""
+    status = CellStatus()
+    waves = plan_waves(specs)
+    evals = waves[-1]
+    cached_evals = sum(is_cached(cache_dir, task.spec) for task in evals)
+    log(f"[cells] {len(evals)} evaluation cells: {cached_evals} cached, {len(evals) - cached_evals} to run")
+    for wave in waves:
+        todo = []
+        for task in wave:
+            missing = _failed_need(task, status)
+            if is_cached(cache_dir, task.spec):
+                status.outcomes[task.key] = Outcome(task, "cached")
+            elif missing is not None:
+                reason = f"needs {missing.task.label}, which failed: {missing.reason}"
+                record_failure(cache_dir, task, reason)
+                status.outcomes[task.key] = Outcome(task, "failed", reason)
+                log(f"[failed] {task.label}: {reason}")
+            else:
+                todo.append(task)
+        for outcome in executor.run_wave(todo, log=log):
+            status.outcomes[outcome.task.key] = outcome
+            if outcome.status == "failed":
+                log(f"[failed] {outcome.task.label}: {outcome.reason}")
+            else:
+                log(f"[done] {outcome.task.label}")
+    return status
+
+
+def collect_cells(specs: list[EvalSpec], *, cache_dir: Path) -> CellStatus:
+    """The status of every task of ``specs`` from the cache alone, running nothing (``--collect``)."""
+    status = CellStatus()
+    for wave in plan_waves(specs):
+        for task in wave:
+            reason = read_failure(cache_dir, task)
+            if is_cached(cache_dir, task.spec):
+                status.outcomes[task.key] = Outcome(task, "cached")
+            elif reason is not None:
+                status.outcomes[task.key] = Outcome(task, "failed", reason)
+            else:
+                status.outcomes[task.key] = Outcome(task, "missing", "not finished")
+    return status
+
+
+def _failed_need(task: Task, status: CellStatus) -> Outcome | None:
+    for fit in task.needs():
+        outcome = status.outcomes.get(fit.key)
+        if outcome is not None and outcome.status == "failed":
+            return outcome
+    return None

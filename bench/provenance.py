@@ -1,0 +1,86 @@
+"""Provenance: what every manifest and every cached result records about where a number came from."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import os
+import platform
+import socket
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parent.parent
+#: Packages whose versions every manifest and cached result records.
+PACKAGES: tuple[str, ...] = (
+    "numpy",
+    "scipy",
+    "torch",
+    "scikit-image",
+    "bm3d",
+    "PyWavelets",
+    "pandas",
+    "matplotlib",
+)
+
+
+def describe_versions() -> dict[str, str]:
+    """Versions of python and of :data:`PACKAGES`."""
+    return {"python": platform.python_version(), **{p: importlib.metadata.version(p) for p in PACKAGES}}
+
+
+@cache
+def describe_git() -> dict[str, str | bool | None]:
+    """The git revision of this checkout and whether tracked files differ from it."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=_ROOT, capture_output=True, text=True, check=True
+        )
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return {"revision": None, "dirty": None}
+    return {"revision": rev.stdout.strip(), "dirty": bool(status.stdout.strip())}
+
+
+def describe_device(device: str) -> dict[str, str | int]:
+    """The device a number was computed on: its name, torch's thread count, the CPU and the host."""
+    import torch
+
+    info: dict[str, str | int] = {
+        "name": device,
+        "torch_threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count() or 0,
+        "host": socket.gethostname(),
+    }
+    if device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+def describe_provenance(*, prog: str, experiment: str) -> dict:
+    """What every report's ``manifest.json`` starts with: the command, versions, git state, code digest."""
+    from bench.cells import compute_code_digest  # cells records provenance too
+
+    git = describe_git()
+    return {
+        "command": " ".join([prog, *sys.argv[1:]]),
+        "experiment": experiment,
+        "versions": describe_versions(),
+        "git_revision": git["revision"],
+        "git_dirty": git["dirty"],
+        "code_digest": compute_code_digest(),
+    }
+
+
+def now_utc() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

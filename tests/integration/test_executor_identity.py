@@ -1,0 +1,38 @@
+"""The same cells give bit-identical numbers whichever executor runs them (and the same seed on the
+same machine gives bit-identical numbers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench.run import main
+
+NUMBERS = ["noise", "level", "method", "seed", "psnr", "ssim", "ssim_authors"]
+
+
+def run_table(out: Path, *options: str) -> pd.DataFrame:
+    assert main(["table2", "--profile", "smoke", "--seeds", "2", "--out", str(out), "--quiet", *options]) == 0
+    return pd.read_csv(out / "table2" / "smoke" / "table2.csv")[NUMBERS]
+
+
+def check_executors_agree(tmp_path: Path, *options: str) -> None:
+    local = run_table(tmp_path / "local", *options)
+    assert sorted(local["seed"].unique()) == [0, 1]
+    assert (local.groupby("method")["psnr"].nunique() == 2).all(), "the two seeds must differ"
+    for executor in ("joblib", "submitit-local"):
+        other = run_table(tmp_path / executor, *options, "--executor", executor, "--jobs", "2")
+        pd.testing.assert_frame_equal(local, other, check_exact=True)
+
+
+def test_executors_give_identical_numbers(tmp_path: Path):
+    """A trained method (N2N) and BM3D, two seeds: local, joblib and submitit-local agree bit for bit."""
+    check_executors_agree(tmp_path, "--methods", "n2n,bm3d", "--noise", "gaussian:25")
+
+
+@pytest.mark.slow
+def test_whole_smoke_table_identical_across_executors(tmp_path: Path):
+    """The acceptance check: all of Table 2 at smoke size with two seeds (about 15 minutes)."""
+    check_executors_agree(tmp_path)

@@ -1,0 +1,190 @@
+"""Executors: the plan's order, failures that stop only their dependants, Slurm job construction (with
+submitit's own mocked cluster), the code digest, and the seed streams."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from submitit.core import submission
+from submitit.slurm.test_slurm import mocked_slurm
+
+import bench.cells as cells
+from bench.cells import CellRunner, EvalSpec, invalidate_cells, is_cached, make_fit_spec
+from bench.executors import (
+    LocalExecutor,
+    RunnerConfig,
+    SlurmOptions,
+    Task,
+    collect_cells,
+    make_executor,
+    plan_waves,
+    read_failure,
+    run_cells,
+)
+from methods.bm3d import BlindBM3D
+from methods.gan2gan.method import GAN2GAN
+
+NOISE = "gaussian:25"
+
+
+def eval_spec(method: str, *, seed: int = 0, params: dict | None = None, test_limit: int = 2) -> EvalSpec:
+    return EvalSpec(
+        fit=make_fit_spec(
+            method, params=params or {}, train_data="skimage-train", train_limit=3, noise=NOISE, seed=seed
+        ),
+        test_data="skimage-test",
+        test_limit=test_limit,
+        test_crop=64,
+        noise=NOISE,
+        seed=seed,
+    )
+
+
+def quiet_runner(cache: Path) -> CellRunner:
+    return CellRunner(cache_dir=cache, device="cpu", progress=False, log=lambda _: None)
+
+
+def test_plan_puts_upstream_fits_first_and_shares_fits():
+    n2c = eval_spec("n2c-eq4")  # builds on GAN2GAN's g_theta1
+    bm3d = [eval_spec("bm3d", seed=s) for s in (0, 1)]
+    waves = plan_waves([n2c, *bm3d, n2c])
+    kinds = [[t.kind for t in wave] for wave in waves]
+    assert kinds == [["fit"] * 3, ["fit"], ["eval"] * 3]
+    assert {t.fit.method for t in waves[0]} == {"gan2gan", "bm3d"}
+    assert [t.fit.method for t in waves[1]] == ["n2c-eq4"]
+    assert waves[1][0].needs() == [dict(n2c.fit.upstream)["generator"]]
+
+
+def test_failed_cell_is_reported_while_others_complete(tmp_path, monkeypatch):
+    def broken(self, noisy):
+        raise RuntimeError("estimator exploded\non two lines")
+
+    monkeypatch.setattr(BlindBM3D, "noise_argument", broken)
+    runner = quiet_runner(tmp_path)
+    specs = [eval_spec("bm3d-blind"), eval_spec("bm3d")]
+    lines: list[str] = []
+    status = run_cells(specs, executor=LocalExecutor(runner), cache_dir=tmp_path, log=lines.append)
+
+    assert [o.task.label for o in status.unfinished] == ["eval BM3D(blind) gaussian:25 seed 0"]
+    [failed] = status.unfinished
+    assert failed.reason == "RuntimeError: estimator exploded on two lines"
+    assert is_cached(tmp_path, specs[1]) and not is_cached(tmp_path, specs[0])
+    assert read_failure(tmp_path, Task("eval", specs[0])) == failed.reason
+    assert any(line.startswith("[failed] eval BM3D(blind)") for line in lines)
+    # --collect sees the same without running anything
+    collected = collect_cells(specs, cache_dir=tmp_path)
+    assert collected.outcomes[specs[0].key].status == "failed"
+    assert collected.outcomes[specs[1].key].status == "cached"
+
+    monkeypatch.undo()  # fixed: a rerun computes only the failed cell and clears its record
+    rerun = run_cells(specs, executor=LocalExecutor(runner), cache_dir=tmp_path, log=lambda _: None)
+    assert rerun.count("done") == 1 and rerun.count("cached") == 1
+    assert read_failure(tmp_path, Task("eval", specs[0])) is None
+
+
+def test_failed_fit_fails_its_dependants_without_running_them(tmp_path, monkeypatch):
+    def broken(self, data, **kwargs):
+        raise ValueError("generator diverged")
+
+    monkeypatch.setattr(GAN2GAN, "fit", broken)
+    spec = eval_spec("n2c-eq4")
+    status = run_cells([spec], executor=LocalExecutor(quiet_runner(tmp_path)), cache_dir=tmp_path, log=print)
+    reasons = {o.task.label: o.reason for o in status.unfinished}
+    assert reasons["fit GAN2GAN gaussian:25 seed 0"] == "ValueError: generator diverged"
+    assert reasons["fit N2C(Eq.4) gaussian:25 seed 0"].startswith("needs fit GAN2GAN gaussian:25 seed 0")
+    assert reasons["eval N2C(Eq.4) gaussian:25 seed 0"].startswith("needs fit N2C(Eq.4)")
+    assert not (tmp_path / "fits" / spec.fit.key / "fit.json").exists()
+
+
+def test_slurm_jobs_carry_the_requested_resources(tmp_path):
+    config = RunnerConfig(cache_dir=tmp_path, data_root=None, device="cpu", threads=2)
+    slurm = SlurmOptions(partition="gpu", time_min=30, gpus=1, extra=(("account", "lab42"), ("mem", "16G")))
+    specs = [eval_spec("bm3d", seed=s, test_limit=1) for s in (0, 1)]
+    with mocked_slurm() as mock:
+        executor = make_executor("slurm", runner=quiet_runner(tmp_path), config=config, jobs=1, slurm=slurm)
+        submitit_executor = executor.executor
+        submit = submitit_executor.map_array
+
+        def submit_and_run(fn, *iterables):  # the mocked cluster runs each array task at once
+            jobs = submit(fn, *iterables)
+            for job in jobs:
+                with mock.job_context(job.job_id):
+                    submission.process_job(job.paths.folder)
+                mock.set_job_state(job.job_id, "COMPLETED")
+            return jobs
+
+        submitit_executor.map_array = submit_and_run
+        lines: list[str] = []
+        status = run_cells(specs, executor=executor, cache_dir=tmp_path, log=lines.append)
+
+    sbatch = sorted((tmp_path / "submitit").rglob("*submission.sh"))
+    assert len(sbatch) == 2  # one job array per wave: the fits, then the evaluations
+    text = sbatch[0].read_text()
+    for option in (
+        "--partition=gpu",
+        "--time=30",
+        "--gpus-per-node=1",
+        "--cpus-per-task=2",
+        "--account=lab42",
+        "--mem=16G",
+        "--array=0-1",
+    ):
+        assert f"#SBATCH {option}" in text, option
+    assert status.count("done") == 2 and not status.unfinished
+    assert all(is_cached(tmp_path, spec) for spec in specs)
+    assert sum("[submitted]" in line and "slurm job" in line for line in lines) == 4
+
+
+def test_code_digest_changes_with_any_shared_helper(tmp_path, monkeypatch):
+    root = tmp_path / "tree"
+    for entry in cells._CODE_FILES:
+        source = cells._ROOT / entry
+        target = root / entry
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
+    monkeypatch.setattr(cells, "_ROOT", root)
+    cells.compute_code_digest.cache_clear()
+    spec = eval_spec("n2n")
+    before = (cells.compute_code_digest(), spec.key, spec.fit.key)
+    # a helper no method file names in its spec: the shared training loop
+    helper = root / "methods" / "training.py"
+    helper.write_text(helper.read_text() + "\n# a changed helper\n")
+    cells.compute_code_digest.cache_clear()
+    after = (cells.compute_code_digest(), spec.key, spec.fit.key)
+    monkeypatch.undo()
+    cells.compute_code_digest.cache_clear()
+    assert all(a != b for a, b in zip(before, after, strict=True))
+
+
+def test_force_method_deletes_the_method_and_what_builds_on_it(tmp_path):
+    n2c, bm3d = eval_spec("n2c-eq4"), eval_spec("bm3d")
+    gan = dict(n2c.fit.upstream)["generator"]
+    for fit in (gan, n2c.fit, bm3d.fit):
+        (tmp_path / "fits" / fit.key).mkdir(parents=True)
+        (tmp_path / "fits" / fit.key / "fit.json").write_text("{}")
+    (tmp_path / "evals").mkdir()
+    for spec in (n2c, bm3d):
+        (tmp_path / "evals" / f"{spec.key}.json").write_text("{}")
+    removed = invalidate_cells(tmp_path, [n2c, bm3d], methods={"gan2gan"})
+    assert removed == 3  # the GAN2GAN fit, the N2C(Eq.4) fit built on it, and its evaluation
+    assert is_cached(tmp_path, bm3d) and is_cached(tmp_path, bm3d.fit)
+    assert not is_cached(tmp_path, n2c) and not is_cached(tmp_path, n2c.fit)
+
+
+def test_seed_streams_are_independent_and_repeatable():
+    a = cells.derive_rng(3, "test-noise", NOISE).standard_normal(5)
+    assert np.array_equal(a, cells.derive_rng(3, "test-noise", NOISE).standard_normal(5))
+    assert not np.array_equal(a, cells.derive_rng(4, "test-noise", NOISE).standard_normal(5))
+    assert not np.array_equal(a, cells.derive_rng(3, "train-noise", NOISE).standard_normal(5))
+
+
+@pytest.mark.parametrize("threads", [0, -1])
+def test_runner_refuses_no_threads(tmp_path, threads):
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        CellRunner(cache_dir=tmp_path, device="cpu", threads=threads)
