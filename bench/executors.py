@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -227,39 +228,51 @@ class JoblibExecutor:
 
 @dataclass
 class SubmititExecutor:
-    """Each wave as one submitit job array, on submitit's local executor or on Slurm."""
+    """A wave as submitit job arrays, on submitit's local executor or on Slurm.
+
+    ``limit`` caps the jobs alive at once (submitit's local executor starts every job it is given at
+    once, so it gets ``--jobs``); None submits the whole wave as one array and lets Slurm schedule it.
+    """
 
     config: RunnerConfig
     executor: object  # submitit.Executor
     cluster: str
-    _jobs: list = field(default_factory=list, repr=False)
+    limit: int | None = None
+    poll_seconds: float = 1.0
+    _running: dict = field(default_factory=dict, repr=False)
 
     def run_wave(self, tasks: list[Task], *, log: Callable[[str], None]) -> Iterator[Outcome]:
-        """Submit the wave as a job array and yield outcomes as its jobs finish."""
-        from submitit.helpers import as_completed
+        """Submit the wave's tasks (at most ``limit`` alive) and yield outcomes as their jobs finish."""
+        pending = list(tasks)
+        while pending or self._running:
+            room = len(pending) if self.limit is None else self.limit - len(self._running)
+            batch, pending = pending[:room], pending[room:]
+            if batch:
+                jobs = self.executor.map_array(run_task, batch, [self.config] * len(batch))
+                for job, task in zip(jobs, batch, strict=True):
+                    self._running[job] = task
+                    log(f"[submitted] {task.label}: {self.cluster} job {job.job_id}")
+            finished = [job for job in self._running if job.done()]
+            if not finished:
+                time.sleep(self.poll_seconds)
+                continue
+            for job in finished:
+                yield self._outcome(job, self._running.pop(job))
 
-        if not tasks:
-            return
-        jobs = self.executor.map_array(run_task, tasks, [self.config] * len(tasks))
-        self._jobs = list(jobs)
-        task_of = {id(job): task for job, task in zip(jobs, tasks, strict=True)}
-        for job, task in zip(jobs, tasks, strict=True):
-            log(f"[submitted] {task.label}: {self.cluster} job {job.job_id}")
-        for job in as_completed(jobs):
-            task = task_of[id(job)]
-            try:
-                outcome = job.result()
-            except Exception as error:  # the job itself failed (time limit, node failure, ...)
-                reason = " ".join(f"{type(error).__name__}: {error}".split()).split(" Traceback")[0][:500]
-                reason = f"{self.cluster} job {job.job_id} failed: {reason}"
-                record_failure(self.config.cache_dir, task, reason)
-                outcome = Outcome(task, "failed", reason)
-            yield Outcome(outcome.task, outcome.status, outcome.reason, job_id=str(job.job_id))
-        self._jobs = []
+    def _outcome(self, job: object, task: Task) -> Outcome:
+        try:
+            outcome = job.result()
+        except Exception as error:  # the job itself failed (time limit, node failure, ...)
+            reason = " ".join(f"{type(error).__name__}: {error}".split())[:300]
+            reason = f"{self.cluster} job {job.job_id} failed: {reason}"
+            record_failure(self.config.cache_dir, task, reason)
+            outcome = Outcome(task, "failed", reason)
+        return Outcome(outcome.task, outcome.status, outcome.reason, job_id=str(job.job_id))
 
     def cancel(self) -> list[str]:
         """Cancel local jobs; leave Slurm jobs running (their results land in the cache) and list them."""
-        unfinished = [job for job in self._jobs if not job.done()]
+        unfinished = [job for job in self._running if not job.done()]
+        self._running = {}
         if self.cluster == "slurm":
             return [str(job.job_id) for job in unfinished]
         for job in unfinished:
@@ -274,6 +287,7 @@ class SlurmOptions:
     partition: str | None = None
     time_min: int = 60
     gpus: int = 0
+    array_parallelism: int | None = None
     extra: tuple[tuple[str, str], ...] = ()
 
 
@@ -285,13 +299,18 @@ def make_executor(
     jobs: int,
     slurm: SlurmOptions,
 ) -> Executor:
-    """The executor called ``name`` (one of :data:`EXECUTORS`)."""
+    """The executor called ``name`` (one of :data:`EXECUTORS`); ``jobs`` caps the processes alive at
+    once on this machine (joblib, submitit-local) and, with Slurm, ``slurm.array_parallelism``."""
     if name == "local":
         return LocalExecutor(runner)
     if name == "joblib":
         return JoblibExecutor(config, jobs=jobs)
-    if name in ("submitit-local", "slurm"):
-        return SubmititExecutor(config, make_submitit_executor(name, config=config, slurm=slurm), name)
+    if name == "submitit-local":
+        executor = make_submitit_executor(name, config=config, slurm=slurm)
+        return SubmititExecutor(config, executor, name, limit=jobs, poll_seconds=0.5)
+    if name == "slurm":
+        executor = make_submitit_executor(name, config=config, slurm=slurm)
+        return SubmititExecutor(config, executor, name, poll_seconds=15.0)
     raise ValueError(f"unknown executor {name!r}; valid: {', '.join(EXECUTORS)}")
 
 
@@ -315,6 +334,8 @@ def make_submitit_executor(name: str, *, config: RunnerConfig, slurm: SlurmOptio
         params["partition"] = slurm.partition
     if slurm.gpus:
         params["gpus_per_node"] = slurm.gpus
+    if slurm.array_parallelism:
+        params["array_parallelism"] = slurm.array_parallelism
     executor.update_parameters(**params)
     return executor
 

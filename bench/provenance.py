@@ -57,13 +57,24 @@ def describe_device(device: str) -> dict[str, str | int]:
     info: dict[str, str | int] = {
         "name": device,
         "torch_threads": torch.get_num_threads(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": describe_cpu(),
         "cpu_count": os.cpu_count() or 0,
         "host": socket.gethostname(),
     }
     if device.startswith("cuda"):
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return info
+
+
+@cache
+def describe_cpu() -> str:
+    """The CPU model (Linux: ``model name`` of /proc/cpuinfo), else the machine type."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.machine() or "unknown"
 
 
 def describe_provenance(*, prog: str, experiment: str) -> dict:

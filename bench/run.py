@@ -145,7 +145,10 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "--executor", choices=EXECUTORS, default="local", help="where cells run (default: local)"
     )
     executors.add_argument(
-        "--jobs", type=int, help="worker processes of --executor joblib (default: CPU cores / --threads)"
+        "--jobs",
+        type=int,
+        help="processes at once for joblib and submitit-local (default: CPU cores / --threads); with "
+        "slurm, the job array's parallelism (default: unlimited)",
     )
     executors.add_argument(
         "--collect", action="store_true", help="run nothing: gather finished cells and write the reports"
@@ -473,7 +476,11 @@ def parse_slurm_options(args: argparse.Namespace) -> SlurmOptions:
             raise UsageError(f"--slurm-param must read KEY=VALUE, got {item!r}")
         extra.append((key.strip(), value.strip()))
     return SlurmOptions(
-        partition=args.slurm_partition, time_min=args.slurm_time, gpus=args.slurm_gpus, extra=tuple(extra)
+        partition=args.slurm_partition,
+        time_min=args.slurm_time,
+        gpus=args.slurm_gpus,
+        array_parallelism=args.jobs,
+        extra=tuple(extra),
     )
 
 

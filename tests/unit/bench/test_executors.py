@@ -101,7 +101,8 @@ def test_failed_fit_fails_its_dependants_without_running_them(tmp_path, monkeypa
 
 def test_slurm_jobs_carry_the_requested_resources(tmp_path):
     config = RunnerConfig(cache_dir=tmp_path, data_root=None, device="cpu", threads=2)
-    slurm = SlurmOptions(partition="gpu", time_min=30, gpus=1, extra=(("account", "lab42"), ("mem", "16G")))
+    extra = (("account", "lab42"), ("mem", "16G"))
+    slurm = SlurmOptions(partition="gpu", time_min=30, gpus=1, array_parallelism=1, extra=extra)
     specs = [eval_spec("bm3d", seed=s, test_limit=1) for s in (0, 1)]
     with mocked_slurm() as mock:
         executor = make_executor("slurm", runner=quiet_runner(tmp_path), config=config, jobs=1, slurm=slurm)
@@ -130,7 +131,7 @@ def test_slurm_jobs_carry_the_requested_resources(tmp_path):
         "--cpus-per-task=2",
         "--account=lab42",
         "--mem=16G",
-        "--array=0-1",
+        "--array=0-1%1",
     ):
         assert f"#SBATCH {option}" in text, option
     assert status.count("done") == 2 and not status.unfinished
