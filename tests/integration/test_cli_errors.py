@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from skimage import io
 
@@ -130,3 +132,23 @@ def test_command_line_error_has_no_traceback(tmp_path: Path):
         "error: unknown command 'table9'; valid: "
         "table1, table2, table3, n2v-check, theorem1, fig1, timing, all"
     ]
+
+
+def test_failed_cell_is_marked_in_the_report_and_the_exit_status(capsys, tmp_path, monkeypatch):
+    from methods.bm3d import BlindBM3D
+
+    def broken(self, noisy):
+        raise RuntimeError("estimator exploded")
+
+    monkeypatch.setattr(BlindBM3D, "noise_argument", broken)
+    args = ["table2", "--profile", "smoke", "--methods", "bm3d,bm3d-blind", "--noise", "gaussian:25"]
+    code, err = run_cli([*args, "--out", str(tmp_path)], capsys)
+    assert code == 1
+    assert "[failed] eval BM3D(blind) gaussian:25 seed 0: RuntimeError: estimator exploded" in err
+    folder = tmp_path / "table2" / "smoke"
+    assert pd.read_csv(folder / "table2.csv")["method"].tolist() == ["BM3D"]  # the other cell finished
+    report = (folder / "table2.md").read_text()
+    assert "## Cells that failed or have not finished" in report
+    assert "RuntimeError: estimator exploded" in report
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert sorted(c["status"] for c in manifest["cells"]) == ["done", "failed"]
