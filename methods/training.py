@@ -201,7 +201,12 @@ def to_batch(array: np.ndarray | torch.Tensor, device: torch.device) -> torch.Te
     if isinstance(array, torch.Tensor):
         tensor = array.to(device=device, dtype=torch.float32)
     else:
-        tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(device)
+        data = np.ascontiguousarray(array, dtype=np.float32)
+        if (
+            not data.flags.writeable
+        ):  # torch.from_numpy wants a writable buffer (dataset images are read-only)
+            data = data.copy()
+        tensor = torch.from_numpy(data).to(device)
     return tensor.unsqueeze(1)
 
 
@@ -517,8 +522,19 @@ def refresh_batch_norm(net: nn.Module, batches: Iterable[torch.Tensor]) -> None:
         net.eval()
 
 
-def apply_network(net: nn.Module, image: np.ndarray, *, device: torch.device) -> np.ndarray:
+#: Pixels per forward pass above which :func:`apply_network` tiles an image (about 1 GB of DnCNN-17
+#: activations in float32).
+MAX_PIXELS = 2048 * 2048
+
+
+def apply_network(
+    net: nn.Module, image: np.ndarray, *, device: torch.device, max_pixels: int = MAX_PIXELS
+) -> np.ndarray:
     """Run a whole image (or a batch of equal-size images) through ``net`` in eval mode.
+
+    An image of more than ``max_pixels`` pixels goes through in overlapping tiles whose margin is the
+    network's receptive-field radius, so the tiled output equals the untiled one (up to float
+    rounding); a network whose radius is unknown (not a stack of convolutions) is never tiled.
 
     Parameters
     ----------
@@ -528,6 +544,8 @@ def apply_network(net: nn.Module, image: np.ndarray, *, device: torch.device) ->
         ``(H, W)`` image or ``(N, H, W)`` batch.
     device : torch.device
         Where to run.
+    max_pixels : int
+        Largest tile (including its margins) per forward pass.
 
     Returns
     -------
@@ -536,14 +554,48 @@ def apply_network(net: nn.Module, image: np.ndarray, *, device: torch.device) ->
     """
     if image.ndim not in (2, 3):
         raise ValueError(f"apply_network expects (H, W) or (N, H, W), got shape {image.shape}")
-    batch = to_batch(image if image.ndim == 3 else image[None], device)
+    stack = image if image.ndim == 3 else image[None]
     was_training = net.training
     net.to(device)
     net.eval()
     try:
         with torch.inference_mode():
-            out = net(batch)
+            result = _apply_tiled(net, stack, device=device, max_pixels=max_pixels)
     finally:
         net.train(was_training)
-    result = out[:, 0].float().cpu().numpy()
     return result if image.ndim == 3 else result[0]
+
+
+def _apply_tiled(net: nn.Module, stack: np.ndarray, *, device: torch.device, max_pixels: int) -> np.ndarray:
+    h, w = stack.shape[-2:]
+    margin = receptive_radius(net)
+    side = math.isqrt(max_pixels)
+    if h * w <= max_pixels or margin is None or side <= 2 * margin:
+        return net(to_batch(stack, device))[:, 0].float().cpu().numpy()
+    core = side - 2 * margin
+    out = np.empty(stack.shape, dtype=np.float32)
+    for y0 in range(0, h, core):
+        for x0 in range(0, w, core):
+            y1, x1 = min(y0 + core, h), min(x0 + core, w)
+            ty0, tx0, ty1, tx1 = (
+                max(0, y0 - margin),
+                max(0, x0 - margin),
+                min(h, y1 + margin),
+                min(w, x1 + margin),
+            )
+            tile = net(to_batch(np.ascontiguousarray(stack[:, ty0:ty1, tx0:tx1]), device))
+            out[:, y0:y1, x0:x1] = tile[:, 0, y0 - ty0 : y1 - ty0, x0 - tx0 : x1 - tx0].float().cpu().numpy()
+    return out
+
+
+def receptive_radius(net: nn.Module) -> int | None:
+    """How far (pixels) an output pixel of a stack of stride-1 convolutions sees; None for other nets."""
+    radius = 0
+    for module in net.modules():
+        if isinstance(module, nn.Conv2d):
+            if module.stride != (1, 1):
+                return None
+            radius += max(d * (k - 1) // 2 for k, d in zip(module.kernel_size, module.dilation, strict=True))
+        elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d, nn.Upsample, nn.ConvTranspose2d)):
+            return None
+    return radius

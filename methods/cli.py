@@ -1,0 +1,268 @@
+"""Command line: train a blind denoiser on a folder of your noisy images and apply it.
+
+Examples
+--------
+::
+
+    python -m methods fit gan2gan noisy/ --out cells.g2g            # learns the noise from noisy/ alone
+    python -m methods fit n2v noisy/ --out cells.n2v --profile smoke --seed 1
+    python -m methods denoise cells.g2g noisy/ denoised/           # same names, formats and bit depths
+    python -m methods denoise cells.g2g big.tif big_denoised.tif --device cuda
+    python -m methods info cells.g2g                                # what, how and on what it was trained
+
+(``gan2gan-denoise`` is the same command, installed as a console script.) ``fit`` takes the methods that
+need nothing but noisy images (GAN2GAN, N2V, BM3D with an estimated sigma), PNG or TIFF images of 8 or 16
+bits (color is converted to gray, with a notice; sizes may differ), and keeps a checkpoint beside the
+model file so an interrupted fit resumes. Bad input prints one line and exits with status 2; nothing
+already written is removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+from bench.data import DataError
+from bench.images import ImageFile, list_image_files, read_image_file, write_image_file
+from bench.profiles import PROFILES, UnknownProfileError, get_profile
+from bench.provenance import describe_device, describe_git, describe_versions, now_utc
+from methods.base import TrainingData
+from methods.modelfile import ModelFileError, load_model_file, read_model_info, save_model_file
+from methods.registry import METHODS, UnknownMethodError, find_method, make_method
+from methods.training import resolve_device
+
+
+class UsageError(ValueError):
+    """A command-line value that cannot be used."""
+
+
+USER_ERRORS = (UsageError, DataError, ModelFileError, UnknownMethodError, UnknownProfileError)
+
+
+def list_blind_methods() -> list[str]:
+    """Registry keys of the methods that learn from noisy images alone (what ``fit`` accepts)."""
+    return [
+        key
+        for key, cls in METHODS.items()
+        if not (cls.requires.clean or cls.requires.pairs or cls.requires.noise_model)
+        and not getattr(cls, "upstream", None)
+    ]
+
+
+def fit_model(args: argparse.Namespace) -> int:
+    """``fit``: train METHOD on the noisy images of a folder and write a model file."""
+    key = find_method(args.method)
+    if key not in list_blind_methods():
+        needs = [k for k, on in asdict(METHODS[key].requires).items() if on and k != "noisy_images"]
+        raise UsageError(
+            f"{METHODS[key].name} needs {', '.join(needs) or 'other methods'}, not just noisy images; "
+            f"fit takes: {', '.join(list_blind_methods())}"
+        )
+    out: Path = args.out
+    if out.exists():
+        held = read_model_info(out)  # refuses a file that is not a model
+        if held.method != key:
+            held_name, name = METHODS[held.method].name, METHODS[key].name
+            raise UsageError(f"{out} holds a {held_name} model; choose another --out for {name}")
+        if not args.overwrite:
+            raise UsageError(f"{out} exists; pass --overwrite to replace it")
+    files = read_folder(args.noisy_dir)
+    depths = Counter(f.bit_depth for f in files)
+    if len(depths) > 1:
+        kinds = ", ".join(
+            f"{n} {d}, e.g. {next(f.path.name for f in files if f.bit_depth == d)}" for d, n in depths.items()
+        )
+        raise DataError(
+            f"{args.noisy_dir} mixes bit depths ({kinds}); a model learns the noise of one kind of image: "
+            "fit on one bit depth"
+        )
+    profile = get_profile(args.profile)
+    params = profile.params(key)
+    device = pick_device(args.device)
+    method = make_method(key, params=params, device=device)
+    min_size = getattr(method, "min_image_size", None)
+    small = [f for f in files if min_size and min(f.image.shape) < min_size]
+    if small:
+        h, w = small[0].image.shape
+        raise DataError(
+            f"image {small[0].path} is {h}x{w}, smaller than {METHODS[key].name}'s patch size {min_size}"
+        )
+    checkpoint = out.with_name(f".{out.name}.checkpoint")
+    resumed = any(checkpoint.parent.glob(f"{checkpoint.name}*"))
+    say = _say(args.quiet)
+    say(
+        f"fitting {METHODS[key].name} (profile {profile.name}, seed {args.seed}, {device}) on {len(files)} "
+        f"{next(iter(depths))} images of {args.noisy_dir}"
+        + (" (resuming from its checkpoint)" if resumed else "")
+    )
+    started = now_utc()
+    method.fit(
+        TrainingData(noisy=tuple(f.image for f in files)),
+        seed=args.seed,
+        progress=not args.quiet,
+        checkpoint=checkpoint,
+    )
+    record = {
+        "trained_on": {
+            "folder": str(args.noisy_dir.resolve()),
+            "images": len(files),
+            "bit_depth": next(iter(depths)),
+            "sizes": sorted({f"{f.image.shape[0]}x{f.image.shape[1]}" for f in files}),
+            "files": [f.path.name for f in files],
+        },
+        "profile": profile.name,
+        "seed": args.seed,
+        "report": getattr(method, "report", {}),
+        "provenance": {
+            "versions": describe_versions(),
+            "git": describe_git(),
+            "device": describe_device(device),
+            "started": started,
+            "finished": now_utc(),
+        },
+    }
+    save_model_file(out, method, key=key, params=params, record=record)
+    for stale in checkpoint.parent.glob(f"{checkpoint.name}*"):
+        stale.unlink()
+    say(f"wrote {out}")
+    return 0
+
+
+def denoise_images(args: argparse.Namespace) -> int:
+    """``denoise``: apply a model file to an image or a folder; outputs keep names, formats and depths."""
+    source: Path = args.input
+    inputs = list_image_files(source)
+    if source.is_dir():
+        if args.output.exists() and not args.output.is_dir():
+            raise UsageError(f"{args.output} is a file; denoising the folder {source} needs an output folder")
+        targets = [args.output / path.name for path in inputs]
+    else:
+        if args.output.is_dir():
+            targets = [args.output / source.name]
+        else:
+            targets = [args.output]
+            if args.output.suffix.lower() != source.suffix.lower():
+                raise UsageError(f"{args.output} must keep the input's format ({source.suffix})")
+    info = read_model_info(args.model)
+    depth = info.record.get("trained_on", {}).get("bit_depth")
+    checked = [read_image_file(path) for path in inputs]  # every input is readable before anything is written
+    for image in checked:
+        if depth and image.bit_depth != depth:
+            raise DataError(
+                f"image {image.path} is {image.bit_depth} but the model was trained on {depth} images; "
+                "its noise is relative to that range: denoise images of the depth it was trained on"
+            )
+    converted = [f.path.name for f in checked if f.converted]
+    if converted:
+        warnings.warn(
+            f"converted {len(converted)} color images to gray: {', '.join(converted[:3])}", stacklevel=1
+        )
+    del checked
+    method, _ = load_model_file(args.model, device=pick_device(args.device))
+    stages = method.stages()
+    if args.stage is not None and args.stage not in stages:
+        raise UsageError(f"{args.model} has no stage {args.stage!r}; its stages: {', '.join(stages)}")
+    stage = stages[args.stage] if args.stage else list(stages.values())[-1]
+    if source.is_dir():
+        args.output.mkdir(parents=True, exist_ok=True)
+    say = _say(args.quiet)
+    for path, target in zip(inputs, targets, strict=True):
+        image = read_image_file(path)
+        write_image_file(target, stage.denoise(image.image), bit_depth=image.bit_depth)
+        say(f"{path} -> {target}")
+    return 0
+
+
+def show_info(args: argparse.Namespace) -> int:
+    """``info``: what the model is, how and on what it was trained (its weights are loaded to check)."""
+    method, info = load_model_file(args.model, device="cpu")
+    record = info.record
+    trained = record.get("trained_on", {})
+    provenance = record.get("provenance", {})
+    git = provenance.get("git", {})
+    params = ", ".join(f"{k}={v}" for k, v in sorted(info.params.items())) or "defaults"
+    lines = [
+        f"{args.model}: {METHODS[info.method].name} (method {info.method}, model-file format "
+        f"{record['format_version']})",
+        f"parameters: {params}",
+        f"profile: {record.get('profile')}, seed {record.get('seed')}",
+        f"trained on: {trained.get('images')} {trained.get('bit_depth')} images of {trained.get('folder')} "
+        f"(sizes {', '.join(trained.get('sizes', []))})",
+        f"trained {provenance.get('started')} to {provenance.get('finished')} on "
+        f"{provenance.get('device', {}).get('name')} ({provenance.get('device', {}).get('host')})",
+        f"git revision: {git.get('revision')}{' (with uncommitted changes)' if git.get('dirty') else ''}",
+        "versions: " + ", ".join(f"{k} {v}" for k, v in provenance.get("versions", {}).items()),
+        f"stages (denoise --stage; the last is the default): {', '.join(method.stages())}",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+def read_folder(folder: Path) -> list[ImageFile]:
+    """Every image of a training folder, read and checked (the first unreadable one is named)."""
+    if not folder.is_dir():
+        raise DataError(f"{folder} is not a folder of noisy images")
+    return [read_image_file(path) for path in list_image_files(folder)]
+
+
+def pick_device(name: str) -> str:
+    """The torch device ``name`` ('auto', 'cpu', 'cuda') resolves to here."""
+    try:
+        return str(resolve_device(name))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def _say(quiet: bool):
+    def say(message: str) -> None:
+        if not quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    return say
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m methods`` argument parser."""
+    parser = argparse.ArgumentParser(prog="python -m methods", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    fit = sub.add_parser("fit", help="train a method on a folder of noisy images")
+    fit.add_argument("method", help=f"one of {', '.join(list_blind_methods())}")
+    fit.add_argument("noisy_dir", type=Path, help="folder of noisy PNG/TIFF images (8 or 16 bits)")
+    fit.add_argument("--out", type=Path, required=True, help="model file to write")
+    fit.add_argument("--profile", default="cpu", help=f"{', '.join(PROFILES)} (default: cpu)")
+    fit.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    fit.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    fit.add_argument("--overwrite", action="store_true", help="replace an existing model of the same method")
+    fit.add_argument("--quiet", action="store_true", help="no progress or status lines")
+    denoise = sub.add_parser("denoise", help="denoise an image or a folder with a model file")
+    denoise.add_argument("model", type=Path, help="model file written by fit")
+    denoise.add_argument("input", type=Path, help="an image, or a folder of images")
+    denoise.add_argument("output", type=Path, help="output image, or folder (created if needed)")
+    denoise.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    denoise.add_argument("--stage", help="stage to apply (GAN2GAN: g_theta2, G2G_1, ...; default: the last)")
+    denoise.add_argument("--quiet", action="store_true", help="no status lines")
+    info = sub.add_parser("info", help="what a model file holds")
+    info.add_argument("model", type=Path, help="model file written by fit")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; bad input prints one line and returns 2."""
+    args = build_parser().parse_args(argv)
+    command = {"fit": fit_model, "denoise": denoise_images, "info": show_info}[args.command]
+    try:
+        return command(args)
+    except USER_ERRORS as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted: run the same command again to resume from the checkpoint", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
