@@ -16,6 +16,7 @@ from methods.training import (
     TrainConfig,
     apply_network,
     init_seeded,
+    receptive_radius,
     resolve_device,
     sample_patches,
     train_network,
@@ -337,6 +338,23 @@ def test_apply_network_shapes_and_dtype() -> None:
     assert batch.shape == (2, 21, 17)
     with pytest.raises(ValueError, match="shape"):
         apply_network(net, image[None, None], device=CPU)
+
+
+def test_apply_network_tiles_large_images_seamlessly() -> None:
+    net = init_seeded(lambda: DnCNN(depth=4, features=8), seed=1)
+    assert receptive_radius(net) == 4
+    image = np.random.default_rng(2).random((2, 70, 93)).astype(np.float32)
+    whole = apply_network(net, image, device=CPU)
+    tiled = apply_network(net, image, device=CPU, max_pixels=20 * 20)  # cores of 12x12 inside 4-pixel margins
+    np.testing.assert_allclose(tiled, whole, atol=1e-6)
+    too_thin = apply_network(net, image, device=CPU, max_pixels=6 * 6)  # no room for a core: one pass
+    np.testing.assert_array_equal(too_thin, whole)
+
+
+def test_receptive_radius_is_none_for_nets_with_pooling() -> None:
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.MaxPool2d(2))
+    assert receptive_radius(net) is None
+    assert receptive_radius(torch.nn.Conv2d(1, 1, 5, padding=4, dilation=2)) == 4
 
 
 def test_apply_network_uses_eval_mode_and_restores_it() -> None:
