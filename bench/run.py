@@ -264,14 +264,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def check_in_process(args: argparse.Namespace, *, command: str) -> None:
-    """Figures, ablations and timing run their cells in this process: ``--collect`` cannot apply, and
-    another ``--executor`` is noted and ignored."""
+    """Figures, ablations and timing run their cells in this process, for one seed: ``--collect`` cannot
+    apply, and another ``--executor`` or further seeds are noted and ignored."""
     if args.collect:
         raise UsageError(f"--collect gathers tables only; {command} runs its cells in this process")
+    log = make_log(quiet=args.quiet)
     if args.executor != "local":
-        make_log(quiet=args.quiet)(
-            f"[note] {command} runs its cells in this process (--executor is for tables)"
-        )
+        log(f"[note] {command} runs its cells in this process (--executor is for tables)")
+    seeds = parse_seeds(args.seeds)
+    if len(seeds) > 1:
+        log(f"[note] {command} runs seed {seeds[0]} only (several seeds are for tables)")
 
 
 def format_table1() -> str:
