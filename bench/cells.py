@@ -44,16 +44,24 @@ import numpy as np
 import torch
 from filelock import FileLock
 
-from bench.data import Dataset, load_dataset
+from bench.data import DataError, Dataset, load_dataset
 from bench.metrics import compute_psnr, compute_ssim
 from bench.provenance import describe_device, describe_git, describe_versions, now_utc
+from bench.realnoise import is_real_noise, make_cell_noise
 from methods.base import Denoiser, Requirements, build_training_data
 from methods.registry import METHODS, load_method, make_method
 from methods.training import resolve_device
 from noise import parse_noise
 
 _ROOT = Path(__file__).resolve().parent.parent
-_CODE_FILES = ("noise", "methods", "bench/data.py", "bench/metrics.py", "bench/cells.py")
+_CODE_FILES = (
+    "noise",
+    "methods",
+    "bench/data.py",
+    "bench/metrics.py",
+    "bench/cells.py",
+    "bench/realnoise.py",
+)
 _VERSIONED = ("numpy", "torch", "bm3d", "scikit-image")
 
 
@@ -317,7 +325,7 @@ class CellRunner:
         method = make_method(spec.method, params=params, device=self.device)
         requires = method.requires
         clean = self._training_images(spec, method) if _learns_from_images(requires) else ()
-        noise = parse_noise(spec.noise) if spec.noise is not None else None
+        noise = make_cell_noise(spec.noise, requires=requires) if spec.noise is not None else None
         training = build_training_data(
             requires,
             clean=clean,
@@ -472,7 +480,17 @@ def invalidate_cells(
 
 
 def _noisy_test_set(test: Dataset, spec: EvalSpec) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """Clean/noisy pairs: one seeded noise stream drawn over the images in sorted order."""
+    """Clean/noisy pairs: one seeded noise stream drawn over the images in sorted order; for real noise
+    (``real:<level>``), the test set's own noisy images."""
+    if is_real_noise(spec.noise):
+        noisy_images = getattr(test, "noisy", None)
+        if noisy_images is None:
+            raise DataError(
+                f"noise {spec.noise!r} needs a test set with noisy images; {test.name!r} has none"
+            )
+        for name, image, noisy in zip(test.names, test.images, noisy_images, strict=True):
+            yield name, crop_centre(image, spec.test_crop), crop_centre(noisy, spec.test_crop)
+        return
     noise = parse_noise(spec.noise)
     rng = derive_rng(spec.seed, "test-noise", spec.noise)
     for name, image in zip(test.names, test.images, strict=True):

@@ -70,6 +70,9 @@ SKIMAGE_TRAIN = (
 _SKIMAGE = {"skimage-train": SKIMAGE_TRAIN, "skimage-test": SKIMAGE_TEST}
 
 _FOLDER_PREFIX = "folder:"
+#: Real-noise datasets (FMD wide field, CT) of :mod:`bench.realnoise`: ``fmd:ROOT:LEVEL:SPLIT``, ``ct:...``.
+_REAL_NOISE_PREFIXES = ("fmd:", "ct:")
+_REAL_NOISE = "real-noise"
 _IMAGE_EXTENSIONS = frozenset({".png", ".tif", ".tiff", ".jpg", ".jpeg"})
 _SUMS_FILE = "data_sha256sums.txt"
 
@@ -250,7 +253,12 @@ def _parse_name(name: str) -> str:
         return name
     if name.startswith(_FOLDER_PREFIX) and len(name) > len(_FOLDER_PREFIX):
         return _FOLDER_PREFIX
-    raise DataError(f"unknown dataset '{name}': use one of {', '.join(list_datasets())} or folder:PATH")
+    if name.startswith(_REAL_NOISE_PREFIXES):
+        return _REAL_NOISE
+    raise DataError(
+        f"unknown dataset '{name}': use one of {', '.join(list_datasets())}, folder:PATH, "
+        "fmd:ROOT:LEVEL:SPLIT or ct:ROOT:LEVEL:SPLIT"
+    )
 
 
 def _folder_path(name: str) -> Path:
@@ -324,6 +332,10 @@ def load_dataset(
     files and other extensions are ignored); 8-bit is divided by 255, 16-bit by 65535, float must be in
     [0, 1]; color images are converted to gray with one warning per dataset.
 
+    ``fmd:ROOT:LEVEL:SPLIT`` and ``ct:ROOT:LEVEL:SPLIT`` are the real-noise data of
+    :mod:`bench.realnoise` (FMD wide field, reconstructed CT; e.g. ``fmd:/data/fmd:avg1:train``): a
+    training split holds the noisy images, a test split the clean references with their noisy images.
+
     Parameters
     ----------
     name : str
@@ -351,6 +363,10 @@ def load_dataset(
         return _load_bsd(name, data_root=data_root, limit=limit, min_size=min_size)
     if kind in _SKIMAGE:
         return _load_skimage(name, limit=limit, min_size=min_size)
+    if kind == _REAL_NOISE:
+        from bench.realnoise import load_real_noise  # it imports this module
+
+        return load_real_noise(name, limit=limit, min_size=min_size)
     return _load_folder(name, limit=limit, min_size=min_size)
 
 
@@ -478,6 +494,12 @@ def verify_dataset(name: str, *, data_root: str | os.PathLike | None = None) -> 
             if _is_image_file(path) and path.name not in expected:
                 problems.append(f"unexpected file: {path}")
         return problems
+    if kind == _REAL_NOISE:
+        try:
+            load_dataset(name)
+        except DataError as exc:
+            problems.append(str(exc))
+        return problems
     if kind in _SKIMAGE:
         folder = _skimage_dir()
         files = [folder / f for f in sorted(_SKIMAGE[name])]
@@ -500,6 +522,8 @@ def _count_files(name: str) -> int:
         return len(_expected_sums(name))
     if kind in _SKIMAGE:
         return len(_SKIMAGE[name])
+    if kind == _REAL_NOISE:
+        return len(load_dataset(name))
     return len(_folder_files(_folder_path(name)))
 
 
@@ -541,7 +565,7 @@ def fetch_dataset(
     if kind in _SKIMAGE:
         _log.info("dataset '%s' is bundled with scikit-image: nothing to fetch", name)
         return _skimage_dir()
-    if kind == _FOLDER_PREFIX:
+    if kind in (_FOLDER_PREFIX, _REAL_NOISE):
         raise DataError(f"dataset '{name}' is a local folder and cannot be fetched")
 
     import pooch
@@ -650,6 +674,7 @@ def main(argv: list[str] | None = None) -> int:
                 count, source, status = _status(name, args.data_root)
                 print(f"{name:<14} {count:>4} images  {status:<10}  {source}")
             print("also: folder:PATH (any folder of .png/.tif/.tiff/.jpg/.jpeg images)")
+            print("also: fmd:ROOT:LEVEL:SPLIT, ct:ROOT:LEVEL:SPLIT (real noise, see bench/realnoise.py)")
             return 0
         if args.command == "verify":
             problems = verify_dataset(args.name, data_root=args.data_root)
@@ -677,4 +702,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from bench.data import main as _main  # the imported module, whose DataError bench.realnoise raises
+
+    sys.exit(_main())

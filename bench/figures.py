@@ -321,3 +321,74 @@ def plot_timing(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Pat
         ax.set_title(title)
         ax.legend(fontsize=7)
         return save_figure(fig, path_stem)
+
+
+def plot_real_noise(
+    path_stem: Path,
+    *,
+    frame: pd.DataFrame,
+    levels: Sequence[str],
+    columns: Sequence[str],
+    reference: pd.DataFrame,
+    title: str,
+) -> list[Path]:
+    """Figure 4: (a) PSNR of every method averaged over the noise levels as bars (the paper's panel),
+    (b) PSNR per level, one line per method, the noisy input dotted and the authors' README numbers
+    (pretrained weights, ``reference`` with columns level, method, psnr) as crosses.
+
+    Returns the written files (``<stem>.png`` and ``<stem>.pdf``).
+    """
+    ran = frame[frame["method"] != "noisy input"].dropna(subset=["psnr"])
+    methods = [m for m in columns if m in set(ran["method"])]
+    methods += [m for m in dict.fromkeys(ran["method"]) if m not in methods]
+    levels = [lvl for lvl in levels if lvl in set(frame["level"])]
+    means = ran.groupby(["level", "method"])["psnr"].mean()
+    cmap = plt.get_cmap("tab10")
+    colours = {m: cmap(i % 10) for i, m in enumerate(methods)}
+    x = np.arange(len(levels))
+    with plt.rc_context(STYLE):
+        fig, (bars_ax, lines_ax) = plt.subplots(
+            1, 2, figsize=(4.0 + 0.55 * len(methods) + 3.0 + 0.5 * len(levels), 3.8)
+        )
+        averages = [float(np.mean([means.get((lvl, m), np.nan) for lvl in levels])) for m in methods]
+        bars = bars_ax.bar(np.arange(len(methods)), averages, color=[colours[m] for m in methods])
+        bars_ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
+        bars_ax.set_xticks(np.arange(len(methods)), methods, rotation=30, ha="right")
+        finite = [a for a in averages if np.isfinite(a)]
+        if finite:
+            bars_ax.set_ylim(max(0.0, min(finite) - 3), max(finite) + 1.5)
+        bars_ax.set_ylabel("PSNR (dB), average over levels")
+        bars_ax.set_title(f"(a) average over {len(levels)} levels", fontsize=9)
+        for m in methods:
+            lines_ax.plot(
+                x,
+                [means.get((lvl, m), np.nan) for lvl in levels],
+                marker="o",
+                ms=3.5,
+                color=colours[m],
+                label=m,
+            )
+        noisy = frame[frame["method"] == "noisy input"].groupby("level")["psnr"].mean()
+        if len(noisy):
+            lines_ax.plot(
+                x, [noisy.get(lvl, np.nan) for lvl in levels], ls=":", color="0.4", label="noisy input"
+            )
+        for i, (method, part) in enumerate(reference.groupby("method", sort=False)):
+            values = part.set_index("level")["psnr"]
+            lines_ax.plot(
+                x,
+                [values.get(lvl, np.nan) for lvl in levels],
+                ls="--",
+                marker="x",
+                ms=4,
+                lw=1,
+                color=("0.15", "0.55")[i % 2],
+                label=f"{method} (authors' weights)",
+            )
+        lines_ax.set_xticks(x, levels)
+        lines_ax.set_xlabel("noise level")
+        lines_ax.set_ylabel("PSNR (dB)")
+        lines_ax.set_title("(b) per level", fontsize=9)
+        lines_ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
+        fig.suptitle(title, y=1.02)
+        return save_figure(fig, path_stem)

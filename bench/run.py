@@ -10,6 +10,7 @@ Examples
     python -m bench.run table3 --correlated paper       # mixture and correlated noise (paper's formula)
     python -m bench.run n2v-check                       # our N2V against the official n2v package
     python -m bench.run theorem1 | fig1 | timing        # Theorem 1, Figure 1, inference time
+    python -m bench.run fig4 --dataset fmd --data-root DIR   # Figure 4: real noise (FMD WF or CT)
     python -m bench.run all                             # all of the above and the ablations
     python -m bench.run table2 --seeds 3 --executor joblib --jobs 2   # 3 seeds, 2 worker processes
     python -m bench.run table2 --executor slurm --slurm-partition gpu --slurm-gpus 1 --device cuda
@@ -39,7 +40,7 @@ from bench.cells import (
     is_cached,
     make_fit_spec,
 )
-from bench.data import DataError
+from bench.data import DataError, resolve_data_root
 from bench.executors import (
     EXECUTORS,
     CellStatus,
@@ -51,9 +52,21 @@ from bench.executors import (
 )
 from bench.figure1 import NOISE as FIGURE1_NOISE
 from bench.figure1 import tabulate_figure1, write_figure1
+from bench.figure4 import (
+    FIG4_METHODS,
+    check_figure4_methods,
+    describe_figure4_run,
+    format_figure4_header,
+    make_figure4_specs,
+    merge_figure4_manifest,
+    tabulate_figure4,
+    write_figure4,
+)
 from bench.figures import plot_noise_std_histograms, plot_psnr_against_level, plot_theorem1, plot_timing
 from bench.profiles import PROFILES, Profile, UnknownProfileError, get_profile
 from bench.provenance import describe_device, describe_provenance
+from bench.realnoise import LEVELS as REAL_NOISE_LEVELS
+from bench.realnoise import check_real_noise_layout
 from bench.report import (
     RESULT_COLUMNS,
     format_gan2gan_fits,
@@ -90,7 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "table",
         help="table1, table2, table3, n2v-check (our N2V against the n2v package), theorem1, fig1, "
-        "timing, all",
+        "fig4 (real noise), timing, all",
+    )
+    parser.add_argument(
+        "--dataset",
+        choices=tuple(REAL_NOISE_LEVELS),
+        help="fig4: the real-noise data under --data-root, FMD wide field (fmd) or CT (ct)",
     )
     parser.add_argument("--methods", help="comma-separated method keys or names (default: the table's)")
     parser.add_argument(
@@ -125,7 +143,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         help="torch threads per cell (default 1); CPU results depend on it, never on the executor",
     )
     parser.add_argument(
-        "--data-root", type=Path, help="folder holding BSD400/ and BSD68/ (or set $GAN2GAN_DATA)"
+        "--data-root",
+        type=Path,
+        help="folder holding BSD400/ and BSD68/ (or set $GAN2GAN_DATA); fig4: the FMD or CT data",
     )
     parser.add_argument("--train-data", help="override the profile's training set (e.g. folder:PATH)")
     parser.add_argument("--test-data", help="override the profile's test set (e.g. folder:PATH)")
@@ -230,7 +250,7 @@ def make_eval_spec(
 
 
 #: Every command of ``python -m bench.run``.
-COMMANDS: tuple[str, ...] = ("table1", *TABLES, "theorem1", "fig1", "timing", "all")
+COMMANDS: tuple[str, ...] = ("table1", *TABLES, "theorem1", "fig1", "fig4", "timing", "all")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -248,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_theorem1(args)
         if args.table == "fig1":
             return run_figure1(args)
+        if args.table == "fig4":
+            return run_figure4(args)
         if args.table == "timing":
             return run_timing(args)
         if args.table == "all":
@@ -654,6 +676,68 @@ def run_figure1(args: argparse.Namespace) -> int:
         seeds=[seed],
         device=runner.device,
         started=started,
+    )
+    print(f"wrote {out_dir}/: {', '.join(p.name for p in written)}, manifest.json", file=sys.stderr)
+    return 0
+
+
+def run_figure4(args: argparse.Namespace) -> int:
+    """Figure 4 (real noise): every level of FMD wide field or CT through the cache, then CSV, Markdown,
+    figure and manifest in ``<out>/fig4/<profile>/``."""
+    if args.dataset is None:
+        raise UsageError("fig4 needs --dataset fmd (FMD wide field) or --dataset ct")
+    data_root = resolve_data_root(args.data_root)
+    if data_root is None:
+        raise UsageError(
+            f"fig4 needs --data-root DIR (or $GAN2GAN_DATA) holding the {args.dataset} data (layout in "
+            "bench/realnoise.py; python -m bench.realnoise fmd DIR writes a small synthetic one)"
+        )
+    for flag, value in (("--noise", args.noise), ("--test-data", args.test_data)):
+        if value:
+            raise UsageError(
+                f"fig4 evaluates every level on the dataset's own noisy test images; drop {flag}"
+            )
+    profile = get_profile(args.profile)
+    seed = parse_seeds(args.seeds)[0]
+    methods = [find_method(m) for m in _split(args.methods)] if args.methods else list(FIG4_METHODS)
+    try:
+        check_figure4_methods(methods)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    root = check_real_noise_layout(args.dataset, data_root)  # before any work; reads no pixels
+    unavailable = find_unavailable(methods)
+    runner = make_runner(args)
+    started = dt.datetime.now(dt.timezone.utc)
+    specs = make_figure4_specs(
+        args.dataset,
+        root=root,
+        profile=profile,
+        methods=[m for m in methods if m not in unavailable],
+        seed=seed,
+        clean_train_data=args.train_data or profile.train_data,
+    )
+    if args.force or args.force_method:
+        make_log(quiet=args.quiet)(f"[cells] --force: {runner.invalidate(specs)} cached results deleted")
+    frame = tabulate_figure4(runner, specs, dataset=args.dataset)
+    out_dir = args.out / "fig4" / profile.name
+    out_dir.mkdir(parents=True, exist_ok=True)
+    header = format_figure4_header(
+        args.dataset,
+        root=root,
+        profile=profile,
+        seed=seed,
+        device=runner.device,
+        threads=runner.threads,
+        clean_train_data=args.train_data or profile.train_data,
+    )
+    written = write_figure4(frame, dataset=args.dataset, out_dir=out_dir, profile=profile, header=header)
+    write_manifest(
+        out_dir / "manifest.json",
+        merge_figure4_manifest(
+            out_dir / "manifest.json",
+            describe_figure4_run(runner, specs, dataset=args.dataset, profile=profile, started=started),
+            dataset=args.dataset,
+        ),
     )
     print(f"wrote {out_dir}/: {', '.join(p.name for p in written)}, manifest.json", file=sys.stderr)
     return 0
