@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -173,8 +174,6 @@ def run_task(task: Task, config: RunnerConfig) -> Outcome:
 @cache
 def _worker_runner(config: RunnerConfig) -> CellRunner:
     """One runner per worker process and config, so datasets are decoded once per process."""
-    import sys
-
     return config.make_runner(progress=False, log=lambda message: print(message, file=sys.stderr))
 
 
