@@ -201,6 +201,24 @@ class EvalResult:
     from_cache: bool
     fit_report: dict[str, Any] = field(default_factory=dict)
 
+    def stage_rows(self, *, device: str) -> list[dict[str, Any]]:
+        """One tidy row per stage (method, seed, metrics, fit and denoise seconds, device); reports add
+        their own key columns."""
+        return [
+            {
+                "method": stage.stage,
+                "seed": self.spec.seed,
+                "psnr": stage.psnr,
+                "ssim": stage.ssim,
+                "ssim_authors": stage.ssim_authors,
+                "n_images": stage.n_images,
+                "fit_seconds": self.fit_seconds,
+                "denoise_seconds": stage.denoise_seconds,
+                "device": device,
+            }
+            for stage in self.stages
+        ]
+
 
 @dataclass
 class CellRunner:

@@ -167,18 +167,23 @@ def _is_image_file(path: Path) -> bool:
     return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in _IMAGE_EXTENSIONS
 
 
-def _read_image(path: Path) -> tuple[np.ndarray, bool]:
-    """Read one image file as float32 gray in [0, 1]; also return whether it was converted from color."""
+def read_raw_image(path: Path) -> np.ndarray:
+    """The pixels of one image file as stored (dtype and channels kept); an unreadable file is a
+    :class:`DataError` naming it."""
     from skimage import io
 
     try:
         with warnings.catch_warnings():
             # imageio probes its legacy plugins on undecodable files; their deprecation notices are noise here
             warnings.filterwarnings("ignore", message=r"The legacy `\w+` plugin", category=DeprecationWarning)
-            raw = np.asarray(io.imread(path))
+            return np.asarray(io.imread(path))
     except Exception as exc:
         raise DataError(f"cannot read image {path}: {exc}") from exc
-    return _to_gray_float(raw, path)
+
+
+def _read_image(path: Path) -> tuple[np.ndarray, bool]:
+    """Read one image file as float32 gray in [0, 1]; also return whether it was converted from color."""
+    return _to_gray_float(read_raw_image(path), path)
 
 
 def _to_gray_float(raw: np.ndarray, path: Path) -> tuple[np.ndarray, bool]:

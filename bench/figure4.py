@@ -149,23 +149,8 @@ def tabulate_figure4(runner: CellRunner, specs: list[EvalSpec], *, dataset: str)
             runner.dataset(spec.fit.train_data, limit=spec.fit.train_limit)
     rows = []
     for spec in specs:
-        result = runner.evaluate(spec)
-        for stage in result.stages:
-            rows.append(
-                {
-                    "dataset": dataset,
-                    "level": spec.noise.partition(":")[2],
-                    "method": stage.stage,
-                    "seed": spec.seed,
-                    "psnr": stage.psnr,
-                    "ssim": stage.ssim,
-                    "ssim_authors": stage.ssim_authors,
-                    "n_images": stage.n_images,
-                    "fit_seconds": result.fit_seconds,
-                    "denoise_seconds": stage.denoise_seconds,
-                    "device": runner.device,
-                }
-            )
+        keys = {"dataset": dataset, "level": spec.noise.partition(":")[2]}
+        rows += [{**keys, **row} for row in runner.evaluate(spec).stage_rows(device=runner.device)]
     for spec in {s.test_data: s for s in specs}.values():
         test = runner.dataset(spec.test_data, limit=spec.test_limit, min_size=spec.test_crop)
         psnr = [compute_psnr(n, c) for n, c in zip(test.noisy, test.images, strict=True)]

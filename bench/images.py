@@ -7,13 +7,12 @@ Writing rounds back to the input's integer depth, clipped to its range, in the i
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from bench.data import DataError, _to_gray_float
+from bench.data import DataError, _to_gray_float, read_raw_image
 
 #: The formats read and written (lossless, 8- and 16-bit).
 FORMATS: frozenset[str] = frozenset({".png", ".tif", ".tiff"})
@@ -53,14 +52,7 @@ def list_image_files(source: Path) -> list[Path]:
 
 def read_image_file(path: Path) -> ImageFile:
     """Read ``path`` as gray float32 in [0, 1], noting its bit depth ('8-bit' or '16-bit')."""
-    from skimage import io
-
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=r"The legacy `\w+` plugin", category=DeprecationWarning)
-            raw = np.asarray(io.imread(path))
-    except Exception as exc:
-        raise DataError(f"cannot read image {path}: {exc}") from exc
+    raw = read_raw_image(path)
     depth = {np.dtype(np.uint8): "8-bit", np.dtype(np.uint16): "16-bit"}.get(raw.dtype)
     if depth is None:
         raise DataError(

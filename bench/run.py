@@ -543,24 +543,8 @@ def _tidy(results: list[EvalResult], *, table: str, profile: str, device: str) -
     rows = []
     for result in results:
         noise = parse_noise(result.spec.noise)
-        for stage in result.stages:
-            rows.append(
-                {
-                    "table": table,
-                    "profile": profile,
-                    "noise": noise.family,
-                    "level": noise.level,
-                    "method": stage.stage,
-                    "seed": result.spec.seed,
-                    "psnr": stage.psnr,
-                    "ssim": stage.ssim,
-                    "ssim_authors": stage.ssim_authors,
-                    "n_images": stage.n_images,
-                    "fit_seconds": result.fit_seconds,
-                    "denoise_seconds": stage.denoise_seconds,
-                    "device": device,
-                }
-            )
+        keys = {"table": table, "profile": profile, "noise": noise.family, "level": noise.level}
+        rows += [{**keys, **row} for row in result.stage_rows(device=device)]
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,25 +49,38 @@ def bm3d_command(test_folder: Path, out: Path, *extra: str) -> list[str]:
     ]
 
 
+def start_and_wait(
+    command: list[str], until: Callable[[], bool], *, what: str, timeout: float
+) -> subprocess.Popen:
+    """Start ``command`` and return its process once ``until()`` holds (it must still be running)."""
+    process = subprocess.Popen(
+        command, cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+    )
+    deadline = time.monotonic() + timeout
+    while not until():
+        assert process.poll() is None, "the run finished before it could be stopped: " + process.stderr.read()
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"{what} did not appear within {timeout:.0f} s")
+        time.sleep(0.02)
+    return process
+
+
+def partial_lines(evals: Path) -> int:
+    """Lines of the first partial evaluation under ``evals`` (0 if none yet)."""
+    partials = list(evals.glob("*.partial.jsonl")) if evals.exists() else []
+    return partials[0].read_text().count("\n") if partials else 0
+
+
 def test_killed_evaluation_resumes(tmp_path: Path, six_images: Path):
     killed = tmp_path / "killed"
-    process = subprocess.Popen(
-        bm3d_command(six_images, killed),
-        cwd=REPO,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
     partial_dir = killed / ".cache" / "evals"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        partials = list(partial_dir.glob("*.partial.jsonl")) if partial_dir.exists() else []
-        if partials and len(partials[0].read_text().splitlines()) >= 2:
-            break
-        assert process.poll() is None, "the run finished before it could be killed: " + process.stderr.read()
-        time.sleep(0.02)
-    else:
-        pytest.fail("no partial evaluation appeared within 120 s")
+    process = start_and_wait(
+        bm3d_command(six_images, killed),
+        lambda: partial_lines(partial_dir) >= 2,
+        what="a partial evaluation",
+        timeout=120,
+    )
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert not list(partial_dir.glob("*.json")), "the killed run must not have finished its cell"
@@ -89,18 +103,13 @@ def test_killed_table_runs_only_unfinished_cells(tmp_path: Path, six_images: Pat
     """SIGKILL after the first of three cells: the rerun runs the other two and matches a fresh run."""
     killed = tmp_path / "killed"
     command = bm3d_command(six_images, killed, "--seeds", "3")
-    process = subprocess.Popen(
-        command, cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
-    )
     evals = killed / ".cache" / "evals"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if evals.exists() and list(evals.glob("*.json")):
-            break
-        assert process.poll() is None, "the run finished before it could be killed: " + process.stderr.read()
-        time.sleep(0.02)
-    else:
-        pytest.fail("no finished cell appeared within 180 s")
+    process = start_and_wait(
+        command,
+        lambda: evals.exists() and bool(list(evals.glob("*.json"))),
+        what="a finished cell",
+        timeout=180,
+    )
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     finished = len(list(evals.glob("*.json")))
@@ -124,19 +133,10 @@ def test_killed_table_runs_only_unfinished_cells(tmp_path: Path, six_images: Pat
 def test_ctrl_c_keeps_the_cache_and_says_how_to_resume(tmp_path: Path, six_images: Path):
     out = tmp_path / "interrupted"
     command = bm3d_command(six_images, out, "--seeds", "2")
-    process = subprocess.Popen(
-        command, cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
-    )
     partial_dir = out / ".cache" / "evals"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        partials = list(partial_dir.glob("*.partial.jsonl")) if partial_dir.exists() else []
-        if partials and partials[0].read_text().count("\n") >= 1:
-            break
-        assert process.poll() is None, "the run finished before it could be interrupted"
-        time.sleep(0.02)
-    else:
-        pytest.fail("no partial evaluation appeared within 120 s")
+    process = start_and_wait(
+        command, lambda: partial_lines(partial_dir) >= 1, what="a partial evaluation", timeout=120
+    )
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
