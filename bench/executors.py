@@ -68,7 +68,8 @@ class Task:
 @dataclass(frozen=True)
 class Outcome:
     """How a task ended: ``cached``, ``done``, ``failed`` (with its one-line reason) or ``missing``
-    (``--collect`` found it neither finished nor failed)."""
+    (``--collect`` found it neither finished nor failed); ``job_id`` names the submitit job that ran it
+    (recorded in the manifest)."""
 
     task: Task
     status: Literal["cached", "done", "failed", "missing"]

@@ -594,6 +594,7 @@ def _manifest(
                 "seed": s.seed,
                 "status": status.outcomes[s.key].status if s.key in status.outcomes else "unknown",
                 "reason": status.outcomes[s.key].reason if s.key in status.outcomes else "",
+                "job": status.outcomes[s.key].job_id if s.key in status.outcomes else None,
             }
             for s in specs
         ],

@@ -135,6 +135,7 @@ def test_slurm_jobs_carry_the_requested_resources(tmp_path):
     ):
         assert f"#SBATCH {option}" in text, option
     assert status.count("done") == 2 and not status.unfinished
+    assert {status.outcomes[spec.key].job_id for spec in specs} == {"13_0", "13_1"}  # the evaluation array
     assert all(is_cached(tmp_path, spec) for spec in specs)
     assert sum("[submitted]" in line and "slurm job" in line for line in lines) == 4
 
