@@ -47,8 +47,8 @@ from filelock import FileLock
 from bench.data import DataError, Dataset, load_dataset
 from bench.metrics import compute_psnr, compute_ssim
 from bench.provenance import describe_device, describe_git, describe_versions, now_utc
-from bench.realnoise import is_real_noise, make_cell_noise
-from methods.base import Denoiser, Requirements, build_training_data
+from bench.realnoise import check_real_noise_method, is_real_noise
+from methods.base import Denoiser, Requirements, TrainingData, build_training_data
 from methods.registry import METHODS, load_method, make_method
 from methods.training import resolve_device
 from noise import parse_noise
@@ -342,16 +342,19 @@ class CellRunner:
         checkpoint = folder / "checkpoint"
         method = make_method(spec.method, params=params, device=self.device)
         requires = method.requires
-        clean = self._training_images(spec, method) if _learns_from_images(requires) else ()
-        noise = make_cell_noise(spec.noise, requires=requires) if spec.noise is not None else None
-        training = build_training_data(
-            requires,
-            clean=clean,
-            noise_model=noise,
-            rng=derive_rng(spec.seed, "train-noise", spec.noise or ""),
-            upstream=upstream,
-            pair_noise=parse_noise(method.pair_noise) if getattr(method, "pair_noise", None) else None,
-        )
+        images = self._training_images(spec, method) if _learns_from_images(requires) else ()
+        if is_real_noise(spec.noise):  # the training images are already noisy: hand them over as they are
+            check_real_noise_method(spec.noise, requires=requires)
+            training = TrainingData(noisy=images, upstream=upstream)
+        else:
+            training = build_training_data(
+                requires,
+                clean=images,
+                noise_model=parse_noise(spec.noise) if spec.noise is not None else None,
+                rng=derive_rng(spec.seed, "train-noise", spec.noise or ""),
+                upstream=upstream,
+                pair_noise=parse_noise(method.pair_noise) if getattr(method, "pair_noise", None) else None,
+            )
         resumed = " (resuming)" if any(folder.glob(f"{checkpoint.name}*")) else ""
         self.log(f"[fit] {method.name}: fitting{resumed} ({_describe(spec)})")
         started = now_utc()

@@ -30,8 +30,9 @@ ones to [0, 1] (their metric clip). 8- and 16-bit stacks are scaled to [0, 1] by
 :func:`load_dataset` of :mod:`bench.data` reads these by name, ``fmd:<root>:<level>:<split>`` and
 ``ct:<root>:<level>:<split>`` (see :func:`make_real_noise_name`): a training set's ``images`` are the
 noisy captures; a test set's ``images`` are the clean references and ``noisy`` their noisy images.
-A cell whose noise spec is ``real:<level>`` adds no noise (:func:`make_cell_noise`) and evaluates those
-given pairs. :func:`write_fmd_fixture` and :func:`write_ct_fixture` build small synthetic folders in
+A cell whose noise spec is ``real:<level>`` trains on the captures as they are (methods that need
+more than noisy images are refused, :func:`check_real_noise_method`) and evaluates those given pairs.
+:func:`write_fmd_fixture` and :func:`write_ct_fixture` build small synthetic folders in
 these layouts to try the pipeline.
 """
 
@@ -41,13 +42,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from bench.data import DataError, Dataset, _is_image_file, _read_image, _sha256_file
 from methods.base import Requirements
-from noise import NoiseModel, parse_noise
+from noise import parse_noise
 
 __all__ = [
     "CT_LEVELS",
@@ -57,9 +58,9 @@ __all__ = [
     "FMD_LEVELS",
     "LEVELS",
     "ImagePair",
-    "NoAddedNoise",
     "RealNoiseDataset",
     "check_real_noise_layout",
+    "check_real_noise_method",
     "describe_real_noise_files",
     "find_real_noise_root",
     "is_real_noise",
@@ -70,7 +71,6 @@ __all__ = [
     "load_ct",
     "load_fmd",
     "load_real_noise",
-    "make_cell_noise",
     "make_real_noise_name",
     "write_ct_fixture",
     "write_fmd_fixture",
@@ -149,39 +149,6 @@ class ImagePair:
     index: int | None = None
 
 
-@dataclass(frozen=True)
-class NoAddedNoise:
-    """The noise of a real-noise cell: the images are already noisy, so nothing is added.
-
-    ``spec`` is ``real:<level>`` (e.g. ``real:avg1``); :meth:`sample` returns zeros, so
-    :func:`methods.base.build_training_data` hands the captures over unchanged.
-    """
-
-    spec: str
-    family: ClassVar[str] = "real"
-
-    @property
-    def level(self) -> str:
-        """The dataset level, e.g. ``"avg1"``."""
-        return self.spec.partition(":")[2]
-
-    @property
-    def std(self) -> float:
-        """Zero: no noise is added."""
-        return 0.0
-
-    def sample(self, shape: tuple[int, ...], *, rng: np.random.Generator) -> np.ndarray:
-        """Zeros of ``shape`` (``rng`` is not used)."""
-        return np.zeros(shape, dtype=np.float32)
-
-    def psd(self, shape: tuple[int, int]) -> np.ndarray:
-        """Zeros of ``shape``."""
-        return np.zeros(shape, dtype=np.float64)
-
-    def __str__(self) -> str:
-        return self.spec
-
-
 # --------------------------------------------------------------------------------------------- names
 
 
@@ -196,24 +163,20 @@ def is_real_noise(spec: str | None) -> bool:
     return spec is not None and spec.startswith("real:") and len(spec) > len("real:")
 
 
-def make_cell_noise(spec: str, *, requires: Requirements | None = None) -> NoiseModel | NoAddedNoise:
-    """Return the noise model of a cell: :func:`noise.parse_noise` of ``spec``, or for ``real:<level>``
-    a :class:`NoAddedNoise`; with ``requires``, refuse a real-noise cell for a method that needs clean
-    images, noisy pairs or the noise model (the captures would be taken for clean images).
+def check_real_noise_method(spec: str, *, requires: Requirements) -> None:
+    """Refuse a real-noise cell (``spec`` ``real:<level>``) for a method that needs clean images, noisy
+    pairs or the noise model: its training images are the noisy captures themselves.
 
     Raises
     ------
     DataError
-        A real-noise spec for a method that needs more than single noisy images.
+        The method needs more than single noisy images.
     """
-    if not is_real_noise(spec):
-        return parse_noise(spec)
-    if requires is not None and (requires.clean or requires.pairs or requires.noise_model):
+    if requires.clean or requires.pairs or requires.noise_model:
         raise DataError(
             f"noise {spec!r} means the training images are already noisy; a method that needs clean "
             "images, noisy pairs or the noise model cannot be trained on them"
         )
-    return NoAddedNoise(spec)
 
 
 def make_real_noise_name(dataset: str, root: str | Path, *, level: str, split: str) -> str:

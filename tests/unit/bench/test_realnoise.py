@@ -16,16 +16,15 @@ from bench.data import DataError, load_dataset
 from bench.realnoise import (
     CT_SCALE,
     FMD_LEVELS,
-    NoAddedNoise,
     RealNoiseDataset,
     check_real_noise_layout,
+    check_real_noise_method,
     describe_real_noise_files,
     find_real_noise_root,
     list_ct_slices,
     list_fmd_pairs,
     load_ct,
     load_fmd,
-    make_cell_noise,
     make_real_noise_name,
     write_ct_fixture,
     write_fmd_fixture,
@@ -206,13 +205,33 @@ def test_the_manifest_entry_hashes_every_file_read(fmd):
     assert all(key.startswith("train/WF/avg1/") for key in train["noisy_sha256"])
 
 
-def test_real_noise_cells_add_nothing_and_refuse_methods_that_need_clean_images():
-    noise = make_cell_noise("real:avg1", requires=Requirements())
-    assert isinstance(noise, NoAddedNoise) and noise.level == "avg1" and str(noise) == "real:avg1"
-    assert not noise.sample((3, 4), rng=np.random.default_rng(0)).any()
+def test_real_noise_cells_add_nothing_and_refuse_methods_that_need_clean_images(fmd, tmp_path, monkeypatch):
+    from bench.cells import CellRunner, make_fit_spec
+    from methods.n2v import Noise2Void
+
+    seen = []
+
+    class StopError(Exception):
+        pass
+
+    def record(self, data, **kwargs):
+        seen.append(data)
+        raise StopError
+
+    monkeypatch.setattr(Noise2Void, "fit", record)
+    train = make_real_noise_name("fmd", fmd, level="avg1", split="train")
+    spec = make_fit_spec("n2v", params={}, train_data=train, train_limit=3, noise="real:avg1", seed=0)
+    runner = CellRunner(cache_dir=tmp_path, device="cpu", progress=False, log=lambda _: None)
+    with pytest.raises(StopError):
+        runner.fit(spec)
+    [data] = seen
+    captures = load_dataset(train, limit=3).images
+    assert data.clean is None and data.noise_model is None and len(data.noisy) == 3
+    for given, capture in zip(data.noisy, captures, strict=True):
+        np.testing.assert_array_equal(given, capture)  # the captures, nothing added
+    check_real_noise_method("real:avg1", requires=Requirements())
     with pytest.raises(DataError, match="already noisy"):
-        make_cell_noise("real:avg1", requires=Requirements(clean=True, noise_model=True))
-    assert make_cell_noise("gaussian:25").spec == "gaussian:25"
+        check_real_noise_method("real:avg1", requires=Requirements(clean=True, noise_model=True))
 
 
 def test_the_evaluation_takes_the_test_sets_own_noisy_images(fmd):
