@@ -52,9 +52,18 @@ def bm3d_command(test_folder: Path, out: Path, *extra: str) -> list[str]:
 def start_and_wait(
     command: list[str], until: Callable[[], bool], *, what: str, timeout: float
 ) -> subprocess.Popen:
-    """Start ``command`` and return its process once ``until()`` holds (it must still be running)."""
+    """Start ``command`` and return its process once ``until()`` holds (it must still be running).
+
+    The child gets the default SIGINT disposition: a run launched in the background (``nohup``, ``&``)
+    inherits SIGINT ignored, and Python would then never raise KeyboardInterrupt.
+    """
     process = subprocess.Popen(
-        command, cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+        command,
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + timeout
     while not until():
