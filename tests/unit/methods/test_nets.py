@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
+from torch import nn
 
-from methods.nets import DnCNN
+from methods.nets import DnCNN, init_dcgan_
 
 
 def count_params(net: torch.nn.Module) -> int:
@@ -62,3 +65,27 @@ def test_sigmoid_of_identity_when_last_conv_is_zero() -> None:
 def test_invalid_options_raise(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         DnCNN(**kwargs)
+
+
+def test_dncnn_is_channels_last_with_the_weights_of_a_contiguous_one() -> None:
+    torch.manual_seed(0)
+    net = DnCNN(depth=4, features=8)
+    middle = net.body[2].weight
+    assert middle.is_contiguous(memory_format=torch.channels_last) and not middle.is_contiguous()
+    torch.manual_seed(0)
+    plain = [nn.Conv2d(1, 8, kernel_size=3, padding=1, bias=False), nn.Conv2d(8, 8, kernel_size=3)]
+    assert torch.equal(net.body[0].weight, plain[0].weight)
+    assert torch.equal(middle, plain[1].weight)  # drawn as a contiguous layer would draw them
+    x = torch.rand(2, 1, 9, 11)
+    with torch.no_grad():
+        contiguous = copy.deepcopy(net).to(memory_format=torch.contiguous_format)
+        torch.testing.assert_close(net(x), contiguous(x))
+
+
+def test_dcgan_init_draws_the_same_weights_in_either_memory_format() -> None:
+    nets = [DnCNN(depth=3, features=4), DnCNN(depth=3, features=4).to(memory_format=torch.contiguous_format)]
+    for net in nets:
+        torch.manual_seed(3)
+        init_dcgan_(net)
+    for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        assert torch.equal(a, b)
