@@ -48,7 +48,14 @@ from bench.data import DataError, Dataset, load_dataset
 from bench.metrics import compute_psnr, compute_ssim
 from bench.provenance import describe_device, describe_git, describe_versions, now_utc
 from bench.realnoise import check_real_noise_method, is_real_noise
-from methods.base import Denoiser, Requirements, TrainingData, build_training_data
+from methods.base import (
+    Denoiser,
+    Requirements,
+    TrainingData,
+    build_training_data,
+    denoise_images,
+    plan_batches,
+)
 from methods.registry import METHODS, load_method, make_method
 from methods.training import resolve_device
 from noise import parse_noise
@@ -235,6 +242,9 @@ class CellRunner:
     threads : int
         Torch intra-op threads of this process. Results on CPU depend on it at the last bits, so it is
         the same for every executor (and recorded with each result).
+    image_jobs : int
+        Processes over which an evaluation spreads the test images of a method that denoises one image
+        at a time (BM3D); its results do not depend on it. Torch methods get stacks of equal-size images.
     force : bool
         Recompute every cell this runner meets (its cached result is deleted the first time).
     force_methods : frozenset of str
@@ -249,6 +259,7 @@ class CellRunner:
     data_root: Path | None = None
     device: str = "auto"
     threads: int = 1
+    image_jobs: int = 1
     force: bool = False
     force_methods: frozenset[str] = frozenset()
     progress: bool = True
@@ -262,6 +273,8 @@ class CellRunner:
         self.device = str(resolve_device(self.device))
         if self.threads < 1:
             raise ValueError(f"threads must be at least 1, got {self.threads}")
+        if self.image_jobs < 1:
+            raise ValueError(f"image_jobs must be at least 1, got {self.image_jobs}")
         torch.set_num_threads(self.threads)
 
     def dataset(self, name: str, *, limit: int | None = None, min_size: int | None = None) -> Dataset:
@@ -407,23 +420,25 @@ class CellRunner:
             self.log(f"[eval] {label}: resuming after {len(done)} finished image evaluations")
         with partial.open("a") as out:
             for stage_name, stage in method.stages().items():
-                for name, clean, noisy in _progress(pairs, self.progress, f"{stage_name} {spec.noise}"):
-                    if (stage_name, name) in done:
+                chunks = _plan_chunks(pairs, stage, self.image_jobs)
+                for chunk in _progress(chunks, self.progress, f"{stage_name} {spec.noise}"):
+                    if all((stage_name, name) in done for name, _, _ in chunk):
                         continue
                     start = time.perf_counter()
-                    denoised = stage.denoise(noisy)
-                    seconds = time.perf_counter() - start
-                    row = {
-                        "stage": stage_name,
-                        "image": name,
-                        "psnr": compute_psnr(denoised, clean),
-                        "ssim": compute_ssim(denoised, clean),
-                        "ssim_authors": compute_ssim(denoised, clean, data_range="denoised"),
-                        "seconds": seconds,
-                    }
-                    out.write(json.dumps(row) + "\n")
+                    outputs = denoise_images(stage, [noisy for _, _, noisy in chunk], jobs=self.image_jobs)
+                    seconds = (time.perf_counter() - start) / len(chunk)
+                    for (name, clean, _), denoised in zip(chunk, outputs, strict=True):
+                        row = {
+                            "stage": stage_name,
+                            "image": name,
+                            "psnr": compute_psnr(denoised, clean),
+                            "ssim": compute_ssim(denoised, clean),
+                            "ssim_authors": compute_ssim(denoised, clean, data_range="denoised"),
+                            "seconds": seconds,
+                        }
+                        out.write(json.dumps(row) + "\n")
+                        done[(stage_name, name)] = row
                     out.flush()
-                    done[(stage_name, name)] = row
         stages = _summarise(done, stage_order=list(method.stages()), n_images=len(pairs))
         state = {
             "spec": asdict(spec),
@@ -518,6 +533,20 @@ def _noisy_test_set(test: Dataset, spec: EvalSpec) -> Iterator[tuple[str, np.nda
         clean = crop_centre(image, spec.test_crop)
         noisy = (clean + noise.sample(clean.shape, rng=rng)).astype(np.float32)
         yield name, clean, noisy
+
+
+def _plan_chunks(
+    pairs: list[tuple[str, np.ndarray, np.ndarray]], stage: Denoiser, jobs: int
+) -> list[list[tuple[str, np.ndarray, np.ndarray]]]:
+    """The test images in the groups one :func:`~methods.base.denoise_images` call gets: stacks of equal
+    size for a batched stage, ``jobs`` images at a time for another. Groups depend only on the test set,
+    so an evaluation resumed after a kill computes the same stacks as an uninterrupted one."""
+    ordered = sorted(pairs, key=lambda pair: pair[2].shape)  # stable: sorted names within a size
+    if getattr(stage, "batched", False):
+        slices = plan_batches([noisy.shape for _, _, noisy in ordered])
+    else:
+        slices = [slice(i, i + jobs) for i in range(0, len(ordered), jobs)]
+    return [ordered[s] for s in slices]
 
 
 def crop_centre(image: np.ndarray, size: int | None) -> np.ndarray:

@@ -85,6 +85,7 @@ class RunnerConfig:
     data_root: Path | None
     device: str
     threads: int
+    image_jobs: int = 1
 
     def make_runner(
         self,
@@ -100,6 +101,7 @@ class RunnerConfig:
             data_root=self.data_root,
             device=self.device,
             threads=self.threads,
+            image_jobs=self.image_jobs,
             force=force,
             force_methods=force_methods,
             progress=progress,

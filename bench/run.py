@@ -167,8 +167,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     executors.add_argument(
         "--jobs",
         type=int,
-        help="processes at once for joblib and submitit-local (default: CPU cores / --threads); with "
-        "slurm, the job array's parallelism (default: unlimited)",
+        help="processes at once for joblib and submitit-local, and over which a local run spreads BM3D's "
+        "test images (default: CPU cores / --threads); with slurm, the job array's parallelism "
+        "(default: unlimited)",
     )
     executors.add_argument(
         "--collect", action="store_true", help="run nothing: gather finished cells and write the reports"
@@ -208,7 +209,14 @@ def make_runner_config(args: argparse.Namespace) -> RunnerConfig:
         data_root=args.data_root.resolve() if args.data_root else None,
         device=args.device,
         threads=args.threads,
+        # local cells spread BM3D's test images over the cores; worker processes already fill them
+        image_jobs=count_jobs(args) if args.executor == "local" else 1,
     )
+
+
+def count_jobs(args: argparse.Namespace) -> int:
+    """``--jobs``, by default the CPU cores over ``--threads``."""
+    return args.jobs or max(1, (os.cpu_count() or 1) // args.threads)
 
 
 def make_log(*, quiet: bool):
@@ -354,7 +362,7 @@ def run_table(args: argparse.Namespace) -> int:
             args.executor,
             runner=runner,
             config=make_runner_config(args),
-            jobs=args.jobs or max(1, (os.cpu_count() or 1) // args.threads),
+            jobs=count_jobs(args),
             slurm=parse_slurm_options(args),
         )
         try:

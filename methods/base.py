@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+import joblib
 import numpy as np
 
 from methods.training import sample_patches
@@ -175,7 +176,8 @@ class Denoiser(Protocol):
         """Learn from ``data``; ``checkpoint`` is a file to resume an interrupted fit from."""
 
     def denoise(self, noisy: np.ndarray) -> np.ndarray:
-        """Denoise one HxW float32 image; the output has the input's scale."""
+        """Denoise one HxW float32 image (a denoiser with ``batched = True`` also takes an (N, H, W)
+        stack of equal-size images); the output has the input's shape and scale."""
 
     def stages(self) -> Mapping[str, Denoiser]:
         """Intermediate denoisers worth evaluating (GAN2GAN: g_theta2, G2G_1, ...); the method itself last."""
@@ -186,3 +188,61 @@ class Denoiser(Protocol):
     @classmethod
     def load(cls, path: Path, *, device: str = "cpu") -> Denoiser:
         """Rebuild a fitted denoiser from a file written by :meth:`save`."""
+
+
+#: Pixels per forward pass when :func:`denoise_images` stacks equal-size images: 6 BSD68 images, about
+#: 400 MB of DnCNN activations. Stacking is what a GPU needs; on CPU it is as fast as one at a time.
+BATCH_PIXELS = 1 << 20
+
+
+def plan_batches(shapes: Sequence[tuple[int, ...]], *, batch_pixels: int = BATCH_PIXELS) -> list[slice]:
+    """Split a list of images (by their shapes) into runs of consecutive equal-size images of at most
+    ``batch_pixels`` pixels (one image at least): the stacks :func:`denoise_images` forms."""
+    batches: list[slice] = []
+    start = 0
+    while start < len(shapes):
+        most = max(1, batch_pixels // int(np.prod(shapes[start])))
+        stop = start + 1
+        while stop < len(shapes) and stop - start < most and shapes[stop] == shapes[start]:
+            stop += 1
+        batches.append(slice(start, stop))
+        start = stop
+    return batches
+
+
+def denoise_images(
+    denoiser: Denoiser, images: Sequence[np.ndarray], *, jobs: int = 1, batch_pixels: int = BATCH_PIXELS
+) -> list[np.ndarray]:
+    """Denoise many images: stacked by size for a denoiser that takes stacks, else over ``jobs`` processes.
+
+    A ``batched`` denoiser (the torch methods) gets the stacks of :func:`plan_batches` in one call each.
+    Any other (BM3D) denoises one image per call, spread over ``jobs`` joblib processes when
+    ``jobs > 1``; each call is independent, so the outputs do not depend on ``jobs``.
+
+    Parameters
+    ----------
+    denoiser : Denoiser
+        A fitted denoiser.
+    images : sequence of ndarray
+        HxW float32 noisy images.
+    jobs : int
+        Processes for a denoiser that is not batched (1: this process).
+    batch_pixels : int
+        Largest stack of a batched denoiser, in pixels.
+
+    Returns
+    -------
+    list of ndarray
+        The denoised images, in the input order.
+    """
+    if getattr(denoiser, "batched", False):
+        out: list[np.ndarray] = []
+        for batch in plan_batches([image.shape for image in images], batch_pixels=batch_pixels):
+            stack = images[batch]
+            out.extend(denoiser.denoise(np.stack(stack)) if len(stack) > 1 else [denoiser.denoise(stack[0])])
+        return out
+    if jobs > 1 and len(images) > 1:
+        return joblib.Parallel(n_jobs=min(jobs, len(images)))(
+            joblib.delayed(denoiser.denoise)(image) for image in images
+        )
+    return [denoiser.denoise(image) for image in images]

@@ -46,6 +46,7 @@ class NoiseToClean:
     name: ClassVar[str] = "N2C(oracle)"
     requires: ClassVar[Requirements] = Requirements(clean=True, noise_model=True, noisy_images=False)
     default_depth: ClassVar[int] = 17
+    batched: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -132,7 +133,7 @@ class NoiseToClean:
         )
 
     def denoise(self, noisy: np.ndarray) -> np.ndarray:
-        """Denoise one HxW image in a single forward pass."""
+        """Denoise one HxW image (or an (N, H, W) stack) in a single forward pass."""
         return apply_network(self.net, noisy, device=self.device)
 
     def stages(self) -> Mapping[str, NoiseToClean]:

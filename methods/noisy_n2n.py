@@ -142,7 +142,7 @@ class NoisyN2N(NoiseToClean):
         return stages
 
     def denoise(self, noisy: np.ndarray) -> np.ndarray:
-        """Denoise with the last iteration's network."""
+        """Denoise one HxW image (or an (N, H, W) stack) with the last iteration's network."""
         return apply_network(self.net, noisy, device=self.device)
 
     def save(self, path: Path) -> None:

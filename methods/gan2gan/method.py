@@ -42,13 +42,15 @@ _REFRESH_BATCHES = 16
 class NetworkStage:
     """One trained network of a multi-stage method, usable wherever a denoiser is evaluated."""
 
+    batched: ClassVar[bool] = True
+
     def __init__(self, name: str, net: nn.Module, *, device: torch.device) -> None:
         self.name = name
         self.net = net
         self.device = device
 
     def denoise(self, noisy: np.ndarray) -> np.ndarray:
-        """Denoise one HxW image in a single forward pass."""
+        """Denoise one HxW image (or an (N, H, W) stack) in a single forward pass."""
         return apply_network(self.net, noisy, device=self.device)
 
 
@@ -89,6 +91,7 @@ class GAN2GAN:
 
     name: ClassVar[str] = "GAN2GAN"
     requires: ClassVar[Requirements] = Requirements()
+    batched: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -358,7 +361,8 @@ class GAN2GAN:
         }
 
     def denoise(self, noisy: np.ndarray) -> np.ndarray:
-        """Denoise one HxW image with the last stage (G2G_J, or g_theta2 when J = 0)."""
+        """Denoise one HxW image (or an (N, H, W) stack) with the last stage (G2G_J, or g_theta2 when
+        J = 0)."""
         net = self.denoisers[-1] if self.denoisers else self.model.g2
         return apply_network(net, noisy, device=self.device)
 
