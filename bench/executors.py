@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Literal, Protocol
@@ -68,13 +69,17 @@ class Task:
 @dataclass(frozen=True)
 class Outcome:
     """How a task ended: ``cached``, ``done``, ``failed`` (with its one-line reason) or ``missing``
-    (``--collect`` found it neither finished nor failed); ``job_id`` names the submitit job that ran it
-    (recorded in the manifest)."""
+    (``--collect`` found it neither finished nor failed); ``job_id`` names the submitit job that ran it;
+    ``seconds``, ``pid`` and ``peak_rss`` (bytes: the peak resident memory of that process so far) say
+    what running it took (all recorded in the manifest)."""
 
     task: Task
     status: Literal["cached", "done", "failed", "missing"]
     reason: str = ""
     job_id: str | None = None
+    seconds: float | None = None
+    pid: int | None = None
+    peak_rss: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,16 +162,30 @@ def record_failure(cache_dir: Path, task: Task, reason: str, *, details: str = "
 def execute_task(runner: CellRunner, task: Task) -> Outcome:
     """Run one task with ``runner``; an exception becomes a ``failed`` outcome recorded in the cache."""
     failure_path(runner.cache_dir, task).unlink(missing_ok=True)
+    start = time.perf_counter()
+    status, reason = "done", ""
     try:
         if task.kind == "fit":
             runner.fit(task.spec)
         else:
             runner.evaluate(task.spec)
     except Exception as error:  # a failed cell must not stop the others
-        reason = " ".join(f"{type(error).__name__}: {error}".split())
+        status, reason = "failed", " ".join(f"{type(error).__name__}: {error}".split())
         record_failure(runner.cache_dir, task, reason, details=traceback.format_exc())
-        return Outcome(task, "failed", reason)
-    return Outcome(task, "done")
+    return Outcome(
+        task,
+        status,
+        reason,
+        seconds=time.perf_counter() - start,
+        pid=os.getpid(),
+        peak_rss=measure_peak_rss(),
+    )
+
+
+def measure_peak_rss() -> int:
+    """Peak resident memory of this process so far, in bytes (``getrusage``; kilobytes on Linux)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
 
 
 def run_task(task: Task, config: RunnerConfig) -> Outcome:
@@ -269,7 +288,7 @@ class SubmititExecutor:
             reason = f"{self.cluster} job {job.job_id} failed: {reason}"
             record_failure(self.config.cache_dir, task, reason)
             outcome = Outcome(task, "failed", reason)
-        return Outcome(outcome.task, outcome.status, outcome.reason, job_id=str(job.job_id))
+        return replace(outcome, job_id=str(job.job_id))
 
     def cancel(self) -> list[str]:
         """Cancel local jobs; leave Slurm jobs running (their results land in the cache) and list them."""

@@ -191,6 +191,16 @@ PROFILES: dict[str, Profile] = {
                 "theorem1": {"points": 19, "samples": 300_000},
                 "fig1": {"sigma0": (15, 35), "iterations": 3},
                 "timing": {"images": 2, "repeats": 2},
+                # bench.perf: every measure once, small; ratios are reported, bounds not enforced
+                "perf": {
+                    "train_steps": 2,
+                    "repeats": 1,
+                    "bm3d_images": 4,
+                    "gan_batch": 2,
+                    "pair_batch": 4,
+                    "pair_patch": 32,
+                    "enforce": False,
+                },
                 # real noise: every image of the data root (write_fmd_fixture's small set is the
                 # intended input); GAN2GAN keeps the smoothest quarter of the 64x64 windows at stride 8
                 "fig4": {
@@ -275,6 +285,16 @@ PROFILES: dict[str, Profile] = {
                 "theorem1": {"points": 99, "samples": 1_000_000},
                 "fig1": {"sigma0": (10, 20, 30, 40, 50), "iterations": 3},
                 "timing": {"images": 5, "repeats": 3},
+                # bench.perf: the cpu profile's DnCNN batch; GAN2GAN batches of bench.speed's prototype
+                "perf": {
+                    "train_steps": 10,
+                    "repeats": 3,
+                    "bm3d_images": 16,
+                    "gan_batch": 16,
+                    "pair_batch": 32,
+                    "pair_patch": 64,
+                    "enforce": True,
+                },
                 # real noise: 300 training images per level, round-robin over the fields of view
                 # (FMD has 2,850 of 512x512 per level), the whole test set
                 "fig4": {
@@ -353,6 +373,15 @@ PROFILES: dict[str, Profile] = {
                 "theorem1": {"points": 99, "samples": 1_000_000},
                 "fig1": {"sigma0": (10, 20, 30, 40, 50), "iterations": 3},
                 "timing": {"images": 10, "repeats": 5},
+                "perf": {
+                    "train_steps": 10,
+                    "repeats": 3,
+                    "bm3d_images": 16,
+                    "gan_batch": 64,
+                    "pair_batch": 128,
+                    "pair_patch": 64,
+                    "enforce": True,
+                },
                 "fig4": {
                     "train_limit": None,
                     "test_limit": None,

@@ -29,6 +29,7 @@ import inspect
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -48,6 +49,7 @@ from bench.executors import (
     SlurmOptions,
     collect_cells,
     make_executor,
+    measure_peak_rss,
     run_cells,
 )
 from bench.figure1 import NOISE as FIGURE1_NOISE
@@ -63,8 +65,9 @@ from bench.figure4 import (
     write_figure4,
 )
 from bench.figures import plot_noise_std_histograms, plot_psnr_against_level, plot_theorem1, plot_timing
+from bench.perf import run_perf, tabulate_perf, write_perf
 from bench.profiles import PROFILES, Profile, UnknownProfileError, get_profile
-from bench.provenance import describe_device, describe_provenance
+from bench.provenance import describe_device, describe_git, describe_provenance
 from bench.realnoise import LEVELS as REAL_NOISE_LEVELS
 from bench.realnoise import check_real_noise_layout
 from bench.report import (
@@ -216,7 +219,7 @@ def make_runner_config(args: argparse.Namespace) -> RunnerConfig:
 
 def count_jobs(args: argparse.Namespace) -> int:
     """``--jobs``, by default the CPU cores over ``--threads``."""
-    return args.jobs or max(1, (os.cpu_count() or 1) // args.threads)
+    return args.jobs or max(1, (os.cpu_count() or 1) // max(1, args.threads))
 
 
 def make_log(*, quiet: bool):
@@ -258,7 +261,7 @@ def make_eval_spec(
 
 
 #: Every command of ``python -m bench.run``.
-COMMANDS: tuple[str, ...] = ("table1", *TABLES, "theorem1", "fig1", "fig4", "timing", "all")
+COMMANDS: tuple[str, ...] = ("table1", *TABLES, "theorem1", "fig1", "fig4", "timing", "perf", "all")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -280,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_figure4(args)
         if args.table == "timing":
             return run_timing(args)
+        if args.table == "perf":
+            return run_perf_command(args)
         if args.table == "all":
             return run_all(args)
         return run_table(args)
@@ -439,6 +444,7 @@ def write_table_report(
         "Each cell: ours / paper / ours - paper."
     )
     fits = [(r.spec.noise, r.fit_report) for r in results if "extraction" in r.fit_report]
+    resources = summarise_resources(status, started=started)
     write_markdown(
         stem.with_suffix(".md"),
         table=table,
@@ -451,6 +457,7 @@ def write_table_report(
             *format_shown_params(table, profile, methods),
             *(f"- {METHODS[key].name} was not run: {reason}" for key, reason in unavailable.items()),
             *format_gan2gan_fits(fits),
+            *format_resources(resources),
         ],
     )
     if fits:
@@ -473,6 +480,7 @@ def write_table_report(
             status=status,
             started=started,
             unavailable=unavailable,
+            resources=resources,
         ),
     )
     print(
@@ -480,6 +488,71 @@ def write_table_report(
         file=sys.stderr,
     )
     print(f"report: {stem.with_suffix('.md')}", file=sys.stderr)
+
+
+def summarise_resources(status: CellStatus, *, started: dt.datetime) -> dict[str, Any]:
+    """Wall time, the time of every task computed in this run, and peak resident memory.
+
+    The peak of a run is bounded by this process's peak plus each worker process's (workers run
+    side by side); a task that came from the cache took no time.
+    """
+    peaks = {os.getpid(): measure_peak_rss()}
+    for outcome in status.outcomes.values():
+        if outcome.pid is not None and outcome.peak_rss is not None:
+            peaks[outcome.pid] = max(peaks.get(outcome.pid, 0), outcome.peak_rss)
+    return {
+        "wall_seconds": (dt.datetime.now(dt.timezone.utc) - started).total_seconds(),
+        "peak_rss_bytes": {
+            "this_process": peaks[os.getpid()],
+            "workers": {str(pid): peak for pid, peak in peaks.items() if pid != os.getpid()},
+            "total": sum(peaks.values()),
+        },
+        "tasks": [
+            {
+                "task": o.task.label,
+                "kind": o.task.kind,
+                "method": o.task.fit.method,
+                "noise": o.task.spec.noise,
+                "status": o.status,
+                "seconds": o.seconds,
+                "pid": o.pid,
+            }
+            for o in status.outcomes.values()
+        ],
+    }
+
+
+def format_resources(resources: dict[str, Any]) -> list[str]:
+    """Markdown lines: wall time, peak memory and the seconds of each method's fits and evaluations."""
+    tasks = pd.DataFrame(resources["tasks"])
+    computed = tasks[tasks["seconds"].notna()] if len(tasks) else tasks
+    peak = resources["peak_rss_bytes"]
+    workers = len(peak["workers"])
+    lines = [
+        "## Time and memory",
+        "",
+        f"Wall time {resources['wall_seconds'] / 60:.1f} min; peak resident memory at most "
+        f"{peak['total'] / 2**30:.2f} GiB (this process {peak['this_process'] / 2**30:.2f} GiB"
+        + (f", plus {workers} worker processes at their peaks)." if workers else ")."),
+        "",
+    ]
+    if len(computed) == 0:
+        return [*lines, "Every cell came from the cache.", ""]
+    by_stage = computed.pivot_table(index="method", columns="kind", values="seconds", aggfunc="sum")
+    by_stage = by_stage.reindex(columns=["fit", "eval"]).fillna(0.0)
+    by_stage.index = [METHODS[key].name for key in by_stage.index]
+    by_stage["total"] = by_stage.sum(axis=1)
+    table = by_stage.sort_values("total", ascending=False).rename(
+        columns={"fit": "fit (s)", "eval": "evaluation (s)", "total": "total (s)"}
+    )
+    return [
+        *lines,
+        f"Seconds of the {len(computed)} tasks computed in this run, by method (every noise level and "
+        "seed; tasks of parallel workers overlap in time):",
+        "",
+        table.to_markdown(floatfmt=".0f"),
+        "",
+    ]
 
 
 def format_unfinished(status: CellStatus) -> list[str]:
@@ -565,6 +638,7 @@ def _manifest(
     status: CellStatus,
     started: dt.datetime,
     unavailable: dict[str, str],
+    resources: dict[str, Any],
 ) -> dict:
     datasets = {
         ds.name: {
@@ -613,6 +687,7 @@ def _manifest(
         "datasets": datasets,
         "started": started.isoformat(timespec="seconds"),
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        **resources,
     }
 
 
@@ -734,6 +809,41 @@ def run_figure4(args: argparse.Namespace) -> int:
     )
     print(f"wrote {out_dir}/: {', '.join(p.name for p in written)}, manifest.json", file=sys.stderr)
     return 0
+
+
+def run_perf_command(args: argparse.Namespace) -> int:
+    """The performance suite (:mod:`bench.perf`): ``<out>/perf/perf.{csv,md}`` and ``manifest.json``;
+    status 1 when a measured ratio misses its bound (profiles that enforce them: cpu, paper)."""
+    profile = get_profile(args.profile)
+    sizes = profile.experiments["perf"]
+    runner = make_runner(args)
+    runner.image_jobs = count_jobs(args)
+    started = dt.datetime.now(dt.timezone.utc)
+    rows = run_perf(runner, profile, table2_folder=args.out / "table2" / profile.name)
+    frame = tabulate_perf(rows)
+    out_dir = args.out / "perf"
+    device, git = describe_device(runner.device), describe_git()
+    header = (
+        f"Profile `{profile.name}`; device `{runner.device}` ({device.get('cpu', '')}, "
+        f"{device.get('cpu_count', '')} CPUs), {runner.threads} torch thread(s), {runner.image_jobs} BM3D "
+        f"processes; git {git['revision'][:10]}{' (dirty)' if git['dirty'] else ''}. Sizes: "
+        + ", ".join(f"{key} {value}" for key, value in sizes.items())
+        + "."
+    )
+    write_perf(frame, out_dir, header=header)
+    write_experiment_manifest(
+        out_dir,
+        prog="python -m bench.run",
+        experiment="perf",
+        profile={"name": profile.name, "perf": dict(sizes)},
+        seeds=[0],
+        device=runner.device,
+        started=started,
+    )
+    print((out_dir / "perf.md").read_text())
+    print(f"wrote {out_dir}/: perf.csv, perf.md, manifest.json", file=sys.stderr)
+    missed = frame["ok"].eq(False).any()
+    return 1 if missed and sizes["enforce"] else 0
 
 
 def run_timing(args: argparse.Namespace) -> int:

@@ -1,0 +1,461 @@
+"""Performance: our code against the bare frameworks and the authors' loops, as ratios measured in one run.
+
+Each measure times ours and a reference side by side, alternating between them so both see the same
+machine state, and reports the medians; ``ratio = reference / ours`` (above 1: ours is faster) must
+reach ``bound``. Budgets (extraction time, the cpu-profile Table 2 run, its memory) are references too:
+``ratio = budget / ours``.
+
+- training step: :func:`methods.training.train_network` against a bare torch loop (same network, batch,
+  optimizer and schedule, the data already in memory as tensors); bound 1 / 1.1 (at most 10% slower);
+- inference: :func:`methods.base.denoise_images` of every torch method of Table 2 on the test set
+  (stacks of equal-size images) against a bare forward pass of the same network on the same stacks
+  under ``torch.inference_mode``; bound 0.95. Networks are untrained: speed does not depend on weights;
+- seconds per image of BM3D and of G2G (the paper's claim: 4.5-5.0 s against 4 ms on a GPU);
+- GAN2GAN: one generator iteration of Algorithm 1 (generated samples reused, detached, across the
+  critic steps) against the authors' order (recomputed in every critic step), bound 1.7; G2G pair
+  generation for a mini-batch in two forward passes against one sample at a time, bound 1.3 (CPU);
+- BM3D: the test images over ``jobs`` processes against one process, identical outputs; bound 1.8;
+- extraction rule (4) over the training set against a 10-second budget;
+- the last ``table2`` run of the profile (from its manifest, when it computed every cell of the
+  whole table itself): wall time against 3 hours and peak memory against 6 GiB.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from bench.cells import CellRunner, crop_centre, derive_rng
+from bench.data import Dataset
+from bench.profiles import Profile
+from bench.tables import TABLE2_METHODS
+from methods.base import TrainingData, denoise_images, plan_batches
+from methods.gan2gan.gan import GANConfig, GANOptimizers, GenerativeModel, step_generative_model
+from methods.gan2gan.iterate import make_pair_sampler
+from methods.gan2gan.method import NetworkStage
+from methods.nets import DnCNN, NoiseGenerator
+from methods.registry import METHODS, make_method
+from methods.training import TrainConfig, train_network
+from noise import parse_noise
+
+#: The noise every measure draws its noisy images with.
+NOISE = "gaussian:25"
+#: Budgets of the issue on performance (seconds, bytes).
+EXTRACTION_BUDGET_S = 10.0
+TABLE2_BUDGET_S = 3 * 3600.0
+TABLE2_MEMORY_BUDGET = 6 * 2**30
+
+
+@dataclass(frozen=True)
+class PerfRow:
+    """One measure: ours and the reference (medians, in ``unit``), their ratio and its bound.
+
+    ``valid`` is False when ours broke a condition of the measure (BM3D: outputs that differ);
+    ``ours`` is NaN when the measure could not be taken (its ``note`` says why).
+    """
+
+    measure: str
+    ours: float
+    reference: float
+    bound: float
+    unit: str
+    note: str = ""
+    valid: bool = True
+
+    @property
+    def ratio(self) -> float:
+        """reference / ours: above 1 when ours is faster (or within budget)."""
+        return self.reference / self.ours
+
+    @property
+    def ok(self) -> bool | None:
+        """Whether the ratio reaches its bound (None: no bound, or not measured)."""
+        if np.isnan(self.bound) or np.isnan(self.ours):
+            return None
+        return bool(self.valid and self.ratio >= self.bound)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_alternating(
+    variants: dict[str, Callable[[], object]], *, repeats: int, device: torch.device
+) -> dict[str, float]:
+    """Median seconds of each variant, run in turn ``repeats`` times after one warm-up call each."""
+    for run in variants.values():
+        run()
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, run in variants.items():
+            _sync(device)
+            start = time.perf_counter()
+            run()
+            _sync(device)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def measure_training_step(
+    *, params: dict[str, Any], steps: int, repeats: int, device: torch.device
+) -> PerfRow:
+    """Seconds per step of :func:`train_network` and of a bare loop: DnCNN, Adam, MultiStepLR, MSE."""
+    config = TrainConfig(
+        steps=steps,
+        batch_size=params["batch_size"],
+        patch_size=params["patch_size"],
+        lr=params["lr"],
+        milestones=tuple(params.get("milestones", ())),
+        gamma=params.get("gamma", 0.1),
+    )
+    generator = torch.Generator().manual_seed(0)
+    shape = (config.batch_size, config.patch_size, config.patch_size)
+    batches = [
+        (torch.rand(shape, generator=generator).to(device), torch.rand(shape, generator=generator).to(device))
+        for _ in range(steps)
+    ]
+    torch.manual_seed(0)
+    template = DnCNN(depth=params["depth"], features=params["features"]).to(device)
+
+    def ours() -> None:
+        train_network(
+            copy.deepcopy(template),
+            draw_batch=lambda rng: batches[rng.integers(steps)],
+            config=config,
+            seed=0,
+            device=device,
+            progress=False,
+        )
+
+    def bare() -> None:
+        net = copy.deepcopy(template).train()
+        optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(
+            optimizer, milestones=list(config.milestones), gamma=config.gamma
+        )
+        for inputs, targets in batches:
+            loss = nn.functional.mse_loss(net(inputs[:, None]), targets[:, None])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+
+    times = time_alternating({"ours": ours, "bare": bare}, repeats=repeats, device=device)
+    return PerfRow(
+        "training step: shared loop vs bare torch loop",
+        times["ours"] / steps,
+        times["bare"] / steps,
+        1 / 1.1,
+        "s/step",
+        f"DnCNN-{params['depth']}, batch {config.batch_size} of {config.patch_size}x{config.patch_size}, "
+        f"{steps} steps a run, median of {repeats}; a fit's checkpoints (every 200 steps) are not timed",
+    )
+
+
+def list_inference_subjects(profile: Profile, *, device: torch.device) -> list[tuple[str, Any, nn.Module]]:
+    """(label, denoiser, its network) for every torch method of Table 2, untrained, as the profile builds
+    them; GAN2GAN twice: unfitted it denoises with g_theta2, and its G2G_j stages are 17-layer DnCNNs."""
+    subjects: list[tuple[str, Any, nn.Module]] = []
+    for key in TABLE2_METHODS:
+        if not getattr(METHODS[key], "batched", False):
+            continue
+        method = make_method(key, params=profile.params(key), device=str(device))
+        if key == "gan2gan":
+            subjects.append(("GAN2GAN g_theta2", method, method.model.g2))
+            net = DnCNN(depth=method.params["denoiser_depth"], features=method.params["features"]).to(device)
+            subjects.append(("GAN2GAN G2G_j", NetworkStage("G2G_j", net.eval(), device=device), net))
+        else:
+            subjects.append((METHODS[key].name, method, method.net))
+    return subjects
+
+
+def measure_inference(
+    label: str, denoiser: Any, net: nn.Module, images: Sequence[np.ndarray], *, device: torch.device
+) -> PerfRow:
+    """Seconds per image of :func:`denoise_images` and of a bare forward pass on the same stacks."""
+    net.eval()
+
+    def bare(stack: Sequence[np.ndarray]) -> None:
+        with torch.inference_mode():
+            net(torch.from_numpy(np.stack(stack))[:, None].to(device))[:, 0].cpu().numpy()
+
+    batches = plan_batches([image.shape for image in images])
+    totals = {"ours": 0.0, "bare": 0.0}
+    first = images[batches[0]]
+    denoise_images(denoiser, first)
+    bare(first)
+    for batch in batches:
+        stack = images[batch]
+        for name in ("ours", "bare"):
+            _sync(device)
+            start = time.perf_counter()
+            if name == "ours":
+                denoise_images(denoiser, stack)
+            else:
+                bare(stack)
+            _sync(device)
+            totals[name] += time.perf_counter() - start
+    return PerfRow(
+        f"inference: {label} denoise vs bare forward",
+        totals["ours"] / len(images),
+        totals["bare"] / len(images),
+        0.95,
+        "s/image",
+        f"{len(images)} images in {len(batches)} stacks, alternating per stack",
+    )
+
+
+def measure_generator_iteration(*, batch: int, repeats: int, device: torch.device) -> PerfRow:
+    """Seconds per generator iteration (the authors' networks, n_critic 5): reused vs recomputed samples."""
+    torch.manual_seed(0)
+    model = GenerativeModel().to(device).train()
+    config = GANConfig(steps=1, batch_size=batch)
+    optimizers = GANOptimizers.build(model, config)
+    noisy = torch.rand(batch, 1, 64, 64, device=device)
+    noise = 0.1 * torch.randn(batch, 1, 64, 64, device=device)
+    latent = torch.randn(batch, 128, device=device)
+
+    def run(reuse: bool) -> Callable[[], object]:
+        return lambda: step_generative_model(
+            model, optimizers, noisy=noisy, noise=noise, latent=latent, config=config, reuse_fakes=reuse
+        )
+
+    times = time_alternating({"ours": run(True), "authors": run(False)}, repeats=repeats, device=device)
+    return PerfRow(
+        "GAN2GAN generator iteration vs the authors' order",
+        times["ours"],
+        times["authors"],
+        1.7 if device.type == "cpu" else float("nan"),
+        "s/iteration",
+        f"batch {batch}, n_critic {config.n_critic}, median of {repeats}",
+    )
+
+
+def measure_pair_generation(*, batch: int, patch: int, repeats: int, device: torch.device) -> PerfRow:
+    """Seconds per G2G mini-batch of pairs (g_theta1 + a 17-layer DnCNN estimator): batched vs per sample."""
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    images = [rng.random((180, 180), dtype=np.float32) for _ in range(8)]
+    generator, estimator = NoiseGenerator(), DnCNN(depth=17)
+
+    def run(per_sample: bool) -> Callable[[], object]:
+        draw = make_pair_sampler(
+            images,
+            generator=generator,
+            estimator=estimator,
+            batch_size=batch,
+            patch_size=patch,
+            device=device,
+            per_sample=per_sample,
+        )
+        return lambda: draw(np.random.default_rng(1))
+
+    times = time_alternating({"ours": run(False), "authors": run(True)}, repeats=repeats, device=device)
+    return PerfRow(
+        "G2G pair generation: batched vs per sample",
+        times["ours"],
+        times["authors"],
+        1.3 if device.type == "cpu" else float("nan"),
+        "s/mini-batch",
+        f"batch {batch} of {patch}x{patch}, median of {repeats}",
+    )
+
+
+def measure_bm3d_processes(
+    images: Sequence[np.ndarray], *, jobs: int, profile: Profile
+) -> tuple[PerfRow, float]:
+    """BM3D over ``jobs`` processes (in the evaluation's groups of ``jobs`` images) against one process;
+    also returns the one-process seconds per image."""
+    method = make_method("bm3d", params=profile.params("bm3d"), device="cpu")
+    method.fit(TrainingData(noise_model=parse_noise(NOISE)), seed=0)
+    denoise_images(
+        method, images[:jobs], jobs=jobs
+    )  # start the worker pool, as the first group of a run does
+    start = time.perf_counter()
+    serial = denoise_images(method, images, jobs=1)
+    one = time.perf_counter() - start
+    start = time.perf_counter()
+    spread = [
+        out
+        for i in range(0, len(images), jobs)
+        for out in denoise_images(method, images[i : i + jobs], jobs=jobs)
+    ]
+    many = time.perf_counter() - start
+    identical = all(np.array_equal(a, b) for a, b in zip(serial, spread, strict=True))
+    row = PerfRow(
+        f"BM3D evaluation: {jobs} processes vs 1",
+        many / len(images),
+        one / len(images),
+        1.8,
+        "s/image",
+        f"{len(images)} test images, one thread each; outputs {'identical' if identical else 'DIFFER'}",
+        valid=identical,
+    )
+    return row, one / len(images)
+
+
+def measure_extraction(method: Any, noisy: tuple[np.ndarray, ...], *, repeats: int) -> PerfRow:
+    """Seconds of GAN2GAN's extraction (rule (4) with the profile's window, stride and count)."""
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = method.extract(noisy)
+        seconds.append(time.perf_counter() - start)
+    p = method.params
+    return PerfRow(
+        "extraction rule (4) over the training set vs a 10 s budget",
+        statistics.median(seconds),
+        EXTRACTION_BUDGET_S,
+        1.0,
+        "s",
+        f"{len(noisy)} images, {p['window']}x{p['window']} windows at stride {p['stride']}, "
+        f"{len(result.patches)} patches kept, median of {repeats}",
+    )
+
+
+def read_table2_run(folder: Path) -> list[PerfRow]:
+    """Wall time and peak memory of the last ``table2`` run written to ``folder``, when that run
+    computed every cell of the whole table (all methods, the four noise levels) itself."""
+    manifest = folder / "manifest.json"
+    why = f"no table2 run in {folder}"
+    if manifest.exists():
+        state = json.loads(manifest.read_text())
+        statuses = {task["status"] for task in state.get("tasks", [])}
+        if "wall_seconds" not in state:
+            why = f"{manifest} predates the timing records"
+        elif not set(TABLE2_METHODS) <= set(state["methods"]) or len(state["noises"]) < 4:
+            why = f"{manifest} covers {len(state['methods'])} methods and {len(state['noises'])} noise levels"
+        elif statuses != {"done"}:
+            why = f"{manifest}: not every cell was computed in that run ({', '.join(sorted(statuses))})"
+        else:
+            note = f"{manifest}: {state['executor']}, {state['threads_per_cell']} thread(s) per cell"
+            return [
+                PerfRow("table2 end to end vs 3 h", state["wall_seconds"], TABLE2_BUDGET_S, 1.0, "s", note),
+                PerfRow(
+                    "table2 peak resident memory vs 6 GiB",
+                    state["peak_rss_bytes"]["total"] / 2**30,
+                    TABLE2_MEMORY_BUDGET / 2**30,
+                    1.0,
+                    "GiB",
+                    note,
+                ),
+            ]
+    nan = float("nan")
+    return [
+        PerfRow("table2 end to end vs 3 h", nan, TABLE2_BUDGET_S, 1.0, "s", f"not measured: {why}"),
+        PerfRow("table2 peak resident memory vs 6 GiB", nan, TABLE2_MEMORY_BUDGET / 2**30, 1.0, "GiB", why),
+    ]
+
+
+def run_perf(runner: CellRunner, profile: Profile, *, table2_folder: Path) -> list[PerfRow]:
+    """Every measure of the module docstring, with the sizes of ``profile.experiments["perf"]``; BM3D over
+    ``runner.image_jobs`` processes."""
+    sizes = profile.experiments["perf"]
+    device = torch.device(runner.device)
+    repeats = sizes["repeats"]
+    start = time.perf_counter()
+    train = runner.dataset(profile.train_data, limit=profile.train_limit)
+    test = runner.dataset(profile.test_data, limit=profile.test_limit, min_size=profile.test_crop)
+    decode = time.perf_counter() - start
+    noise = parse_noise(NOISE)
+    rng = derive_rng(0, "perf", NOISE)
+    clean = [crop_centre(image, profile.test_crop) for image in test.images]
+    noisy = [(image + noise.sample(image.shape, rng=rng)).astype(np.float32) for image in clean]
+    rows = [
+        measure_training_step(
+            params=profile.params("n2c-oracle"), steps=sizes["train_steps"], repeats=repeats, device=device
+        )
+    ]
+    inference = [
+        measure_inference(label, denoiser, net, noisy, device=device)
+        for label, denoiser, net in list_inference_subjects(profile, device=device)
+    ]
+    rows += inference
+    bm3d, bm3d_seconds = measure_bm3d_processes(
+        noisy[: sizes["bm3d_images"]], jobs=runner.image_jobs, profile=profile
+    )
+    g2g = next(row for row in inference if "G2G" in row.measure)
+    rows.append(
+        PerfRow(
+            f"seconds per image, G2G ({device.type}) vs BM3D (cpu)",
+            g2g.ours,
+            bm3d_seconds,
+            float("nan"),
+            "s/image",
+            "the paper: BM3D 4.5-5.0 s, G2G 0.004 s on a GPU",
+        )
+    )
+    rows += [
+        measure_generator_iteration(batch=sizes["gan_batch"], repeats=repeats, device=device),
+        measure_pair_generation(
+            batch=sizes["pair_batch"], patch=sizes["pair_patch"], repeats=repeats, device=device
+        ),
+        bm3d,
+    ]
+    gan2gan = make_method("gan2gan", params=profile.params("gan2gan"), device=str(device))
+    training_noisy = tuple(
+        (image + noise.sample(image.shape, rng=rng)).astype(np.float32) for image in train.images
+    )
+    rows.append(measure_extraction(gan2gan, training_noisy, repeats=repeats))
+    rows.append(
+        PerfRow(
+            "decoding the training and test sets (once per process)",
+            decode,
+            float("nan"),
+            float("nan"),
+            "s",
+            f"{_describe_dataset(train)}, {_describe_dataset(test)}",
+        )
+    )
+    return [*rows, *read_table2_run(table2_folder)]
+
+
+def _describe_dataset(dataset: Dataset) -> str:
+    return f"{dataset.name}: {len(dataset.images)} images"
+
+
+def tabulate_perf(rows: Sequence[PerfRow]) -> pd.DataFrame:
+    """The rows as the report's table: measure, ours, reference, ratio, bound, ok, unit, note."""
+    return pd.DataFrame(
+        [
+            {
+                "measure": row.measure,
+                "ours": row.ours,
+                "reference": row.reference,
+                "ratio": row.ratio,
+                "bound": row.bound,
+                "ok": row.ok,
+                "unit": row.unit,
+                "note": row.note,
+            }
+            for row in rows
+        ]
+    )
+
+
+def write_perf(frame: pd.DataFrame, out_dir: Path, *, header: str) -> None:
+    """``perf.csv`` and ``perf.md`` (the table with the machine and the run described above it)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out_dir / "perf.csv", index=False)
+    shown = frame.assign(ok=frame["ok"].map({True: "yes", False: "NO", None: "-"}))
+    (out_dir / "perf.md").write_text(
+        "# Performance: ours against the bare frameworks and the authors' loops\n\n"
+        + header
+        + "\n\n"
+        + shown.to_markdown(index=False, floatfmt=".4g")
+        + "\n\nratio = reference / ours (above 1: ours is faster, or within its budget); ok: ratio >= bound."
+        + f" Written {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}.\n"
+    )
