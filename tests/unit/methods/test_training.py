@@ -15,6 +15,7 @@ from methods.nets import DnCNN
 from methods.training import (
     TrainConfig,
     apply_network,
+    fold_batch_norm,
     init_seeded,
     receptive_radius,
     resolve_device,
@@ -375,3 +376,34 @@ def test_apply_network_uses_eval_mode_and_restores_it() -> None:
     together = apply_network(net, np.concatenate([image[None], others]), device=CPU)
     np.testing.assert_allclose(together[0], alone, rtol=0, atol=1e-6)
     assert net.training
+
+
+def test_fold_batch_norm_computes_the_eval_function_without_batch_norm() -> None:
+    torch.manual_seed(0)
+    net = DnCNN(depth=5, features=8)
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):  # statistics and affine terms away from identity
+            module.running_mean.uniform_(-0.2, 0.2)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.1, 0.1)
+    net.train()
+    folded = fold_batch_norm(net)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+    assert net.training and not folded.training
+    x = torch.rand(2, 1, 17, 13)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), net.eval()(x), atol=1e-5, rtol=1e-5)
+
+
+def test_fold_batch_norm_is_cached_until_the_weights_change() -> None:
+    net = DnCNN(depth=4, features=4)
+    first = fold_batch_norm(net)
+    assert fold_batch_norm(net) is first
+    with torch.no_grad():
+        net.body[0].weight.mul_(2)
+    second = fold_batch_norm(net)
+    assert second is not first
+    torch.testing.assert_close(second.body[0].weight, net.body[0].weight)
+    net.load_state_dict(DnCNN(depth=4, features=4).state_dict())
+    assert fold_batch_norm(net) is not second
