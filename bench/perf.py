@@ -9,7 +9,9 @@ reach ``bound``. Budgets (extraction time, the cpu-profile Table 2 run, its memo
   optimizer and schedule, the data already in memory as tensors); bound 1 / 1.1 (at most 10% slower);
 - inference: :func:`methods.base.denoise_images` of every torch method of Table 2 on the test set
   (stacks of equal-size images) against a bare forward pass of the same network on the same stacks
-  under ``torch.inference_mode``; bound 0.95. Networks are untrained: speed does not depend on weights;
+  under ``torch.inference_mode``; bound 0.95 (ours runs the BatchNorm-folded copy of
+  :func:`methods.training.fold_batch_norm`, the reference the network as it is). Networks are untrained:
+  speed does not depend on the weights;
 - seconds per image of BM3D and of G2G (the paper's claim: 4.5-5.0 s against 4 ms on a GPU);
 - GAN2GAN: one generator iteration of Algorithm 1 (generated samples reused, detached, across the
   critic steps) against the authors' order (recomputed in every critic step), bound 1.7; G2G pair
