@@ -541,12 +541,9 @@ def _plan_chunks(
     """The test images in the groups one :func:`~methods.base.denoise_images` call gets: stacks of equal
     size for a batched stage, ``jobs`` images at a time for another. Groups depend only on the test set,
     so an evaluation resumed after a kill computes the same stacks as an uninterrupted one."""
-    ordered = sorted(pairs, key=lambda pair: pair[2].shape)  # stable: sorted names within a size
     if getattr(stage, "batched", False):
-        slices = plan_batches([noisy.shape for _, _, noisy in ordered])
-    else:
-        slices = [slice(i, i + jobs) for i in range(0, len(ordered), jobs)]
-    return [ordered[s] for s in slices]
+        return [[pairs[i] for i in stack] for stack in plan_batches([noisy.shape for _, _, noisy in pairs])]
+    return [pairs[i : i + jobs] for i in range(0, len(pairs), jobs)]
 
 
 def crop_centre(image: np.ndarray, size: int | None) -> np.ndarray:

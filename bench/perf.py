@@ -194,13 +194,11 @@ def measure_inference(
         with torch.inference_mode():
             net(torch.from_numpy(np.stack(stack))[:, None].to(device))[:, 0].cpu().numpy()
 
-    batches = plan_batches([image.shape for image in images])
+    stacks = [[images[i] for i in stack] for stack in plan_batches([image.shape for image in images])]
     totals = {"ours": 0.0, "bare": 0.0}
-    first = images[batches[0]]
-    denoise_images(denoiser, first)
-    bare(first)
-    for batch in batches:
-        stack = images[batch]
+    denoise_images(denoiser, stacks[0])
+    bare(stacks[0])
+    for stack in stacks:
         for name in ("ours", "bare"):
             _sync(device)
             start = time.perf_counter()
@@ -216,7 +214,7 @@ def measure_inference(
         totals["bare"] / len(images),
         0.95,
         "s/image",
-        f"{len(images)} images in {len(batches)} stacks, alternating per stack",
+        f"{len(images)} images in {len(stacks)} stacks, alternating per stack",
     )
 
 

@@ -195,19 +195,17 @@ class Denoiser(Protocol):
 BATCH_PIXELS = 1 << 20
 
 
-def plan_batches(shapes: Sequence[tuple[int, ...]], *, batch_pixels: int = BATCH_PIXELS) -> list[slice]:
-    """Split a list of images (by their shapes) into runs of consecutive equal-size images of at most
-    ``batch_pixels`` pixels (one image at least): the stacks :func:`denoise_images` forms."""
-    batches: list[slice] = []
-    start = 0
-    while start < len(shapes):
-        most = max(1, batch_pixels // int(np.prod(shapes[start])))
-        stop = start + 1
-        while stop < len(shapes) and stop - start < most and shapes[stop] == shapes[start]:
-            stop += 1
-        batches.append(slice(start, stop))
-        start = stop
-    return batches
+def plan_batches(shapes: Sequence[tuple[int, ...]], *, batch_pixels: int = BATCH_PIXELS) -> list[list[int]]:
+    """Group images (given by their shapes) into stacks of equal size of at most ``batch_pixels`` pixels
+    (one image at least): lists of indices, each in input order, the stacks in order of first appearance."""
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for index, shape in enumerate(shapes):
+        groups.setdefault(tuple(shape), []).append(index)
+    stacks = []
+    for shape, indices in groups.items():
+        most = max(1, batch_pixels // int(np.prod(shape)))
+        stacks += [indices[i : i + most] for i in range(0, len(indices), most)]
+    return stacks
 
 
 def denoise_images(
@@ -236,10 +234,15 @@ def denoise_images(
         The denoised images, in the input order.
     """
     if getattr(denoiser, "batched", False):
-        out: list[np.ndarray] = []
-        for batch in plan_batches([image.shape for image in images], batch_pixels=batch_pixels):
-            stack = images[batch]
-            out.extend(denoiser.denoise(np.stack(stack)) if len(stack) > 1 else [denoiser.denoise(stack[0])])
+        out: list[np.ndarray] = [np.empty(0)] * len(images)
+        for stack in plan_batches([image.shape for image in images], batch_pixels=batch_pixels):
+            if len(stack) == 1:
+                out[stack[0]] = denoiser.denoise(images[stack[0]])
+                continue
+            for index, denoised in zip(
+                stack, denoiser.denoise(np.stack([images[i] for i in stack])), strict=True
+            ):
+                out[index] = denoised
         return out
     if jobs > 1 and len(images) > 1:
         return joblib.Parallel(n_jobs=min(jobs, len(images)))(
