@@ -130,7 +130,7 @@ def test_command_line_error_has_no_traceback(tmp_path: Path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: unknown command 'table9'; valid: "
-        "table1, table2, table3, n2v-check, theorem1, fig1, fig4, timing, all"
+        "table1, table2, table3, n2v-check, theorem1, fig1, fig4, timing, perf, all"
     ]
 
 
@@ -142,6 +142,7 @@ def test_failed_cell_is_marked_in_the_report_and_the_exit_status(capsys, tmp_pat
 
     monkeypatch.setattr(BlindBM3D, "noise_argument", broken)
     args = ["table2", "--profile", "smoke", "--methods", "bm3d,bm3d-blind", "--noise", "gaussian:25"]
+    args += ["--jobs", "1"]  # BM3D in this process, where the patch is (--jobs spreads its images)
     code, err = run_cli([*args, "--out", str(tmp_path)], capsys)
     assert code == 1
     assert "[failed] eval BM3D(blind) gaussian:25 seed 0: RuntimeError: estimator exploded" in err
