@@ -34,6 +34,7 @@ from bench.realnoise import (
     describe_real_noise_files,
     make_real_noise_name,
 )
+from bench.report import RESULT_COLUMNS
 from methods.registry import METHODS
 
 #: Registry keys of the paper's Figure 4 methods (N2C(Eq.4), its upper bound, is not run here).
@@ -42,20 +43,8 @@ FIG4_METHODS: tuple[str, ...] = ("dncnn-b", "bm3d-blind", "n2v", "gan2gan")
 FIG4_COLUMNS: tuple[str, ...] = ("DnCNN-B", "BM3D(blind)", "N2V", "g_theta2", "G2G_1", "G2G_2", "G2G_3")
 #: Long names of the datasets.
 TITLES: dict[str, str] = {"fmd": "FMD wide-field (WF) microscopy", "ct": "reconstructed CT"}
-#: Columns of the CSV, in order.
-FIG4_CSV_COLUMNS: tuple[str, ...] = (
-    "dataset",
-    "level",
-    "method",
-    "seed",
-    "psnr",
-    "ssim",
-    "ssim_authors",
-    "n_images",
-    "fit_seconds",
-    "denoise_seconds",
-    "device",
-)
+#: Columns of the CSV, in order: the dataset, then the table CSV's columns from the noise level on.
+FIG4_CSV_COLUMNS: tuple[str, ...] = ("dataset", *RESULT_COLUMNS[RESULT_COLUMNS.index("level") :])
 
 
 def check_figure4_methods(methods: list[str]) -> None:

@@ -111,10 +111,11 @@ def time_alternating(
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def measure_training_step(
-    *, params: dict[str, Any], steps: int, repeats: int, device: torch.device
-) -> PerfRow:
-    """Seconds per step of :func:`train_network` and of a bare loop: DnCNN, Adam, MultiStepLR, MSE."""
+def make_training_runs(
+    params: dict[str, Any], *, steps: int, device: torch.device
+) -> dict[str, Callable[[], None]]:
+    """``steps`` steps of :func:`train_network` (``"ours"``) and of a bare torch loop (``"bare"``) from
+    the same DnCNN, on the same in-memory batches, with Adam, MultiStepLR and MSE."""
     config = TrainConfig(
         steps=steps,
         batch_size=params["batch_size"],
@@ -155,16 +156,33 @@ def measure_training_step(
             optimizer.step()
             scheduler.step()
 
-    times = time_alternating({"ours": ours, "bare": bare}, repeats=repeats, device=device)
+    return {"ours": ours, "bare": bare}
+
+
+def measure_training_step(
+    *, params: dict[str, Any], steps: int, repeats: int, device: torch.device
+) -> PerfRow:
+    """Seconds per step of :func:`train_network` and of a bare loop (:func:`make_training_runs`)."""
+    times = time_alternating(
+        make_training_runs(params, steps=steps, device=device), repeats=repeats, device=device
+    )
     return PerfRow(
         "training step: shared loop vs bare torch loop",
         times["ours"] / steps,
         times["bare"] / steps,
         1 / 1.1,
         "s/step",
-        f"DnCNN-{params['depth']}, batch {config.batch_size} of {config.patch_size}x{config.patch_size}, "
-        f"{steps} steps a run, median of {repeats}; a fit's checkpoints (every 200 steps) are not timed",
+        f"DnCNN-{params['depth']}, batch {params['batch_size']} of {params['patch_size']}x"
+        f"{params['patch_size']}, {steps} steps a run, median of {repeats}; a fit's checkpoints (every 200 "
+        "steps) are not timed",
     )
+
+
+def forward_bare(net: nn.Module, stack: Sequence[np.ndarray], *, device: torch.device) -> np.ndarray:
+    """The reference of the inference measure: one forward pass of the equal-size images under
+    ``torch.inference_mode``, nothing else."""
+    with torch.inference_mode():
+        return net(torch.from_numpy(np.stack(stack))[:, None].to(device))[:, 0].cpu().numpy()
 
 
 def list_inference_subjects(profile: Profile, *, device: torch.device) -> list[tuple[str, Any, nn.Module]]:
@@ -191,8 +209,7 @@ def measure_inference(
     net.eval()
 
     def bare(stack: Sequence[np.ndarray]) -> None:
-        with torch.inference_mode():
-            net(torch.from_numpy(np.stack(stack))[:, None].to(device))[:, 0].cpu().numpy()
+        forward_bare(net, stack, device=device)
 
     stacks = [[images[i] for i in stack] for stack in plan_batches([image.shape for image in images])]
     totals = {"ours": 0.0, "bare": 0.0}

@@ -7,14 +7,13 @@ sizes small enough for a laptop; ``python -m bench.run perf`` measures at the cp
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from bench.perf import (
+    forward_bare,
+    make_training_runs,
     measure_generator_iteration,
     measure_inference,
     measure_pair_generation,
@@ -24,7 +23,6 @@ from methods.base import denoise_images
 from methods.gan2gan.iterate import make_pair_sampler
 from methods.n2c import NoiseToClean
 from methods.nets import DnCNN, NoiseGenerator
-from methods.training import TrainConfig, train_network
 from noise import extract_noise_patches
 
 pytestmark = pytest.mark.benchmark
@@ -38,42 +36,10 @@ def images() -> list[np.ndarray]:
     return [rng.random((160, 240), dtype=np.float32) for _ in range(4)]
 
 
-@pytest.fixture(scope="module")
-def batches() -> list[tuple[torch.Tensor, torch.Tensor]]:
-    generator = torch.Generator().manual_seed(0)
-    return [(torch.rand(8, 40, 40, generator=generator), torch.rand(8, 40, 40, generator=generator))] * 3
-
-
 @pytest.mark.benchmark(group="training step (3 steps)")
-def test_training_loop_ours(benchmark, batches) -> None:
-    net = DnCNN(depth=17)
-    config = TrainConfig(steps=3, batch_size=8, patch_size=40)
-    benchmark(
-        lambda: train_network(
-            copy.deepcopy(net),
-            draw_batch=lambda rng: batches[0],
-            config=config,
-            seed=0,
-            device=CPU,
-            progress=False,
-        )
-    )
-
-
-@pytest.mark.benchmark(group="training step (3 steps)")
-def test_training_loop_bare(benchmark, batches) -> None:
-    template = DnCNN(depth=17)
-
-    def run() -> None:
-        net = copy.deepcopy(template).train()
-        optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-        for inputs, targets in batches:
-            loss = nn.functional.mse_loss(net(inputs[:, None]), targets[:, None])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-
-    benchmark(run)
+@pytest.mark.parametrize("variant", ["ours", "bare"])
+def test_training_loop(benchmark, variant: str) -> None:
+    benchmark(make_training_runs(TRAIN, steps=3, device=CPU)[variant])
 
 
 def test_training_loop_within_ten_percent_of_bare() -> None:
@@ -89,13 +55,8 @@ def test_denoise_images_ours(benchmark, images) -> None:
 
 @pytest.mark.benchmark(group="inference (4 images)")
 def test_denoise_images_bare(benchmark, images) -> None:
-    net = DnCNN(depth=17).eval()
-
-    def run() -> None:
-        with torch.inference_mode():
-            net(torch.from_numpy(np.stack(images))[:, None])
-
-    benchmark(run)
+    net = NoiseToClean(steps=1, batch_size=1, patch_size=8).net
+    benchmark(forward_bare, net, images, device=CPU)
 
 
 def test_denoise_images_within_five_percent_of_bare(images) -> None:
