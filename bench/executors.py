@@ -8,10 +8,13 @@ before it has finished. Every worker writes its results to the shared cache fold
 ran it. A task that fails records its one-line reason in the cache (``<task>.failed.json``); the tasks
 that need it are not started and fail with the same reason.
 
-- ``local``: one task after another, in this process (the default);
+- ``local``: one task after another, in this process;
 - ``joblib``: ``--jobs`` worker processes on this machine;
 - ``submitit-local``: submitit's local executor (subprocesses with logs under ``<cache>/submitit``);
 - ``slurm``: one Slurm job array per wave through submitit.
+
+The command line's default, ``auto`` (:func:`bench.run.resolve_executor`), is joblib on CPU when more
+than one process fits the cores, else local.
 """
 
 from __future__ import annotations
@@ -117,7 +120,9 @@ class RunnerConfig:
 def plan_waves(specs: list[EvalSpec]) -> list[list[Task]]:
     """The tasks of ``specs`` in waves: fits by depth (a fit after every fit it builds on), then evals.
 
-    Fits shared by several evaluations (DnCNN-B across noise levels) appear once.
+    Fits shared by several evaluations (DnCNN-B across noise levels) appear once. In a wave, the fits
+    that later fits build on come first (GAN2GAN before the rest, N2C(Eq.4) waiting on it): they head
+    the longest chains, and a wave ends with its last task, so starting them late leaves cores idle.
     """
     depth: dict[str, tuple[int, FitSpec]] = {}
 
@@ -130,7 +135,8 @@ def plan_waves(specs: list[EvalSpec]) -> list[list[Task]]:
     for spec in specs:
         visit(spec.fit)
     waves: list[list[Task]] = [[] for _ in range(1 + max((d for d, _ in depth.values()), default=-1))]
-    for level, fit in depth.values():
+    built_on = {up.key for _, fit in depth.values() for _, up in fit.upstream}
+    for level, fit in sorted(depth.values(), key=lambda item: item[1].key not in built_on):
         waves[level].append(Task("fit", fit))
     evals = list({spec.key: Task("eval", spec) for spec in specs}.values())
     return [*waves, evals]

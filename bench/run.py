@@ -83,6 +83,7 @@ from bench.tables import TABLES, TableSpec, UnknownTableError, get_table
 from bench.theorem1 import format_theorem1, tabulate_theorem1
 from bench.timing import TIMED_METHODS, tabulate_timing
 from methods.registry import METHODS, UnknownMethodError, find_method
+from methods.training import resolve_device
 from noise import NoiseSpecError, parse_noise
 
 
@@ -165,7 +166,11 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars or status lines")
     executors = parser.add_argument_group("executors (tables)")
     executors.add_argument(
-        "--executor", choices=EXECUTORS, default="local", help="where cells run (default: local)"
+        "--executor",
+        choices=("auto", *EXECUTORS),
+        default="auto",
+        help="where cells run; auto (default): joblib over --jobs processes when more than one fits and "
+        "the cells run on CPU, else local (in this process)",
     )
     executors.add_argument(
         "--jobs",
@@ -213,8 +218,20 @@ def make_runner_config(args: argparse.Namespace) -> RunnerConfig:
         device=args.device,
         threads=args.threads,
         # local cells spread BM3D's test images over the cores; worker processes already fill them
-        image_jobs=count_jobs(args) if args.executor == "local" else 1,
+        image_jobs=count_jobs(args) if resolve_executor(args) == "local" else 1,
     )
+
+
+def resolve_executor(args: argparse.Namespace) -> str:
+    """``--executor``; ``auto`` is joblib when more than one process fits the cores (``--jobs``, by
+    default cores / ``--threads``) and the cells run on CPU, else local: one GPU serves one process."""
+    if args.executor != "auto":
+        return args.executor
+    try:
+        on_cpu = resolve_device(args.device).type == "cpu"
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return "joblib" if on_cpu and not args.collect and count_jobs(args) > 1 else "local"
 
 
 def count_jobs(args: argparse.Namespace) -> int:
@@ -300,12 +317,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def check_in_process(args: argparse.Namespace, *, command: str) -> None:
     """Figures, ablations and timing run their cells in this process, for one seed: ``--collect`` cannot
-    apply, and another ``--executor`` or further seeds are noted and ignored."""
+    apply, and another ``--executor`` or further seeds are noted and ignored (``args.executor`` becomes
+    local)."""
     if args.collect:
         raise UsageError(f"--collect gathers tables only; {command} runs its cells in this process")
     log = make_log(quiet=args.quiet)
-    if args.executor != "local":
+    if args.executor not in ("auto", "local"):
         log(f"[note] {command} runs its cells in this process (--executor is for tables)")
+    args.executor = "local"  # so BM3D's test images spread over --jobs processes here
     seeds = parse_seeds(args.seeds)
     if len(seeds) > 1:
         log(f"[note] {command} runs seed {seeds[0]} only (several seeds are for tables)")
@@ -364,7 +383,7 @@ def run_table(args: argparse.Namespace) -> int:
         if args.force or args.force_method:
             log(f"[cells] --force: {runner.invalidate(specs)} cached results deleted")
         executor = make_executor(
-            args.executor,
+            resolve_executor(args),
             runner=runner,
             config=make_runner_config(args),
             jobs=count_jobs(args),
@@ -665,7 +684,7 @@ def _manifest(
         "noises": sorted({s.noise for s in specs}),
         "methods": sorted({s.fit.method for s in specs}),
         "unavailable": unavailable,
-        "executor": "collect" if args.collect else args.executor,
+        "executor": "collect" if args.collect else resolve_executor(args),
         "threads_per_cell": runner.threads,
         "cells": [
             {
@@ -817,7 +836,6 @@ def run_perf_command(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     sizes = profile.experiments["perf"]
     runner = make_runner(args)
-    runner.image_jobs = count_jobs(args)
     started = dt.datetime.now(dt.timezone.utc)
     rows = run_perf(runner, profile, table2_folder=args.out / "table2" / profile.name)
     frame = tabulate_perf(rows)

@@ -1,8 +1,11 @@
-"""Shared fixtures: where the BSD data lives, and a tiny folder dataset."""
+"""Shared fixtures: where the BSD data lives, a tiny folder dataset, and the command line in a subprocess."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,20 @@ def shared_data() -> Path:
     if root is None:
         pytest.skip("BSD data not found: set GAN2GAN_DATA or put shared/data beside the checkout")
     return root
+
+
+@pytest.fixture(scope="session")
+def run_bench() -> Callable[..., str]:
+    """Run ``python -m bench.run ARGS`` as a user does, in a subprocess whose stderr also gets the log
+    lines of its worker processes (the default executor's); return that stderr, failing on status != 0."""
+
+    def run(*args: str) -> str:
+        command = [sys.executable, "-m", "bench.run", *args]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stderr
+
+    return run
 
 
 @pytest.fixture

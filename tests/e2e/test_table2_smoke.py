@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from pathlib import Path
 
@@ -17,12 +15,9 @@ from bench.tables import PAPER_METHODS
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def smoke_run(tmp_path_factory: pytest.TempPathFactory, run_bench) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("reports")
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        assert main(["table2", "--profile", "smoke", "--out", str(out)]) == 0
-    return out, err.getvalue()
+    return out, run_bench("table2", "--profile", "smoke", "--out", str(out))
 
 
 def test_writes_the_report_files(smoke_run):

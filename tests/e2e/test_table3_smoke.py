@@ -16,12 +16,9 @@ NOISES = ["mixture-A:15", "mixture-A:25", "mixture-B:30", "mixture-B:50", "corre
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+def smoke_run(tmp_path_factory: pytest.TempPathFactory, run_bench) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("reports")
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        assert main(["table3", "--profile", "smoke", "--out", str(out)]) == 0
-    return out, err.getvalue()
+    return out, run_bench("table3", "--profile", "smoke", "--out", str(out))
 
 
 def test_writes_the_report_files(smoke_run):

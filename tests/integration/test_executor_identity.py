@@ -19,7 +19,7 @@ def run_table(out: Path, *options: str) -> pd.DataFrame:
 
 
 def check_executors_agree(tmp_path: Path, *options: str) -> None:
-    local = run_table(tmp_path / "local", *options)
+    local = run_table(tmp_path / "local", *options, "--executor", "local")
     assert sorted(local["seed"].unique()) == [0, 1]
     assert (local.groupby(["noise", "level", "method"])["psnr"].nunique() == 2).all(), "seeds must differ"
     for executor in ("joblib", "submitit-local"):

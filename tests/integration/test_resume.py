@@ -45,6 +45,9 @@ def bm3d_command(test_folder: Path, out: Path, *extra: str) -> list[str]:
         f"folder:{test_folder}",
         "--out",
         str(out),
+        # in this process: SIGKILL stops the work at once (a worker process would finish its cell)
+        "--executor",
+        "local",
         *extra,
     ]
 

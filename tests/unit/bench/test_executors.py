@@ -50,10 +50,11 @@ def quiet_runner(cache: Path) -> CellRunner:
 def test_plan_puts_upstream_fits_first_and_shares_fits():
     n2c = eval_spec("n2c-eq4")  # builds on GAN2GAN's g_theta1
     bm3d = [eval_spec("bm3d", seed=s) for s in (0, 1)]
-    waves = plan_waves([n2c, *bm3d, n2c])
+    waves = plan_waves([*bm3d, n2c, n2c])
     kinds = [[t.kind for t in wave] for wave in waves]
     assert kinds == [["fit"] * 3, ["fit"], ["eval"] * 3]
-    assert {t.fit.method for t in waves[0]} == {"gan2gan", "bm3d"}
+    # GAN2GAN heads the longest chain: it starts first although its cell comes last
+    assert [t.fit.method for t in waves[0]] == ["gan2gan", "bm3d", "bm3d"]
     assert [t.fit.method for t in waves[1]] == ["n2c-eq4"]
     assert waves[1][0].needs() == [dict(n2c.fit.upstream)["generator"]]
 
@@ -190,3 +191,27 @@ def test_seed_streams_are_independent_and_repeatable():
 def test_runner_refuses_no_threads(tmp_path, threads):
     with pytest.raises(ValueError, match="threads must be at least 1"):
         CellRunner(cache_dir=tmp_path, device="cpu", threads=threads)
+
+
+@pytest.mark.parametrize(
+    ("options", "cuda", "expected"),
+    [
+        (["--jobs", "2"], False, "joblib"),  # the default fills the cores with worker processes
+        (["--jobs", "1"], False, "local"),
+        (["--jobs", "2", "--collect"], False, "local"),
+        (["--jobs", "2"], True, "local"),  # one GPU serves one process
+        (["--jobs", "2", "--device", "cpu"], True, "joblib"),
+        (["--jobs", "2", "--executor", "local"], False, "local"),
+        (["--jobs", "1", "--executor", "submitit-local"], False, "submitit-local"),
+    ],
+)
+def test_auto_executor_fills_the_cores_on_cpu(monkeypatch, options, cuda, expected):
+    import torch
+
+    from bench.run import build_parser, make_runner_config, resolve_executor
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    args = build_parser().parse_args(["table2", *options])
+    assert resolve_executor(args) == expected
+    # cells in this process spread BM3D's test images; worker processes already fill the cores
+    assert make_runner_config(args).image_jobs == (2 if expected == "local" and "2" in options else 1)
