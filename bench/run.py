@@ -512,8 +512,9 @@ def write_table_report(
 def summarise_resources(status: CellStatus, *, started: dt.datetime) -> dict[str, Any]:
     """Wall time, the time of every task computed in this run, and peak resident memory.
 
-    The peak of a run is bounded by this process's peak plus each worker process's (workers run
-    side by side); a task that came from the cache took no time.
+    The peak of a run is bounded by this process's peak plus each worker process's (the workers run
+    side by side, and live as long as the run: :data:`bench.executors.WORKER_IDLE_SECONDS`); a task
+    that came from the cache took no time.
     """
     peaks = {os.getpid(): measure_peak_rss()}
     for outcome in status.outcomes.values():

@@ -19,9 +19,11 @@ from bench.executors import (
     SlurmOptions,
     Task,
     collect_cells,
+    find_malloc_trim,
     make_executor,
     plan_waves,
     read_failure,
+    release_memory,
     run_cells,
 )
 from methods.bm3d import BlindBM3D
@@ -215,3 +217,22 @@ def test_auto_executor_fills_the_cores_on_cpu(monkeypatch, options, cuda, expect
     assert resolve_executor(args) == expected
     # cells in this process spread BM3D's test images; worker processes already fill the cores
     assert make_runner_config(args).image_jobs == (2 if expected == "local" and "2" in options else 1)
+
+
+def read_resident_bytes() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096
+
+
+@pytest.mark.skipif(find_malloc_trim() is None, reason="the C library has no malloc_trim")
+def test_release_memory_returns_a_fragmented_heap_to_the_system():
+    """Blocks freed between live ones stay resident until trimmed; a worker must not keep them."""
+    base = read_resident_bytes()
+    blocks = [np.ones(8192) for _ in range(3000)]  # 64 KiB each: heap, not mmap
+    grown = read_resident_bytes() - base
+    kept = blocks[::16]
+    del blocks
+    release_memory()
+    left = read_resident_bytes() - base
+    assert grown > 150 * 2**20
+    assert left < 0.3 * grown, f"{left / 2**20:.0f} of {grown / 2**20:.0f} MiB still resident"
+    assert len(kept) == 188
