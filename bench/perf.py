@@ -367,7 +367,8 @@ def read_table2_run(folder: Path) -> list[PerfRow]:
                     TABLE2_MEMORY_BUDGET / 2**30,
                     1.0,
                     "GiB",
-                    note,
+                    f"{note}; an upper bound: the peaks of the command's process and its workers "
+                    f"({len(state['peak_rss_bytes']['workers'])}) added up",
                 ),
             ]
     nan = float("nan")

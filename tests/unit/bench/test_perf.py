@@ -71,6 +71,7 @@ def test_table2_run_counts_only_when_it_computed_the_whole_table(tmp_path: Path)
     wall, memory = read_table2_run(tmp_path / "done")
     assert (wall.ours, wall.ratio, wall.ok) == (5400.0, 2.0, True)
     assert (memory.ours, memory.ratio, memory.ok) == (2.0, 3.0, True)
+    assert "its workers (1) added up" in memory.note
     write_manifest(tmp_path / "resumed", statuses=["done", "cached"])
     assert "not every cell" in read_table2_run(tmp_path / "resumed")[0].note
     write_manifest(tmp_path / "partial", statuses=["done"], noises=1)
