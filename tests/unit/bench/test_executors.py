@@ -235,4 +235,4 @@ def test_release_memory_returns_a_fragmented_heap_to_the_system():
     left = read_resident_bytes() - base
     assert grown > 150 * 2**20
     assert left < 0.3 * grown, f"{left / 2**20:.0f} of {grown / 2**20:.0f} MiB still resident"
-    assert len(kept) == 188
+    assert all(block[-1] == 1.0 for block in kept)  # what is still in use is untouched
