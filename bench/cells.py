@@ -35,6 +35,7 @@ import sys
 import time
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -53,7 +54,7 @@ from methods.base import (
     Requirements,
     TrainingData,
     build_training_data,
-    denoise_images,
+    iterate_denoised,
     plan_batches,
 )
 from methods.registry import METHODS, load_method, make_method
@@ -420,25 +421,30 @@ class CellRunner:
             self.log(f"[eval] {label}: resuming after {len(done)} finished image evaluations")
         with partial.open("a") as out:
             for stage_name, stage in method.stages().items():
-                chunks = _plan_chunks(pairs, stage, self.image_jobs)
-                for chunk in _progress(chunks, self.progress, f"{stage_name} {spec.noise}"):
-                    if all((stage_name, name) in done for name, _, _ in chunk):
-                        continue
+                chunks = [
+                    chunk
+                    for chunk in _plan_chunks(pairs, stage, self.image_jobs)
+                    if not all((stage_name, name) in done for name, _, _ in chunk)
+                ]
+                groups = [[noisy for _, _, noisy in chunk] for chunk in chunks]
+                bar = _progress(chunks, self.progress, f"{stage_name} {spec.noise}")
+                with closing(iterate_denoised(stage, groups, jobs=self.image_jobs)) as denoised_chunks:
                     start = time.perf_counter()
-                    outputs = denoise_images(stage, [noisy for _, _, noisy in chunk], jobs=self.image_jobs)
-                    seconds = (time.perf_counter() - start) / len(chunk)
-                    for (name, clean, _), denoised in zip(chunk, outputs, strict=True):
-                        row = {
-                            "stage": stage_name,
-                            "image": name,
-                            "psnr": compute_psnr(denoised, clean),
-                            "ssim": compute_ssim(denoised, clean),
-                            "ssim_authors": compute_ssim(denoised, clean, data_range="denoised"),
-                            "seconds": seconds,
-                        }
-                        out.write(json.dumps(row) + "\n")
-                        done[(stage_name, name)] = row
-                    out.flush()
+                    for chunk, outputs in zip(bar, denoised_chunks, strict=True):
+                        seconds = (time.perf_counter() - start) / len(chunk)
+                        for (name, clean, _), denoised in zip(chunk, outputs, strict=True):
+                            row = {
+                                "stage": stage_name,
+                                "image": name,
+                                "psnr": compute_psnr(denoised, clean),
+                                "ssim": compute_ssim(denoised, clean),
+                                "ssim_authors": compute_ssim(denoised, clean, data_range="denoised"),
+                                "seconds": seconds,
+                            }
+                            out.write(json.dumps(row) + "\n")
+                            done[(stage_name, name)] = row
+                        out.flush()
+                        start = time.perf_counter()
         stages = _summarise(done, stage_order=list(method.stages()), n_images=len(pairs))
         state = {
             "spec": asdict(spec),
@@ -538,9 +544,10 @@ def _noisy_test_set(test: Dataset, spec: EvalSpec) -> Iterator[tuple[str, np.nda
 def _plan_chunks(
     pairs: list[tuple[str, np.ndarray, np.ndarray]], stage: Denoiser, jobs: int
 ) -> list[list[tuple[str, np.ndarray, np.ndarray]]]:
-    """The test images in the groups one :func:`~methods.base.denoise_images` call gets: stacks of equal
-    size for a batched stage, ``jobs`` images at a time for another. Groups depend only on the test set,
-    so an evaluation resumed after a kill computes the same stacks as an uninterrupted one."""
+    """The test images in the groups of :func:`~methods.base.iterate_denoised`, each evaluated and recorded
+    together: stacks of equal size for a batched stage, ``jobs`` images at a time for another. Groups
+    depend only on the test set, so an evaluation resumed after a kill computes the same stacks as an
+    uninterrupted one."""
     if getattr(stage, "batched", False):
         return [[pairs[i] for i in stack] for stack in plan_batches([noisy.shape for _, _, noisy in pairs])]
     return [pairs[i : i + jobs] for i in range(0, len(pairs), jobs)]

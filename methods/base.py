@@ -8,7 +8,8 @@ enforced by construction rather than by convention.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import warnings
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -234,18 +235,58 @@ def denoise_images(
         The denoised images, in the input order.
     """
     if getattr(denoiser, "batched", False):
-        out: list[np.ndarray] = [np.empty(0)] * len(images)
-        for stack in plan_batches([image.shape for image in images], batch_pixels=batch_pixels):
-            if len(stack) == 1:
-                out[stack[0]] = denoiser.denoise(images[stack[0]])
-                continue
-            for index, denoised in zip(
-                stack, denoiser.denoise(np.stack([images[i] for i in stack])), strict=True
-            ):
-                out[index] = denoised
-        return out
+        stacks = plan_batches([image.shape for image in images], batch_pixels=batch_pixels)
+    else:
+        stacks = [[index] for index in range(len(images))]
+    out: list[np.ndarray] = [np.empty(0)] * len(images)
+    groups = [[images[i] for i in stack] for stack in stacks]
+    for stack, denoised in zip(stacks, iterate_denoised(denoiser, groups, jobs=jobs), strict=True):
+        for index, image in zip(stack, denoised, strict=True):
+            out[index] = image
+    return out
+
+
+def iterate_denoised(
+    denoiser: Denoiser, groups: Sequence[Sequence[np.ndarray]], *, jobs: int = 1
+) -> Generator[list[np.ndarray], None, None]:
+    """Denoise groups of images in order, yielding each group's outputs as soon as they are done.
+
+    A ``batched`` denoiser gets each group (images of one size) as one stack. Any other denoises one
+    image per call; with ``jobs > 1`` the calls of all groups go to one joblib pool, which stays busy
+    across group boundaries. Past the first calls, the pool's own thread hands over the next call as a
+    result comes in, so the caller never leaves a call handed over but not yet queued while it records
+    a group; a Ctrl-C there used to race joblib's kill of the pool (loky's manager thread then failed
+    with ``KeyError`` on that call).
+
+    Parameters
+    ----------
+    denoiser : Denoiser
+        A fitted denoiser.
+    groups : sequence of sequences of ndarray
+        HxW float32 noisy images, in the groups the caller wants back together.
+    jobs : int
+        Processes for a denoiser that is not batched (1: this process).
+
+    Yields
+    ------
+    list of ndarray
+        The denoised images of one group, in the group's order.
+    """
+    if getattr(denoiser, "batched", False):
+        for group in groups:
+            yield [denoiser.denoise(group[0])] if len(group) == 1 else list(denoiser.denoise(np.stack(group)))
+        return
+    images = [image for group in groups for image in group]
     if jobs > 1 and len(images) > 1:
-        return joblib.Parallel(n_jobs=min(jobs, len(images)))(
-            joblib.delayed(denoiser.denoise)(image) for image in images
-        )
-    return [denoiser.denoise(image) for image in images]
+        parallel = joblib.Parallel(n_jobs=min(jobs, len(images)), return_as="generator")
+        outputs = parallel(joblib.delayed(denoiser.denoise)(image) for image in images)
+    else:
+        outputs = (denoiser.denoise(image) for image in images)
+    try:
+        for group in groups:
+            yield [next(outputs) for _ in group]
+    finally:
+        with warnings.catch_warnings():
+            # Closed early on purpose (Ctrl-C, an error): joblib cancels the calls left and need not warn.
+            warnings.filterwarnings("ignore", message=".* You could benefit from adjusting the input task")
+            outputs.close()

@@ -1,11 +1,18 @@
-"""methods.base.denoise_images: stacks of equal-size images for torch methods, processes for BM3D."""
+"""methods.base.denoise_images and iterate_denoised: stacks of equal-size images for torch methods, processes
+for BM3D."""
 
 from __future__ import annotations
+
+import _thread
+import os
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from methods.base import TrainingData, denoise_images, plan_batches
+from methods.base import TrainingData, denoise_images, iterate_denoised, plan_batches
 from methods.bm3d import BM3D
 from methods.n2c import NoiseToClean
 from noise import parse_noise
@@ -21,6 +28,21 @@ class Recorder:
 
     def denoise(self, noisy: np.ndarray) -> np.ndarray:
         self.calls.append(noisy.shape)
+        return noisy / 2
+
+
+class Sleeper:
+    """A denoiser of one image per call that takes ``seconds`` and halves its input; it leaves a file in
+    ``marks`` as each call starts."""
+
+    def __init__(self, seconds: float, *, marks: Path | None = None) -> None:
+        self.seconds = seconds
+        self.marks = marks
+
+    def denoise(self, noisy: np.ndarray) -> np.ndarray:
+        if self.marks is not None:
+            (self.marks / f"{os.getpid()}-{time.monotonic_ns()}").touch()
+        time.sleep(self.seconds)
         return noisy / 2
 
 
@@ -64,3 +86,42 @@ def test_bm3d_over_processes_gives_the_outputs_of_one_process() -> None:
 def test_empty_input_gives_no_output(jobs: int) -> None:
     assert denoise_images(Recorder(), [], jobs=jobs) == []
     assert denoise_images(BM3D(), [], jobs=jobs) == []
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_iterate_denoised_gives_each_group_back_in_order(jobs: int) -> None:
+    rng = np.random.default_rng(3)
+    groups = [[rng.random((4, 4), dtype=np.float32) for _ in range(size)] for size in (2, 1, 3)]
+    out = list(iterate_denoised(Sleeper(0.0), groups, jobs=jobs))
+    assert [len(group) for group in out] == [2, 1, 3]
+    for group, denoised in zip(groups, out, strict=True):
+        for image, half in zip(group, denoised, strict=True):
+            np.testing.assert_array_equal(half, image / 2)
+
+
+def test_ctrl_c_after_the_workers_start_leaves_no_failed_pool_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (KeyboardInterrupt in the main thread) once the workers have taken their first calls:
+    joblib then kills the pool, and loky's manager thread must not fail on a call it was handed but had
+    not queued (it does when more calls are handed over ahead than its queue takes, as with
+    ``pre_dispatch="all"``)."""
+    failures: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+
+    def interrupt_when_both_workers_run() -> None:
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        _thread.interrupt_main()
+
+    watcher = threading.Thread(target=interrupt_when_both_workers_run)
+    watcher.start()
+    image = np.zeros((4, 4), dtype=np.float32)
+    with pytest.raises(KeyboardInterrupt):
+        list(iterate_denoised(Sleeper(2.0, marks=tmp_path), [[image]] * 6, jobs=2))
+    watcher.join()
+    for thread in threading.enumerate():
+        if thread.name == "ExecutorManagerThread":
+            thread.join(timeout=30)
+    assert [f"{f.exc_type.__name__}: {f.exc_value}" for f in failures] == []
