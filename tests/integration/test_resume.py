@@ -158,3 +158,21 @@ def test_ctrl_c_keeps_the_cache_and_says_how_to_resume(tmp_path: Path, six_image
     resumed = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming after" in resumed.stderr
+
+
+def test_ctrl_c_as_the_next_images_go_to_the_pool_prints_no_traceback(tmp_path: Path, six_images: Path):
+    """Ctrl-C right after an image is recorded, with loky's manager thread slowed so that calls handed to
+    the BM3D pool at that moment wait 0.3 s to be queued: joblib kills the pool, and nothing may fail
+    on a call handed over but not queued (the manager thread did, with ``KeyError``, when each chunk of
+    images was its own joblib call)."""
+    out = tmp_path / "interrupted"
+    command = bm3d_command(six_images, out, "--seeds", "2")
+    command[1:3] = [str(Path(__file__).with_name("slow_pool_manager.py"))]
+    partial_dir = out / ".cache" / "evals"
+    process = start_and_wait(
+        command, lambda: partial_lines(partial_dir) >= 1, what="a partial evaluation", timeout=120
+    )
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
