@@ -142,16 +142,23 @@ def test_killed_table_runs_only_unfinished_cells(tmp_path: Path, six_images: Pat
     pd.testing.assert_frame_equal(a[["seed", "psnr", "ssim"]], b[["seed", "psnr", "ssim"]])
 
 
-def test_ctrl_c_keeps_the_cache_and_says_how_to_resume(tmp_path: Path, six_images: Path):
-    out = tmp_path / "interrupted"
-    command = bm3d_command(six_images, out, "--seeds", "2")
+def interrupt_after_first_image(command: list[str], out: Path) -> tuple[int, str]:
+    """Run ``command`` (writing to ``out``), press Ctrl-C once its first test image is recorded, and
+    return its exit status and standard error."""
     partial_dir = out / ".cache" / "evals"
     process = start_and_wait(
         command, lambda: partial_lines(partial_dir) >= 1, what="a partial evaluation", timeout=120
     )
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
+    return process.returncode, err
+
+
+def test_ctrl_c_keeps_the_cache_and_says_how_to_resume(tmp_path: Path, six_images: Path):
+    out = tmp_path / "interrupted"
+    command = bm3d_command(six_images, out, "--seeds", "2")
+    returncode, err = interrupt_after_first_image(command, out)
+    assert returncode == 130, err
     assert "interrupted:" in err and "run the same command again to resume" in err
     assert "Traceback" not in err
     assert not [p for p in (out / ".cache").rglob("*") if p.name.endswith(".tmp")]
@@ -168,11 +175,6 @@ def test_ctrl_c_as_the_next_images_go_to_the_pool_prints_no_traceback(tmp_path: 
     out = tmp_path / "interrupted"
     command = bm3d_command(six_images, out, "--seeds", "2")
     command[1:3] = [str(Path(__file__).with_name("slow_pool_manager.py"))]
-    partial_dir = out / ".cache" / "evals"
-    process = start_and_wait(
-        command, lambda: partial_lines(partial_dir) >= 1, what="a partial evaluation", timeout=120
-    )
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
+    returncode, err = interrupt_after_first_image(command, out)
+    assert returncode == 130, err
     assert "Traceback" not in err
