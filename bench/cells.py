@@ -13,6 +13,8 @@ Layout of the cache folder::
     evals/<key>.json      per-stage means and per-image metrics of a finished evaluation
     evals/<key>.partial.jsonl   one line per image already evaluated by an interrupted run
     evals/<key>.lock      held while a process evaluates the cell
+    datasets/             the datasets the command's process decoded, mapped by its workers
+                          (:mod:`bench.shared_data`)
 
 ``fit.json`` and ``evals/<key>.json`` also record their provenance (versions, git revision, code digest,
 device, torch threads, host, start and end), which ``python -m bench.cache show KEY`` prints. Two
@@ -49,6 +51,7 @@ from bench.data import DataError, Dataset, load_dataset
 from bench.metrics import compute_psnr, compute_ssim
 from bench.provenance import describe_device, describe_git, describe_versions, now_utc
 from bench.realnoise import check_real_noise_method, is_real_noise
+from bench.shared_data import map_dataset, share_dataset
 from methods.base import (
     Denoiser,
     Requirements,
@@ -69,8 +72,11 @@ _CODE_FILES = (
     "bench/metrics.py",
     "bench/cells.py",
     "bench/realnoise.py",
+    "bench/shared_data.py",
 )
 _VERSIONED = ("numpy", "torch", "bm3d", "scikit-image")
+#: A loaded dataset of a runner: its name, ``limit`` and ``min_size`` (:func:`bench.data.load_dataset`).
+DatasetKey = tuple[str, int | None, int | None]
 
 
 @cache
@@ -246,6 +252,9 @@ class CellRunner:
     image_jobs : int
         Processes over which an evaluation spreads the test images of a method that denoises one image
         at a time (BM3D); its results do not depend on it. Torch methods get stacks of equal-size images.
+    shared_datasets : dict
+        Datasets the command's process decoded, by ``(name, limit, min_size)``: the file of each
+        (:func:`bench.shared_data.share_dataset`), mapped here instead of decoded again.
     force : bool
         Recompute every cell this runner meets (its cached result is deleted the first time).
     force_methods : frozenset of str
@@ -261,12 +270,13 @@ class CellRunner:
     device: str = "auto"
     threads: int = 1
     image_jobs: int = 1
+    shared_datasets: dict[DatasetKey, Path] = field(default_factory=dict)
     force: bool = False
     force_methods: frozenset[str] = frozenset()
     progress: bool = True
     log: Callable[[str], None] = print
     _invalidated: set[str] = field(default_factory=set, repr=False)
-    _datasets: dict[tuple[str, int | None, int | None], Dataset] = field(default_factory=dict, repr=False)
+    _datasets: dict[DatasetKey, Dataset] = field(default_factory=dict, repr=False)
     _fitted: dict[str, tuple[Denoiser, float]] = field(default_factory=dict, repr=False)
     _reports: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
@@ -279,11 +289,26 @@ class CellRunner:
         torch.set_num_threads(self.threads)
 
     def dataset(self, name: str, *, limit: int | None = None, min_size: int | None = None) -> Dataset:
-        """Load (once per run) a dataset."""
+        """Load a dataset: decoded once per process, or mapped from the file the command's process wrote."""
         key = (name, limit, min_size)
         if key not in self._datasets:
-            self._datasets[key] = load_dataset(name, data_root=self.data_root, limit=limit, min_size=min_size)
+            shared = self.shared_datasets.get(key)
+            self._datasets[key] = (
+                map_dataset(shared)
+                if shared is not None
+                else load_dataset(name, data_root=self.data_root, limit=limit, min_size=min_size)
+            )
         return self._datasets[key]
+
+    def share_datasets(self) -> dict[DatasetKey, Path]:
+        """Write every dataset loaded so far to ``<cache>/datasets`` for worker processes to map
+        (:mod:`bench.shared_data`), so a run decodes each dataset once. Real-noise datasets, which
+        carry a noisy side, are left to each process to decode."""
+        return {
+            key: share_dataset(dataset, self.cache_dir / "datasets")
+            for key, dataset in self._datasets.items()
+            if type(dataset) is Dataset
+        }
 
     def check_data(self, specs: list[EvalSpec]) -> None:
         """Load every dataset the cells of ``specs`` need, so bad data stops a run before any work with

@@ -34,7 +34,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal, Protocol
 
-from bench.cells import CellRunner, EvalSpec, FitSpec, is_cached
+from bench.cells import CellRunner, DatasetKey, EvalSpec, FitSpec, is_cached
 from bench.provenance import now_utc
 from methods.registry import METHODS
 
@@ -103,6 +103,8 @@ class RunnerConfig:
     device: str
     threads: int
     image_jobs: int = 1
+    #: The datasets the command's process decoded and shared (:meth:`~bench.cells.CellRunner.share_datasets`).
+    shared_datasets: tuple[tuple[DatasetKey, Path], ...] = ()
 
     def make_runner(
         self,
@@ -119,6 +121,7 @@ class RunnerConfig:
             device=self.device,
             threads=self.threads,
             image_jobs=self.image_jobs,
+            shared_datasets=dict(self.shared_datasets),
             force=force,
             force_methods=force_methods,
             progress=progress,
@@ -234,7 +237,7 @@ def run_task(task: Task, config: RunnerConfig) -> Outcome:
 
 @cache
 def _worker_runner(config: RunnerConfig) -> CellRunner:
-    """One runner per worker process and config, so datasets are decoded once per process."""
+    """One runner per worker process and config, so a worker maps each shared dataset once."""
     return config.make_runner(progress=False, log=lambda message: print(message, file=sys.stderr))
 
 

@@ -430,7 +430,7 @@ def run_perf(runner: CellRunner, profile: Profile, *, table2_folder: Path) -> li
     rows.append(measure_extraction(gan2gan, training_noisy, repeats=repeats))
     rows.append(
         PerfRow(
-            "decoding the training and test sets (once per process)",
+            "decoding the training and test sets (once per run; workers map the shared copy)",
             decode,
             float("nan"),
             float("nan"),

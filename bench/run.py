@@ -35,6 +35,7 @@ import pandas as pd
 
 from bench.cells import (
     CellRunner,
+    DatasetKey,
     EvalResult,
     EvalSpec,
     derive_rng,
@@ -210,8 +211,11 @@ def make_runner(args: argparse.Namespace) -> CellRunner:
         raise UsageError(str(error)) from None
 
 
-def make_runner_config(args: argparse.Namespace) -> RunnerConfig:
-    """What a worker needs to run the command's cells (the device is resolved where they run)."""
+def make_runner_config(
+    args: argparse.Namespace, *, shared_datasets: dict[DatasetKey, Path] | None = None
+) -> RunnerConfig:
+    """What a worker needs to run the command's cells (the device is resolved where they run), with the
+    datasets this process decoded and shared (:meth:`~bench.cells.CellRunner.share_datasets`)."""
     return RunnerConfig(
         cache_dir=(args.cache or args.out / ".cache").resolve(),
         data_root=args.data_root.resolve() if args.data_root else None,
@@ -219,6 +223,7 @@ def make_runner_config(args: argparse.Namespace) -> RunnerConfig:
         threads=args.threads,
         # local cells spread BM3D's test images over the cores; worker processes already fill them
         image_jobs=count_jobs(args) if resolve_executor(args) == "local" else 1,
+        shared_datasets=tuple((shared_datasets or {}).items()),
     )
 
 
@@ -382,10 +387,13 @@ def run_table(args: argparse.Namespace) -> int:
         runner.check_data(specs)
         if args.force or args.force_method:
             log(f"[cells] --force: {runner.invalidate(specs)} cached results deleted")
+        name = resolve_executor(args)
         executor = make_executor(
-            resolve_executor(args),
+            name,
             runner=runner,
-            config=make_runner_config(args),
+            config=make_runner_config(
+                args, shared_datasets=runner.share_datasets() if name != "local" else None
+            ),
             jobs=count_jobs(args),
             slurm=parse_slurm_options(args),
         )

@@ -1,5 +1,5 @@
 """The same cells give bit-identical numbers whichever executor runs them (and the same seed on the
-same machine gives bit-identical numbers)."""
+same machine gives bit-identical numbers), worker processes mapping the datasets their command decoded."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ def check_executors_agree(tmp_path: Path, *options: str) -> None:
     for executor in ("joblib", "submitit-local"):
         other = run_table(tmp_path / executor, *options, "--executor", executor, "--jobs", "2")
         pd.testing.assert_frame_equal(local, other, check_exact=True)
+        # the workers mapped the datasets the command's process decoded (bench.shared_data)
+        assert len(list((tmp_path / executor / ".cache" / "datasets").glob("*.npy"))) == 2
+    assert not (tmp_path / "local" / ".cache" / "datasets").exists()
 
 
 def test_executors_give_identical_numbers(tmp_path: Path):
