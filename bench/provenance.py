@@ -13,6 +13,9 @@ from functools import cache
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parent.parent
+#: Generated outputs, left out of the dirty check: a run that writes its report into the checkout
+#: must not call its own code modified.
+_OUTPUTS = "reports"
 #: Packages whose versions every manifest and cached result records.
 PACKAGES: tuple[str, ...] = (
     "numpy",
@@ -33,13 +36,14 @@ def describe_versions() -> dict[str, str]:
 
 @cache
 def describe_git() -> dict[str, str | bool | None]:
-    """The git revision of this checkout and whether tracked files differ from it."""
+    """The git revision of this checkout and whether tracked files other than the generated reports
+    (``reports/``) differ from it."""
     try:
         rev = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=_ROOT, capture_output=True, text=True, check=True
         )
         status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", f":(exclude){_OUTPUTS}"],
             cwd=_ROOT,
             capture_output=True,
             text=True,
