@@ -55,13 +55,16 @@ def describe_git() -> dict[str, str | bool | None]:
 
 
 def describe_device(device: str) -> dict[str, str | int]:
-    """The device a number was computed on: its name, torch's thread count, the CPU and the host."""
+    """The device a number was computed on: its name, torch's thread count, the CPU, the instruction set
+    torch's CPU kernels use (their sums run in a different order on AVX2 and AVX512, so trained weights
+    differ in the last bits from one to the other) and the host."""
     import torch
 
     info: dict[str, str | int] = {
         "name": device,
         "torch_threads": torch.get_num_threads(),
         "cpu": describe_cpu(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "cpu_count": os.cpu_count() or 0,
         "host": socket.gethostname(),
     }

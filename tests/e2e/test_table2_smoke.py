@@ -68,6 +68,7 @@ def test_manifest_records_provenance(smoke_run):
     assert {"numpy", "torch", "bm3d", "scikit-image"} <= set(manifest["versions"])
     assert manifest["git_revision"] and manifest["git_dirty"] in (True, False)
     assert manifest["device"]["cpu_count"] >= 1 and manifest["threads_per_cell"] == 1
+    assert manifest["device"]["cpu_capability"], "the instruction set torch dispatched to is recorded"
     assert manifest["started"] <= manifest["finished"]
     assert {c["status"] for c in manifest["cells"]} == {"done"}
     test_set = manifest["datasets"]["skimage-test"]
