@@ -238,7 +238,15 @@ def run_task(task: Task, config: RunnerConfig) -> Outcome:
 @cache
 def _worker_runner(config: RunnerConfig) -> CellRunner:
     """One runner per worker process and config, so a worker maps each shared dataset once."""
-    return config.make_runner(progress=False, log=lambda message: print(message, file=sys.stderr))
+    return config.make_runner(progress=False, log=write_log_line)
+
+
+def write_log_line(message: str) -> None:
+    """One status line to stderr in a single write, so that the lines of the command and of its worker
+    processes, which share the stream, never interleave mid-line (``print`` writes the text and its
+    newline separately, and Python's stderr writes through)."""
+    sys.stderr.write(f"{message}\n")
+    sys.stderr.flush()
 
 
 class Executor(Protocol):

@@ -52,6 +52,7 @@ from bench.executors import (
     make_executor,
     measure_peak_rss,
     run_cells,
+    write_log_line,
 )
 from bench.figure1 import NOISE as FIGURE1_NOISE
 from bench.figure1 import tabulate_figure1, write_figure1
@@ -249,7 +250,7 @@ def make_log(*, quiet: bool):
 
     def log(message: str) -> None:
         if not quiet or message.startswith("[failed]"):
-            print(message, file=sys.stderr, flush=True)
+            write_log_line(message)
 
     return log
 

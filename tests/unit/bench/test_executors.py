@@ -25,6 +25,7 @@ from bench.executors import (
     read_failure,
     release_memory,
     run_cells,
+    write_log_line,
 )
 from methods.bm3d import BlindBM3D
 from methods.gan2gan.method import GAN2GAN
@@ -236,3 +237,20 @@ def test_release_memory_returns_a_fragmented_heap_to_the_system():
     assert grown > 150 * 2**20
     assert left < 0.3 * grown, f"{left / 2**20:.0f} of {grown / 2**20:.0f} MiB still resident"
     assert all(block[-1] == 1.0 for block in kept)  # what is still in use is untouched
+
+
+def test_log_line_is_one_write(monkeypatch):
+    """The command and its workers share stderr: a line written in two pieces can be split by another's."""
+    writes: list[str] = []
+
+    class Stream:
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+    monkeypatch.setattr("sys.stderr", Stream())
+    write_log_line("[fit] N2N: fitting (skimage-train, noise-independent, seed 0)")
+    assert writes == ["[fit] N2N: fitting (skimage-train, noise-independent, seed 0)\n"]
