@@ -81,7 +81,7 @@ def test_pair_generation(benchmark, images, per_sample: bool) -> None:
 
 
 def test_pair_generation_batched_is_faster() -> None:
-    row = measure_pair_generation(batch=16, patch=64, repeats=3, device=CPU)
+    row = measure_pair_generation(batch=16, patch=64, repeats=5, device=CPU)
     assert row.ok, row
 
 
