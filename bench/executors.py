@@ -37,6 +37,7 @@ from typing import Literal, Protocol
 from bench.cells import CellRunner, DatasetKey, EvalSpec, FitSpec, is_cached
 from bench.provenance import now_utc
 from methods.registry import METHODS
+from methods.workers import call_in_worker
 
 #: The ``--executor`` choices.
 EXECUTORS: tuple[str, ...] = ("local", "joblib", "submitit-local", "slurm")
@@ -292,7 +293,8 @@ class JoblibExecutor:
         parallel = Parallel(
             n_jobs=self.jobs, return_as="generator_unordered", idle_worker_timeout=WORKER_IDLE_SECONDS
         )
-        yield from parallel(delayed(run_task)(task, self.config) for task in tasks)
+        parent = os.getpid()
+        yield from parallel(delayed(call_in_worker)(parent, run_task, task, self.config) for task in tasks)
 
     def cancel(self) -> list[str]:
         """joblib stops its workers itself when interrupted."""

@@ -178,3 +178,54 @@ def test_ctrl_c_as_the_next_images_go_to_the_pool_prints_no_traceback(tmp_path: 
     returncode, err = interrupt_after_first_image(command, out)
     assert returncode == 130, err
     assert "Traceback" not in err
+
+
+def list_children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux ``/proc``)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone while we looked
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def is_running(pid: int) -> bool:
+    """Whether ``pid`` exists and has not exited (a zombie has)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+@pytest.mark.parametrize(
+    "executor",
+    [
+        pytest.param(["--executor", "joblib", "--jobs", "2"], id="table-workers"),
+        pytest.param(["--executor", "local", "--jobs", "2"], id="bm3d-image-pool"),
+    ],
+)
+def test_killed_run_leaves_no_worker_behind(tmp_path: Path, six_images: Path, executor: list[str]):
+    """SIGKILL the command while its workers denoise: they end within seconds instead of running on
+    with their memory until loky's idle timeout (a day for the table workers)."""
+    out = tmp_path / "killed"
+    partial_dir = out / ".cache" / "evals"
+    process = start_and_wait(
+        bm3d_command(six_images, out, "--seeds", "2", *executor),
+        lambda: partial_lines(partial_dir) >= 1,
+        what="a worker's first image",
+        timeout=120,
+    )
+    children = list_children(process.pid)
+    assert children, "no worker process to watch"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while (alive := [pid for pid in children if is_running(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive, f"worker processes {alive} outlived the killed command"

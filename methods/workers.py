@@ -1,0 +1,46 @@
+"""Worker processes that end with the process that started them.
+
+joblib's loky workers outlive a parent that is killed (SIGKILL, SIGTERM from ``kill`` or Slurm, the
+OOM killer): they hold both ends of their call pipe, so they never see it close, and run on with their
+memory until their idle timeout (a day for the table executor's workers). A worker started through
+:func:`call_in_worker` watches its parent and exits as soon as it is gone; what it had finished is in
+the cache, what it had not is redone by the rerun, as after a SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from functools import cache
+from typing import TypeVar
+
+#: How often a worker checks that its parent is still there, in seconds.
+POLL_SECONDS = 0.5
+
+T = TypeVar("T")
+
+
+@cache
+def exit_with_parent(parent: int) -> None:
+    """End this process once ``parent``, the process that started it, is gone (once per process).
+
+    A daemon thread polls the parent process id; run in ``parent`` itself (joblib runs one job in
+    the calling process), it does nothing.
+    """
+    if os.getpid() == parent:
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(POLL_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def call_in_worker(parent: int, function: Callable[..., T], /, *args: object) -> T:
+    """``function(*args)`` in a worker process that ends with ``parent`` (the caller's ``os.getpid()``)."""
+    exit_with_parent(parent)
+    return function(*args)
