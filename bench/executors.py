@@ -37,7 +37,7 @@ from typing import Literal, Protocol
 from bench.cells import CellRunner, DatasetKey, EvalSpec, FitSpec, is_cached
 from bench.provenance import now_utc
 from methods.registry import METHODS
-from methods.workers import call_in_worker
+from methods.workers import call_in_worker, silence_pool_shutdown_race
 
 #: The ``--executor`` choices.
 EXECUTORS: tuple[str, ...] = ("local", "joblib", "submitit-local", "slurm")
@@ -294,6 +294,7 @@ class JoblibExecutor:
             n_jobs=self.jobs, return_as="generator_unordered", idle_worker_timeout=WORKER_IDLE_SECONDS
         )
         parent = os.getpid()
+        silence_pool_shutdown_race()
         yield from parallel(delayed(call_in_worker)(parent, run_task, task, self.config) for task in tasks)
 
     def cancel(self) -> list[str]:

@@ -19,7 +19,7 @@ import joblib
 import numpy as np
 
 from methods.training import sample_patches
-from methods.workers import call_in_worker
+from methods.workers import call_in_worker, silence_pool_shutdown_race
 from noise import NoiseModel
 
 
@@ -281,6 +281,7 @@ def iterate_denoised(
     images = [image for group in groups for image in group]
     if jobs > 1 and len(images) > 1:
         parallel = joblib.Parallel(n_jobs=min(jobs, len(images)), return_as="generator")
+        silence_pool_shutdown_race()
         call, parent = joblib.delayed(call_in_worker), os.getpid()
         outputs = parallel(call(parent, denoiser.denoise, image) for image in images)
     else:

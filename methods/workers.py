@@ -1,10 +1,11 @@
-"""Worker processes that end with the process that started them.
+"""Worker processes that end with the process that started them, and pools that stop quietly.
 
 joblib's loky workers outlive a parent that is killed (SIGKILL, SIGTERM from ``kill`` or Slurm, the
 OOM killer): they hold both ends of their call pipe, so they never see it close, and run on with their
 memory until their idle timeout (a day for the table executor's workers). A worker started through
 :func:`call_in_worker` watches its parent and exits as soon as it is gone; what it had finished is in
-the cache, what it had not is redone by the rerun, as after a SIGKILL.
+the cache, what it had not is redone by the rerun, as after a SIGKILL. A pool stopped by Ctrl-C
+while calls wait to be queued trips a loky race that :func:`silence_pool_shutdown_race` keeps quiet.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import time
 from collections.abc import Callable
 from functools import cache
 from typing import TypeVar
+
+from joblib.externals.loky.process_executor import _ExecutorManagerThread
 
 #: How often a worker checks that its parent is still there, in seconds.
 POLL_SECONDS = 0.5
@@ -44,3 +47,27 @@ def call_in_worker(parent: int, function: Callable[..., T], /, *args: object) ->
     """``function(*args)`` in a worker process that ends with ``parent`` (the caller's ``os.getpid()``)."""
     exit_with_parent(parent)
     return function(*args)
+
+
+@cache
+def silence_pool_shutdown_race() -> None:
+    """Keep loky's harmless traceback off the screen when a pool is stopped (Ctrl-C) (once per process).
+
+    Stopping a loky pool that still has calls waiting to be queued for its workers (as right after a
+    wave of tasks is handed over) makes its manager thread fail with ``KeyError``: it drops those
+    calls' records, then looks one up. The workers are killed and the command ends as interrupted all
+    the same; only that thread's traceback is silenced, nothing else.
+    """
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        thread = args.thread
+        if not (
+            args.exc_type is KeyError
+            and isinstance(thread, _ExecutorManagerThread)
+            and thread.executor_flags.kill_workers
+            and thread.is_shutting_down()
+        ):
+            previous(args)
+
+    threading.excepthook = hook

@@ -229,3 +229,31 @@ def test_killed_run_leaves_no_worker_behind(tmp_path: Path, six_images: Path, ex
     while (alive := [pid for pid in children if is_running(pid)]) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive, f"worker processes {alive} outlived the killed command"
+
+
+def test_ctrl_c_as_a_wave_goes_to_the_table_workers_prints_no_traceback(tmp_path: Path, six_images: Path):
+    """Ctrl-C just after the evaluation wave is handed to the table's worker pool, with loky's manager
+    thread slowed so that the wave's calls are still waiting to be queued: loky's manager thread used to
+    fail with ``KeyError`` on them as the pool was stopped."""
+    out = tmp_path / "interrupted"
+    command = bm3d_command(six_images, out, "--seeds", "2", "--executor", "joblib", "--jobs", "2")
+    command[1:3] = [str(Path(__file__).with_name("slow_pool_manager.py"))]
+    process = subprocess.Popen(
+        command,
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if sum(line.startswith("[queued] eval") for line in lines) == 2:  # the whole wave
+            time.sleep(0.05)
+            process.send_signal(signal.SIGINT)
+            break
+    err = "".join(lines) + process.stderr.read()
+    assert process.wait(timeout=120) == 130, err
+    assert "interrupted:" in err
+    assert "Traceback" not in err
