@@ -45,7 +45,8 @@ EXECUTORS: tuple[str, ...] = ("local", "joblib", "submitit-local", "slurm")
 #: How long a joblib worker may wait for work before loky retires it. Loky's default (300 s) retires a
 #: worker that waits for the last long fit of a wave and starts a fresh one for the next wave, so a run
 #: would have more worker processes than ``--jobs`` and the sum of their peaks (the run's memory bound,
-#: :func:`bench.run.summarise_resources`) would count a retired worker as still resident.
+#: :func:`bench.run.summarise_resources`) would count a retired worker as still resident. A worker whose
+#: command is gone does not wait that long: it exits with it (:func:`methods.workers.call_in_worker`).
 WORKER_IDLE_SECONDS = 24 * 3600
 
 
