@@ -37,7 +37,7 @@ from typing import Literal, Protocol
 from bench.cells import CellRunner, DatasetKey, EvalSpec, FitSpec, is_cached
 from bench.provenance import now_utc
 from methods.registry import METHODS
-from methods.workers import call_in_worker, silence_pool_shutdown_race
+from methods.workers import delay_in_worker
 
 #: The ``--executor`` choices.
 EXECUTORS: tuple[str, ...] = ("local", "joblib", "submitit-local", "slurm")
@@ -287,16 +287,15 @@ class JoblibExecutor:
 
     def run_wave(self, tasks: list[Task], *, log: Callable[[str], None]) -> Iterator[Outcome]:
         """Run the wave's tasks in parallel."""
-        from joblib import Parallel, delayed
+        from joblib import Parallel
 
         for task in tasks:
             log(f"[queued] {task.label}")
         parallel = Parallel(
             n_jobs=self.jobs, return_as="generator_unordered", idle_worker_timeout=WORKER_IDLE_SECONDS
         )
-        parent = os.getpid()
-        silence_pool_shutdown_race()
-        yield from parallel(delayed(call_in_worker)(parent, run_task, task, self.config) for task in tasks)
+        delayed = delay_in_worker(run_task)
+        yield from parallel(delayed(task, self.config) for task in tasks)
 
     def cancel(self) -> list[str]:
         """joblib stops its workers itself when interrupted."""

@@ -8,7 +8,6 @@ enforced by construction rather than by convention.
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ import joblib
 import numpy as np
 
 from methods.training import sample_patches
-from methods.workers import call_in_worker, silence_pool_shutdown_race
+from methods.workers import delay_in_worker
 from noise import NoiseModel
 
 
@@ -281,9 +280,8 @@ def iterate_denoised(
     images = [image for group in groups for image in group]
     if jobs > 1 and len(images) > 1:
         parallel = joblib.Parallel(n_jobs=min(jobs, len(images)), return_as="generator")
-        silence_pool_shutdown_race()
-        call, parent = joblib.delayed(call_in_worker), os.getpid()
-        outputs = parallel(call(parent, denoiser.denoise, image) for image in images)
+        delayed = delay_in_worker(denoiser.denoise)
+        outputs = parallel(delayed(image) for image in images)
     else:
         outputs = (denoiser.denoise(image) for image in images)
     try:

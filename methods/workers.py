@@ -17,6 +17,7 @@ from collections.abc import Callable
 from functools import cache
 from typing import TypeVar
 
+import joblib
 from joblib.externals.loky.process_executor import _ExecutorManagerThread
 
 #: How often a worker checks that its parent is still there, in seconds.
@@ -47,6 +48,18 @@ def call_in_worker(parent: int, function: Callable[..., T], /, *args: object) ->
     """``function(*args)`` in a worker process that ends with ``parent`` (the caller's ``os.getpid()``)."""
     exit_with_parent(parent)
     return function(*args)
+
+
+def delay_in_worker(function: Callable[..., T]) -> Callable[..., tuple]:
+    """``joblib.delayed(function)`` for a pool of this process whose workers end with it, and whose
+    stop by Ctrl-C stays quiet (:func:`silence_pool_shutdown_race`)."""
+    silence_pool_shutdown_race()
+    parent = os.getpid()
+
+    def delayed(*args: object) -> tuple:
+        return joblib.delayed(call_in_worker)(parent, function, *args)
+
+    return delayed
 
 
 @cache

@@ -52,15 +52,13 @@ def bm3d_command(test_folder: Path, out: Path, *extra: str) -> list[str]:
     ]
 
 
-def start_and_wait(
-    command: list[str], until: Callable[[], bool], *, what: str, timeout: float
-) -> subprocess.Popen:
-    """Start ``command`` and return its process once ``until()`` holds (it must still be running).
+def start_run(command: list[str]) -> subprocess.Popen:
+    """Start ``command`` with its standard error piped.
 
     The child gets the default SIGINT disposition: a run launched in the background (``nohup``, ``&``)
     inherits SIGINT ignored, and Python would then never raise KeyboardInterrupt.
     """
-    process = subprocess.Popen(
+    return subprocess.Popen(
         command,
         cwd=REPO,
         stderr=subprocess.PIPE,
@@ -68,6 +66,14 @@ def start_and_wait(
         text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
+
+
+def start_and_wait(
+    command: list[str], until: Callable[[], bool], *, what: str, timeout: float
+) -> subprocess.Popen:
+    """Start ``command`` (:func:`start_run`) and return its process once ``until()`` holds (it must
+    still be running)."""
+    process = start_run(command)
     deadline = time.monotonic() + timeout
     while not until():
         assert process.poll() is None, "the run finished before it could be stopped: " + process.stderr.read()
@@ -238,18 +244,11 @@ def test_ctrl_c_as_a_wave_goes_to_the_table_workers_prints_no_traceback(tmp_path
     out = tmp_path / "interrupted"
     command = bm3d_command(six_images, out, "--seeds", "2", "--executor", "joblib", "--jobs", "2")
     command[1:3] = [str(Path(__file__).with_name("slow_pool_manager.py"))]
-    process = subprocess.Popen(
-        command,
-        cwd=REPO,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
+    process = start_run(command)
     lines = []
     for line in process.stderr:
         lines.append(line)
-        if sum(line.startswith("[queued] eval") for line in lines) == 2:  # the whole wave
+        if sum(seen.startswith("[queued] eval") for seen in lines) == 2:  # the whole wave
             time.sleep(0.05)
             process.send_signal(signal.SIGINT)
             break
