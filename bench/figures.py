@@ -135,9 +135,17 @@ def plot_noise_std_histograms(path_stem: Path, *, fits: Sequence[tuple[str, dict
                 ax.bar(edges[:-1], hist["counts"], width=widths, align="edge", color="tab:blue", alpha=0.8)
             level = noise.split(":")[-1]
             ax.axvline(float(level), color="k", ls="--", lw=1, label=f"true {level}")
-            generated = report.get("gan", {}).get("generated_std_255")
+            generated = report.get("gan", {}).get("generated_noise_255")
             if generated is not None:
-                ax.axvline(generated, color="tab:red", lw=1, label=f"g_theta1 {generated:.1f}")
+                random, pattern = generated["random_std"], generated["pattern_std"]
+                ax.axvline(random, color="tab:red", lw=1, label=f"g_theta1 random part {random:.1f}")
+                ax.axvline(
+                    generated["total_std"],
+                    color="tab:red",
+                    ls=":",
+                    lw=1,
+                    label=f"with fixed pattern {pattern:.1f}",
+                )
             ax.set_title(f"{noise}: {extraction['n_patches']} patches ({extraction['rule']})")
             ax.set_xlabel("std of patch (0-255)")
             ax.legend(fontsize=7)

@@ -18,6 +18,7 @@ from noise.models import (
     WhiteGaussian,
     parse_noise,
 )
+from noise.statistics import NoiseStatistics, measure_noise
 
 __all__ = [
     "VALID_SPECS",
@@ -26,6 +27,7 @@ __all__ = [
     "Mixture",
     "NoiseModel",
     "NoiseSpecError",
+    "NoiseStatistics",
     "UniformSigmaGaussian",
     "WhiteGaussian",
     "compute_wavelet_statistic",
@@ -33,5 +35,6 @@ __all__ = [
     "extract_gcbd_patches",
     "extract_noise_patches",
     "extract_wavelet_patches",
+    "measure_noise",
     "parse_noise",
 ]

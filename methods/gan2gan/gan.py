@@ -15,6 +15,7 @@ half the cost. ``reuse_fakes=False`` runs the authors' order, for the benchmark.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -28,6 +29,23 @@ from torch.nn.functional import l1_loss
 
 from methods.nets import Critic, DnCNN, NoiseGenerator, init_dcgan_
 from methods.training import TrainHistory, run_training, sample_patches, to_batch
+from noise.statistics import NoiseStatistics, measure_noise
+
+#: What :class:`GANMonitor` records at each diagnosed iteration (standard deviations in image units).
+MONITOR_FIELDS: tuple[str, ...] = (
+    "step",
+    "g1_total_std",
+    "g1_random_std",
+    "g1_pattern_std",
+    "g1_border_std",
+    "g1_interior_std",
+    "g1_flatness",
+    "g2_residual_std",
+    "mismatch",
+)
+#: Latents and noisy crops a diagnosis looks at.
+MONITOR_SAMPLES = 256
+MONITOR_CROPS = 16
 
 
 @dataclass(frozen=True)
@@ -58,11 +76,28 @@ class GANConfig:
     critic_optimizer : {"rmsprop", "adam"}
         RMSprop in the code; Adam (betas (0.5, 0.999)) in the paper's Algorithm 1.
     clip : float
-        Weight clipping of every critic parameter (BN affine included).
+        Weight clipping of every critic parameter (BN affine included), when ``lipschitz="clip"``.
+    lipschitz : {"clip", "penalty"}
+        How the critics are kept 1-Lipschitz: weight clipping (the authors', WGAN) or a gradient penalty
+        ``penalty_weight * E[(|grad f(x_mix)| - 1)^2]`` on random mixes of real and fake (WGAN-GP,
+        Gulrajani et al. 2017; needs critics without BatchNorm).
+    penalty_weight : float
+        The gradient penalty's weight (WGAN-GP: 10).
+    critic_betas : tuple of float
+        Adam's betas for the critics when ``critic_optimizer="adam"`` (WGAN-GP: (0.5, 0.9)).
+    critic_batch : {"separate", "joint"}
+        The critics score the real and the fake batch in two forward passes (the authors'), or in one
+        forward pass of both (so BatchNorm normalises them with the same statistics).
     max_critic_estimate : float
         A W-estimate beyond this counts as divergence and stops the fit.
     checkpoint_every : int
         Generator iterations between checkpoints.
+    monitor_every : int
+        Generator iterations between two clean-free diagnostics of g_theta1 and g_theta2
+        (:class:`GANMonitor`); 0 = never.
+    selection : {"last", "noise-match"}
+        Keep the generators of the last iteration, or of the diagnosed iteration whose generated noise
+        best matches the extracted noise patches (:meth:`GANMonitor.mismatch`). Neither reads a clean image.
     """
 
     steps: int
@@ -78,8 +113,24 @@ class GANConfig:
     lr_critic: float = 5e-5
     critic_optimizer: Literal["rmsprop", "adam"] = "rmsprop"
     clip: float = 0.02
+    lipschitz: Literal["clip", "penalty"] = "clip"
+    penalty_weight: float = 10.0
+    critic_betas: tuple[float, float] = (0.5, 0.999)
+    critic_batch: Literal["separate", "joint"] = "separate"
     max_critic_estimate: float = 1e3
     checkpoint_every: int = 50
+    monitor_every: int = 25
+    selection: Literal["last", "noise-match"] = "last"
+
+    def __post_init__(self) -> None:
+        if self.lipschitz not in ("clip", "penalty"):
+            raise ValueError(f"lipschitz must be 'clip' or 'penalty', got {self.lipschitz!r}")
+        if self.critic_batch not in ("separate", "joint"):
+            raise ValueError(f"critic_batch must be 'separate' or 'joint', got {self.critic_batch!r}")
+        if self.selection not in ("last", "noise-match"):
+            raise ValueError(f"selection must be 'last' or 'noise-match', got {self.selection!r}")
+        if self.selection == "noise-match" and self.monitor_every <= 0:
+            raise ValueError("selection 'noise-match' needs monitor_every > 0")
 
     @property
     def steps_per_epoch(self) -> float:
@@ -111,6 +162,12 @@ class GenerativeModel(nn.Module):
         Width of the critics' first layer.
     g2_output : {"sigmoid", "linear"}
         g_theta2's output layer: the authors' sigmoid, or linear (the "no sigmoid" ablation, Fig. 6a).
+    critic_norm : {"batch", "none"}
+        The critics' normalisation (:class:`methods.nets.Critic`).
+    generator_upsample : {"transposed", "resize"}
+        g_theta1's upsampling layers (:class:`methods.nets.NoiseGenerator`).
+    generator_output : {"tanh", "standardised"}
+        g_theta1's last layer (:class:`methods.nets.NoiseGenerator`).
     """
 
     def __init__(
@@ -122,13 +179,16 @@ class GenerativeModel(nn.Module):
         g3_depth: int = 17,
         critic_features: int = 128,
         g2_output: Literal["sigmoid", "linear"] = "sigmoid",
+        critic_norm: Literal["batch", "none"] = "batch",
+        generator_upsample: Literal["transposed", "resize"] = "transposed",
+        generator_output: Literal["tanh", "standardised"] = "tanh",
     ) -> None:
         super().__init__()
-        self.g1 = init_dcgan_(NoiseGenerator(nz=nz))
+        self.g1 = init_dcgan_(NoiseGenerator(nz=nz, upsample=generator_upsample, output=generator_output))
         self.g2 = init_dcgan_(DnCNN(depth=g2_depth, features=features, output=g2_output))
         self.g3 = init_dcgan_(DnCNN(depth=g3_depth, features=features, output="linear"))
-        self.c1 = init_dcgan_(Critic(features=critic_features))
-        self.c2 = init_dcgan_(Critic(features=critic_features))
+        self.c1 = init_dcgan_(Critic(features=critic_features, norm=critic_norm))
+        self.c2 = init_dcgan_(Critic(features=critic_features, norm=critic_norm))
 
     def generators(self) -> tuple[nn.Module, ...]:
         """g_theta1, g_theta2, g_theta3."""
@@ -157,12 +217,40 @@ class GANOptimizers:
             critics = tuple(torch.optim.RMSprop(c.parameters(), lr=config.lr_critic) for c in model.critics())
         elif config.critic_optimizer == "adam":
             critics = tuple(
-                torch.optim.Adam(c.parameters(), lr=config.lr_critic, betas=(0.5, 0.999))
+                torch.optim.Adam(c.parameters(), lr=config.lr_critic, betas=config.critic_betas)
                 for c in model.critics()
             )
         else:
             raise ValueError(f"critic_optimizer must be 'rmsprop' or 'adam', got {config.critic_optimizer!r}")
         return cls(generators=generators, critics=critics)
+
+
+def score_batches(
+    critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, *, joint: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean critic scores of ``real`` and ``fake``, from one forward pass of both or from two."""
+    if joint:
+        scores = critic(torch.cat([real, fake]))
+        return scores[: len(real)].mean(), scores[len(real) :].mean()
+    return critic(real).mean(), critic(fake).mean()
+
+
+def _score_fake(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, *, joint: bool) -> torch.Tensor:
+    """The generators' view of a critic: the mean score of ``fake`` (scored beside ``real`` if joint)."""
+    return critic(torch.cat([real, fake]))[len(real) :].mean() if joint else critic(fake).mean()
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """WGAN-GP's ``E[(|grad_x f(x)| - 1)^2]`` at random mixes x of real and fake samples (one per pair).
+
+    The critic's score of a sample is its mean over the output map; the mixing weights come from the
+    torch RNG, which the training loop seeds.
+    """
+    weight = torch.rand(len(real), 1, 1, 1, device=real.device)
+    mixed = (weight * real + (1 - weight) * fake).requires_grad_(True)
+    scores = critic(mixed).flatten(1).mean(1)
+    (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
 def _train_critic(
@@ -172,18 +260,25 @@ def _train_critic(
     make_fake: Callable[[], torch.Tensor],
     *,
     steps: int,
-    clip: float,
+    config: GANConfig,
 ) -> torch.Tensor:
-    """``steps`` critic updates on -(E f(real) - E f(fake)), clipping every parameter; the last W-estimate."""
+    """``steps`` critic updates on -(E f(real) - E f(fake)), kept Lipschitz; the last W-estimate."""
     estimate = torch.zeros((), device=real.device)
+    joint = config.critic_batch == "joint"
     for _ in range(steps):
-        estimate = critic(real).mean() - critic(make_fake()).mean()
+        fake = make_fake()
+        real_score, fake_score = score_batches(critic, real, fake, joint=joint)
+        estimate = real_score - fake_score
+        loss = -estimate
+        if config.lipschitz == "penalty":
+            loss = loss + config.penalty_weight * gradient_penalty(critic, real, fake.detach())
         optimizer.zero_grad(set_to_none=True)
-        (-estimate).backward()
+        loss.backward()
         optimizer.step()
-        with torch.no_grad():
-            for p in critic.parameters():
-                p.clamp_(-clip, clip)
+        if config.lipschitz == "clip":
+            with torch.no_grad():
+                for p in critic.parameters():
+                    p.clamp_(-config.clip, config.clip)
     return estimate.detach()
 
 
@@ -229,14 +324,14 @@ def step_generative_model(
         fake_noise = generated.detach()
         fake_noisy = (estimate + generated).detach()
         w1 = _train_critic(
-            c1, optimizers.critics[0], noise, lambda: fake_noise, steps=config.n_critic, clip=config.clip
+            c1, optimizers.critics[0], noise, lambda: fake_noise, steps=config.n_critic, config=config
         )
         w2 = _train_critic(
-            c2, optimizers.critics[1], noisy, lambda: fake_noisy, steps=config.n_critic, clip=config.clip
+            c2, optimizers.critics[1], noisy, lambda: fake_noisy, steps=config.n_critic, config=config
         )
     else:
         w1 = _train_critic(
-            c1, optimizers.critics[0], noise, lambda: g1(latent), steps=config.n_critic, clip=config.clip
+            c1, optimizers.critics[0], noise, lambda: g1(latent), steps=config.n_critic, config=config
         )
         w2 = _train_critic(
             c2,
@@ -244,15 +339,16 @@ def step_generative_model(
             noisy,
             lambda: g2(noisy) + g1(latent),
             steps=config.n_critic,
-            clip=config.clip,
+            config=config,
         )
         generated = g1(latent)
         estimate = g2(noisy)
     for critic in (c1, c2):
         critic.requires_grad_(False)
     try:
-        loss_n = -c1(generated).mean()
-        loss_z = -c2(estimate + generated).mean()
+        joint = config.critic_batch == "joint"
+        loss_n = -_score_fake(c1, noise, generated, joint=joint)
+        loss_z = -_score_fake(c2, noisy, estimate + generated, joint=joint)
         cycle = l1_loss(g3(estimate), noisy)
         loss = config.alpha * loss_n + config.beta * loss_z + config.gamma * cycle
         for optimizer in optimizers.generators:
@@ -294,6 +390,161 @@ def draw_gan_batch(
     return noisy, noise, latent
 
 
+class GANMonitor(nn.Module):
+    """Clean-free diagnostics along Algorithm 1, and the iteration whose generators match the noise best.
+
+    Every ``every`` generator iterations it measures g_theta1's noise on fixed latents (total, random-part
+    and fixed-pattern std, border against interior, spectral flatness: :func:`noise.measure_noise`) and the
+    std of g_theta2's residual z - g_theta2(z) on fixed noisy crops, with copies of the generators in train
+    mode as Algorithm 1 uses them (so training is unchanged). It keeps copies of g_theta1 and g_theta2 from
+    the iteration of least :meth:`mismatch`. Its state is a module's, so a resumed fit resumes it too.
+
+    Parameters
+    ----------
+    model : GenerativeModel
+        The model being trained.
+    reference : NoiseStatistics
+        The same statistics of the extracted noise patches.
+    latents : Tensor
+        (MONITOR_SAMPLES, nz) fixed latents.
+    noisy : Tensor
+        (MONITOR_CROPS, 1, 64, 64) fixed noisy crops.
+    steps, every, batch_size : int
+        Generator iterations of the fit, iterations between diagnoses, and Algorithm 1's batch size (g_theta1
+        is run on batches of this size, as in training).
+    """
+
+    def __init__(
+        self,
+        model: GenerativeModel,
+        *,
+        reference: NoiseStatistics,
+        latents: torch.Tensor,
+        noisy: torch.Tensor,
+        steps: int,
+        every: int,
+        batch_size: int,
+    ) -> None:
+        super().__init__()
+        self.reference = reference
+        self.every = every
+        self.batch_size = batch_size
+        self.register_buffer("latents", latents)
+        self.register_buffer("noisy", noisy)
+        self.steps = steps
+        rows = steps // every + 2 if every > 0 else 0
+        self.register_buffer(
+            "records", torch.full((rows, len(MONITOR_FIELDS)), math.nan, dtype=torch.float64)
+        )
+        self.register_buffer("count", torch.zeros((), dtype=torch.long))
+        self.register_buffer("seen", torch.zeros((), dtype=torch.long))
+        self.register_buffer("best", torch.tensor(math.inf, dtype=torch.float64))
+        self.best_g1 = copy.deepcopy(model.g1)
+        self.best_g2 = copy.deepcopy(model.g2)
+
+    def mismatch(self, stats: NoiseStatistics) -> float:
+        """How far generated noise is from the extracted noise: relative error of the random-part std, plus
+        the fixed-pattern std relative to the extracted noise std, plus the difference in spectral flatness.
+        """
+        ref = self.reference
+        return (
+            abs(stats.random_std - ref.random_std) / ref.random_std
+            + stats.pattern_std / ref.random_std
+            + abs(stats.flatness - ref.flatness)
+        )
+
+    @torch.no_grad()
+    def diagnose(self, model: GenerativeModel) -> dict[str, float]:
+        """Measure g_theta1 and g_theta2 now (copies in train mode; the model's BN statistics untouched)."""
+        g1 = copy.deepcopy(model.g1).train()
+        g2 = copy.deepcopy(model.g2).train()
+        samples = torch.cat([g1(chunk) for chunk in self.latents.split(self.batch_size)])
+        stats = measure_noise(samples[:, 0].double().cpu().numpy())
+        residual = (self.noisy - g2(self.noisy)).double()
+        residual = residual - residual.mean(dim=(2, 3), keepdim=True)
+        return {
+            "g1_total_std": stats.total_std,
+            "g1_random_std": stats.random_std,
+            "g1_pattern_std": stats.pattern_std,
+            "g1_border_std": stats.border_std,
+            "g1_interior_std": stats.interior_std,
+            "g1_flatness": stats.flatness,
+            "g2_residual_std": float(residual.std()),
+            "mismatch": self.mismatch(stats),
+        }
+
+    def observe(self, model: GenerativeModel) -> None:
+        """Count one generator iteration; diagnose after every ``every``-th and after the last."""
+        self.seen += 1
+        step = int(self.seen)
+        if self.every > 0 and (step % self.every == 0 or step == self.steps):
+            self.record(model, step=step)
+
+    def record(self, model: GenerativeModel, *, step: int) -> None:
+        """Diagnose now, as generator iteration ``step``, and keep the generators if they match best."""
+        row = self.diagnose(model)
+        self.records[int(self.count)] = torch.tensor([step, *row.values()], dtype=torch.float64)
+        self.count += 1
+        if row["mismatch"] < float(self.best):
+            self.best.fill_(row["mismatch"])
+            self.best_g1.load_state_dict(model.g1.state_dict())
+            self.best_g2.load_state_dict(model.g2.state_dict())
+
+    def history(self) -> dict[str, list[float]]:
+        """Every diagnosis so far: field -> values (``step`` the generator iteration it followed)."""
+        rows = self.records[: int(self.count)].tolist()
+        return {field: [row[i] for row in rows] for i, field in enumerate(MONITOR_FIELDS)}
+
+    def chosen_step(self) -> int:
+        """The diagnosed iteration of least mismatch."""
+        history = self.history()
+        return int(history["step"][int(np.argmin(history["mismatch"]))])
+
+    def restore_best(self, model: GenerativeModel) -> None:
+        """Put the kept g_theta1 and g_theta2 into ``model``."""
+        model.g1.load_state_dict(self.best_g1.state_dict())
+        model.g2.load_state_dict(self.best_g2.state_dict())
+
+
+def measure_extracted_noise(
+    noise_patches: Sequence[np.ndarray] | np.ndarray, *, seed: int
+) -> NoiseStatistics:
+    """:func:`noise.measure_noise` of ``MONITOR_SAMPLES`` 64x64 crops of the extracted noise patches."""
+    rng = np.random.default_rng([seed, 0x3018])
+    noise = sample_patches(noise_patches, size=64, count=MONITOR_SAMPLES, rng=rng, augment="none")
+    return measure_noise(noise.astype(np.float64))
+
+
+def make_monitor(
+    model: GenerativeModel,
+    *,
+    noisy_images: Sequence[np.ndarray],
+    noise_patches: Sequence[np.ndarray] | np.ndarray,
+    config: GANConfig,
+    seed: int,
+    device: torch.device,
+) -> GANMonitor:
+    """A :class:`GANMonitor` that has diagnosed the untrained ``model`` (step 0), with fixed latents and
+    crops drawn from their own generator (the training's draws are untouched) and the statistics of 256
+    extracted noise patches (each crop's mean removed)."""
+    rng = np.random.default_rng([seed, 0x3017])
+    reference = measure_extracted_noise(noise_patches, seed=seed)
+    crops = sample_patches(noisy_images, size=64, count=MONITOR_CROPS, rng=rng, augment="none")
+    latents = rng.standard_normal((MONITOR_SAMPLES, model.g1.nz), dtype=np.float32)
+    monitor = GANMonitor(
+        model,
+        reference=reference,
+        latents=torch.from_numpy(latents),
+        noisy=to_batch(crops, torch.device("cpu")),
+        steps=config.steps,
+        every=config.monitor_every,
+        batch_size=config.batch_size,
+    ).to(device)
+    if monitor.every > 0:
+        monitor.record(model.to(device), step=0)
+    return monitor
+
+
 def train_generative_model(
     model: GenerativeModel,
     *,
@@ -328,8 +579,8 @@ def train_generative_model(
 
     Returns
     -------
-    TrainHistory
-        Logs ``loss`` (Eq. 8), ``loss_n``, ``loss_z``, ``cycle``, ``w1`` and ``w2``.
+    GANFit
+        The training history, the monitor's diagnoses and the iteration whose generators were kept.
 
     Raises
     ------
@@ -344,6 +595,9 @@ def train_generative_model(
         for i, opt in enumerate(optimizers.generators)
     }
     nz = model.g1.nz
+    monitor = make_monitor(
+        model, noisy_images=noisy_images, noise_patches=noise_patches, config=config, seed=seed, device=device
+    )
 
     def step(rng: np.random.Generator) -> dict[str, torch.Tensor]:
         noisy, noise, latent = draw_gan_batch(
@@ -364,14 +618,15 @@ def train_generative_model(
         )
         for scheduler in schedulers.values():
             scheduler.step()
+        monitor.observe(model)
         return logs
 
     named_optimizers = {
         **{f"g{i + 1}": opt for i, opt in enumerate(optimizers.generators)},
         **{f"c{i + 1}": opt for i, opt in enumerate(optimizers.critics)},
     }
-    return run_training(
-        modules={"model": model},
+    history = run_training(
+        modules={"model": model, "monitor": monitor},
         optimizers=named_optimizers,
         schedulers=schedulers,
         step=step,
@@ -386,6 +641,35 @@ def train_generative_model(
         progress=progress,
         desc="GAN (Alg. 1)",
     )
+    chosen = config.steps
+    if config.selection == "noise-match":
+        chosen = monitor.chosen_step()
+        monitor.restore_best(model)
+    return GANFit(
+        history=history, diagnostics=monitor.history(), reference=monitor.reference, chosen_step=chosen
+    )
+
+
+@dataclass(frozen=True)
+class GANFit:
+    """What :func:`train_generative_model` reports.
+
+    Attributes
+    ----------
+    history : TrainHistory
+        Logs ``loss`` (Eq. 8), ``loss_n``, ``loss_z``, ``cycle``, ``w1`` and ``w2``.
+    diagnostics : dict
+        :class:`GANMonitor`'s diagnoses, field -> values (``MONITOR_FIELDS``).
+    reference : NoiseStatistics
+        The extracted noise patches' statistics the diagnoses are compared with.
+    chosen_step : int
+        The generator iteration whose g_theta1 and g_theta2 the model holds.
+    """
+
+    history: TrainHistory
+    diagnostics: dict[str, list[float]]
+    reference: NoiseStatistics
+    chosen_step: int
 
 
 class LearnedNoise:

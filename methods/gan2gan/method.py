@@ -19,7 +19,13 @@ import torch
 from torch import nn
 
 from methods.base import Requirements, TrainingData
-from methods.gan2gan.gan import GANConfig, GenerativeModel, LearnedNoise, train_generative_model
+from methods.gan2gan.gan import (
+    GANConfig,
+    GenerativeModel,
+    LearnedNoise,
+    measure_extracted_noise,
+    train_generative_model,
+)
 from methods.gan2gan.iterate import make_pair_sampler
 from methods.nets import DnCNN, NoiseGenerator
 from methods.training import (
@@ -34,6 +40,7 @@ from methods.training import (
     train_network,
 )
 from noise.extraction import ExtractionResult, extract_noise_patches
+from noise.statistics import measure_noise
 
 #: Batches used to re-estimate BN statistics of g_theta1 and g_theta2 after Algorithm 1.
 _REFRESH_BATCHES = 16
@@ -72,8 +79,11 @@ class GAN2GAN:
     gan_steps : int or None
         Generator iterations of Algorithm 1; None = ``gan_epochs`` passes over the noise patches.
     gan_epochs, gan_decay_epoch, gan_batch_size, n_critic, alpha, beta, cycle_weight, lr_generator,
-    lr_critic, critic_optimizer, clip :
+    lr_critic, critic_optimizer, critic_betas, clip, lipschitz, penalty_weight, critic_batch :
         Algorithm 1 (:class:`methods.gan2gan.gan.GANConfig`; ``cycle_weight`` is its gamma).
+    gan_selection, gan_monitor_every :
+        Which generators Algorithm 1 keeps and how often it diagnoses them (``GANConfig.selection``,
+        ``GANConfig.monitor_every``).
     iterations : int
         Number J of G2G iterations.
     g2g_init : {"g_theta2", "noisy"}
@@ -81,8 +91,17 @@ class GAN2GAN:
         images themselves (the Fig. 6(b, c) ablation).
     g2g_steps, g2g_batch_size, g2g_patch_size, g2g_lr, g2g_milestones, g2g_gamma :
         Training of each G2G iteration (Adam, MSE, MultiStepLR on steps).
+    g2g_estimate, g2g_noise_offset : str
+        How each G2G pair is made (:func:`methods.gan2gan.iterate.make_pair_sampler`): the clean estimate
+        from each noisy crop (``"crops"``, the code) or from each whole image once per iteration
+        (``"images"``); the noise crop from g_theta1's top-left corner (``"corner"``, the code) or at a
+        random offset inside its outer pixel ring (``"interior"``).
     nz, features, g2_depth, g3_depth, critic_features, denoiser_depth :
         Architectures; the defaults are the authors'. Smaller values are for tests.
+    critic_norm, generator_upsample, generator_output :
+        The critics' normalisation, g_theta1's upsampling and last layer
+        (:class:`methods.gan2gan.gan.GenerativeModel`); a standardised g_theta1 starts at the extracted
+        noise's std.
     g2_output : {"sigmoid", "linear"}
         g_theta2's output layer (linear: the "no sigmoid" ablation of Fig. 6a).
     device : str
@@ -113,7 +132,13 @@ class GAN2GAN:
         lr_generator: float = 4e-4,
         lr_critic: float = 5e-5,
         critic_optimizer: str = "rmsprop",
+        critic_betas: tuple[float, float] = (0.5, 0.999),
         clip: float = 0.02,
+        lipschitz: str = "clip",
+        penalty_weight: float = 10.0,
+        critic_batch: str = "separate",
+        gan_selection: str = "last",
+        gan_monitor_every: int = 25,
         iterations: int = 3,
         g2g_init: str = "g_theta2",
         g2g_steps: int = 4800,
@@ -122,6 +147,8 @@ class GAN2GAN:
         g2g_lr: float = 1e-3,
         g2g_milestones: tuple[int, ...] = (1600, 3200),
         g2g_gamma: float = 0.5,
+        g2g_estimate: str = "crops",
+        g2g_noise_offset: str = "corner",
         nz: int = 128,
         features: int = 64,
         g2_depth: int = 15,
@@ -129,6 +156,9 @@ class GAN2GAN:
         critic_features: int = 128,
         denoiser_depth: int = 17,
         g2_output: str = "sigmoid",
+        critic_norm: str = "batch",
+        generator_upsample: str = "transposed",
+        generator_output: str = "tanh",
         device: str = "auto",
     ) -> None:
         if extraction not in ("wavelet", "gcbd"):
@@ -141,6 +171,7 @@ class GAN2GAN:
             key: value for key, value in locals().items() if key not in ("self", "device", "__class__")
         }
         self.params["g2g_milestones"] = tuple(g2g_milestones)
+        self.params["critic_betas"] = tuple(critic_betas)
         self.device = resolve_device(device)
         self.model = self._build_model()
         self.denoisers: list[DnCNN] = []
@@ -157,6 +188,9 @@ class GAN2GAN:
             g3_depth=p["g3_depth"],
             critic_features=p["critic_features"],
             g2_output=p["g2_output"],
+            critic_norm=p["critic_norm"],
+            generator_upsample=p["generator_upsample"],
+            generator_output=p["generator_output"],
         )
 
     def _build_denoiser(self) -> DnCNN:
@@ -180,7 +214,13 @@ class GAN2GAN:
             lr_generator=p["lr_generator"],
             lr_critic=p["lr_critic"],
             critic_optimizer=p["critic_optimizer"],
+            critic_betas=p["critic_betas"],
             clip=p["clip"],
+            lipschitz=p["lipschitz"],
+            penalty_weight=p["penalty_weight"],
+            critic_batch=p["critic_batch"],
+            monitor_every=p["gan_monitor_every"],
+            selection=p["gan_selection"],
         )
 
     def g2g_config(self) -> TrainConfig:
@@ -253,7 +293,9 @@ class GAN2GAN:
         self.report["seconds"]["extraction"] = time.perf_counter() - start
         config = self.gan_config(extraction.n_patches)
         self.model = init_seeded(self._build_model, seed=seed)
-        history = train_generative_model(
+        if self.params["generator_output"] == "standardised":
+            self.model.g1.set_gain(measure_extracted_noise(extraction.patches, seed=seed).random_std)
+        fit = train_generative_model(
             self.model,
             noisy_images=noisy,
             noise_patches=extraction.patches,
@@ -264,10 +306,17 @@ class GAN2GAN:
             progress=progress,
         )
         self._refresh_statistics(noisy, seed=seed)
+        history = fit.history
+        generated = measure_noise(self.learned_noise().sample((256, 64, 64), rng=_rng(seed, 1)))
         self.report["gan"] = {
             "steps": config.steps,
+            "selection": config.selection,
+            "chosen_step": fit.chosen_step,
             "final": {key: values[-1] for key, values in history.logs.items()},
-            "generated_std_255": self.learned_noise().sample((256, 64, 64), rng=_rng(seed, 1)).std() * 255,
+            "history": {"step": history.steps, **history.logs},
+            "diagnostics": fit.diagnostics,
+            "extracted_noise_255": fit.reference.scaled(255),
+            "generated_noise_255": generated.scaled(255),
         }
         self.report["seconds"]["gan"] = history.seconds
         if done is not None:
@@ -318,6 +367,8 @@ class GAN2GAN:
             batch_size=config.batch_size,
             patch_size=config.patch_size,
             device=self.device,
+            estimate=self.params["g2g_estimate"],
+            noise_offset=self.params["g2g_noise_offset"],
         )
         history = train_network(
             net,

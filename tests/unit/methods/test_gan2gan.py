@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -17,23 +18,27 @@ from bench.profiles import get_profile
 from methods.base import TrainingData
 from methods.gan2gan.gan import (
     GANConfig,
+    GANMonitor,
     GANOptimizers,
     GenerativeModel,
     LearnedNoise,
+    _train_critic,
+    gradient_penalty,
+    score_batches,
     step_generative_model,
     train_generative_model,
 )
 from methods.gan2gan.iterate import make_pair_sampler
 from methods.gan2gan.method import GAN2GAN
 from methods.gan2gan.upper_bound import NoiseToCleanEq4
-from methods.nets import DnCNN, NoiseGenerator
+from methods.nets import Critic, DnCNN, NoiseGenerator, init_dcgan_
 from methods.training import (
     TrainConfig,
     TrainingDivergedError,
     apply_network,
-    refresh_batch_norm,
     train_network,
 )
+from noise import NoiseStatistics
 
 CPU = torch.device("cpu")
 SIGMA = 25 / 255
@@ -174,21 +179,149 @@ def test_generator_learning_rate_schedule_follows_the_code() -> None:
     assert factors[299] == pytest.approx(0.1)  # last epoch: 0.1 x, never 0
 
 
-def test_short_fit_on_gaussian_noise_learns_its_std() -> None:
-    """A short g_theta1 fit on pure Gaussian noise patches generates noise within 10% of the true std."""
-    rng = np.random.default_rng(0)
-    noisy = flat_noisy_images(8, 96, rng)
-    patches = (SIGMA * rng.standard_normal((200, 64, 64))).astype(np.float32)
-    model = tiny_model()
-    config = GANConfig(steps=80, batch_size=16, n_critic=2, lr_critic=5e-4, lr_generator=1e-3)
-    history = train_generative_model(
-        model, noisy_images=noisy, noise_patches=patches, config=config, seed=0, device=CPU, progress=False
+def _critic_gap(batch: str, *, norm: str, lipschitz: str, steps: int = 40) -> float:
+    """W-estimate of a small critic trained to tell noise of std sigma from noise of std sigma / 2."""
+    torch.manual_seed(0)
+    critic = init_dcgan_(Critic(features=16, norm=norm))  # 64x64 inputs: a 5x5 score map
+    optimizer = (
+        torch.optim.RMSprop(critic.parameters(), lr=5e-5)
+        if lipschitz == "clip"
+        else torch.optim.Adam(critic.parameters(), lr=4e-4, betas=(0.5, 0.9))
     )
-    assert history.steps[-1] == 80 and np.isfinite(history.logs["w1"]).all()
-    refresh_batch_norm(model.g1, [torch.randn(64, 128) for _ in range(8)])
-    generated = LearnedNoise(model.g1, device=CPU).sample((64, 64, 64), rng=np.random.default_rng(1))
-    assert generated.std() == pytest.approx(SIGMA, rel=0.10)
-    assert abs(generated.mean()) < 0.1 * SIGMA
+    config = GANConfig(steps=1, critic_batch=batch, lipschitz=lipschitz)
+    rng = torch.Generator().manual_seed(1)
+    real = SIGMA * torch.randn(16, 1, 64, 64, generator=rng)
+    fake = SIGMA / 2 * torch.randn(16, 1, 64, 64, generator=rng)
+    _train_critic(critic, optimizer, real, lambda: fake, steps=steps, config=config)
+    with torch.no_grad():
+        real_score, fake_score = score_batches(critic, real, fake, joint=batch == "joint")
+    return float(real_score - fake_score)
+
+
+def test_batch_norm_critic_sees_the_noise_level_only_in_a_joint_batch() -> None:
+    """Lead 1 of issue 20: the authors' critic, scoring real and fake batches apart, is nearly blind to
+    their scale; one forward pass of both, or a critic without BatchNorm, sees it."""
+    separate = _critic_gap("separate", norm="batch", lipschitz="clip")
+    joint = _critic_gap("joint", norm="batch", lipschitz="clip")
+    penalised = _critic_gap("separate", norm="none", lipschitz="penalty")
+    assert abs(separate) < 0.2 * joint  # measured 0.004 against 0.047
+    assert penalised > 5 * abs(separate)  # measured 0.036
+
+
+def test_gradient_penalty_of_a_linear_critic_is_its_weight_norm_minus_one() -> None:
+    critic = nn.Conv2d(1, 1, kernel_size=8, bias=False)  # 8x8 input -> one score: f(x) = <w, x>
+    nn.init.constant_(critic.weight, 0.5 / 8)  # |w| = 0.5
+    real, fake = torch.randn(4, 1, 8, 8), torch.randn(4, 1, 8, 8)
+    assert gradient_penalty(critic, real, fake).item() == pytest.approx(0.25)
+
+
+def test_gan_settings_are_validated() -> None:
+    for bad in ({"lipschitz": "spectral"}, {"critic_batch": "mixed"}, {"selection": "best-psnr"}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            GANConfig(steps=1, **bad)
+    with pytest.raises(ValueError, match="monitor_every"):
+        GANConfig(steps=1, selection="noise-match", monitor_every=0)
+
+
+#: The cpu profile's GAN design on tiny networks: critics without BatchNorm kept 1-Lipschitz by a
+#: gradient penalty, and a standardised g_theta1.
+DESIGN = {
+    "lipschitz": "penalty",
+    "critic_optimizer": "adam",
+    "critic_betas": (0.5, 0.9),
+    "lr_critic": 4e-4,
+}
+
+
+def fit_tiny_gan(
+    *, steps: int = 20, seed: int = 0, gain: float = SIGMA, **config: object
+) -> tuple[GenerativeModel, object, list[np.ndarray], np.ndarray]:
+    rng = np.random.default_rng(0)
+    noisy = flat_noisy_images(4, 96, rng)
+    patches = (SIGMA * rng.standard_normal((64, 64, 64))).astype(np.float32)
+    torch.manual_seed(seed)
+    model = GenerativeModel(
+        features=8,
+        g2_depth=3,
+        g3_depth=3,
+        critic_features=8,
+        critic_norm="none",
+        generator_output="standardised",
+    )
+    model.g1.set_gain(gain)
+    settings = {"batch_size": 8, "n_critic": 2, "monitor_every": 5, **DESIGN, **config}
+    fit = train_generative_model(
+        model,
+        noisy_images=noisy,
+        noise_patches=patches,
+        config=GANConfig(steps=steps, **settings),
+        seed=seed,
+        device=CPU,
+        progress=False,
+    )
+    return model, fit, noisy, patches
+
+
+@pytest.mark.parametrize("start", [0.5, 2.0])
+def test_standardised_generator_learns_the_level_from_a_wrong_start(start: float) -> None:
+    """The property the cpu profile relies on: with critics that see the noise level (no BatchNorm,
+    gradient penalty), a g_theta1 started at half or twice the extracted std moves toward it, and it has
+    no fixed pattern beyond the sampling error of 256 samples."""
+    _, fit, _, _ = fit_tiny_gan(steps=30, gain=start * SIGMA, lr_generator=3e-3)
+    history = fit.history
+    assert history.steps[-1] == 30 and np.isfinite(history.logs["w1"]).all()
+    diagnostics = fit.diagnostics
+    assert diagnostics["step"] == [0, 5, 10, 15, 20, 25, 30]
+    first, last = diagnostics["g1_random_std"][0], diagnostics["g1_random_std"][-1]
+    assert first == pytest.approx(start * SIGMA, rel=0.02)
+    assert abs(np.log(last / SIGMA)) < 0.5 * abs(np.log(first / SIGMA))  # at least halfway, on a log scale
+    assert max(diagnostics["g1_pattern_std"]) < 0.1 * SIGMA
+    assert fit.reference.random_std == pytest.approx(SIGMA, rel=0.02)
+
+
+def test_monitoring_does_not_change_the_training() -> None:
+    watched, _, _, _ = fit_tiny_gan(steps=6, monitor_every=2)
+    unwatched, fit, _, _ = fit_tiny_gan(steps=6, monitor_every=0)
+    assert fit.diagnostics["step"] == []
+    for (name, a), b in zip(watched.state_dict().items(), unwatched.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
+def test_noise_match_keeps_the_generators_of_least_mismatch(monkeypatch: pytest.MonkeyPatch) -> None:
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
+    original = GANMonitor.record
+
+    def spy(self, model, *, step):
+        snapshots[step] = copy.deepcopy({**model.g1.state_dict(), **model.g2.state_dict()})
+        original(self, model, step=step)
+
+    monkeypatch.setattr(GANMonitor, "record", spy)
+    model, fit, _, _ = fit_tiny_gan(steps=10, monitor_every=2, selection="noise-match")
+    mismatch = fit.diagnostics["mismatch"]
+    assert fit.diagnostics["step"] == sorted(snapshots) == [0, 2, 4, 6, 8, 10]
+    assert fit.chosen_step == fit.diagnostics["step"][int(np.argmin(mismatch))]
+    kept = {**model.g1.state_dict(), **model.g2.state_dict()}
+    for name, value in snapshots[fit.chosen_step].items():
+        torch.testing.assert_close(kept[name], value, rtol=0, atol=0, msg=name)
+    assert len({float(m) for m in mismatch}) > 1  # the choice was not a tie
+
+
+def test_mismatch_weighs_level_pattern_and_flatness() -> None:
+    reference = NoiseStatistics(0.1, 0.1, 0.0, 0.1, 0.1, 0.95, 256)
+    monitor = GANMonitor(
+        tiny_model(),
+        reference=reference,
+        latents=torch.zeros(2, 128),
+        noisy=torch.zeros(1, 1, 64, 64),
+        steps=1,
+        every=1,
+        batch_size=2,
+    )
+    same = monitor.mismatch(reference)
+    assert same == 0.0
+    assert monitor.mismatch(dataclasses.replace(reference, random_std=0.09)) == pytest.approx(0.1)
+    assert monitor.mismatch(dataclasses.replace(reference, pattern_std=0.02)) == pytest.approx(0.2)
+    assert monitor.mismatch(dataclasses.replace(reference, flatness=0.75)) == pytest.approx(0.2)
 
 
 @pytest.mark.parametrize("poison", ["nan", "limit"])

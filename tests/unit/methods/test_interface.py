@@ -17,7 +17,9 @@ import numpy as np
 import pytest
 
 import methods.bm3d as bm3d_module
+import methods.gan2gan.gan as gan_module
 from methods.base import Denoiser, Requirements, TrainingData, build_training_data
+from methods.gan2gan.method import GAN2GAN
 from methods.registry import METHODS, UnknownMethodError, find_method, load_method, make_method
 from noise import NoiseModel, parse_noise
 from noise.estimate import estimate_noise_std
@@ -276,6 +278,45 @@ def test_leak_detector_detects_leaks() -> None:
     assert any(s.startswith("clean[0]") for s in found) and any(s.startswith("noise_model") for s in found)
     assert _leaks({"sigma": model.std}, clean, model, "x") != []
     assert _leaks([clean[1] + 0.001], clean, model, "x") != []
+
+
+def test_gan2gan_checkpoint_choice_reads_no_clean_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GAN2GAN's clean-free checkpoint choice (``gan_selection="noise-match"``) sees only what the blind
+    training data holds: the leak detector finds nothing in what its monitor is built from."""
+    clean = clean_images(3, (96, 96))
+    model = parse_noise(NOISE_SPEC)
+    data = build_training_data(GAN2GAN.requires, clean=clean, noise_model=model, rng=np.random.default_rng(0))
+    seen: list[dict[str, Any]] = []
+    original = gan_module.make_monitor
+
+    def spy(generative_model, **kwargs):
+        seen.append(kwargs)
+        return original(generative_model, **kwargs)
+
+    monkeypatch.setattr(gan_module, "make_monitor", spy)
+    method = GAN2GAN(
+        window=64,
+        stride=8,
+        lam=None,
+        count=16,
+        gan_steps=4,
+        gan_batch_size=2,
+        n_critic=1,
+        features=8,
+        g2_depth=3,
+        g3_depth=3,
+        critic_features=8,
+        iterations=0,
+        gan_selection="noise-match",
+        gan_monitor_every=1,
+        device="cpu",
+    )
+    method.fit(data, seed=0, progress=False)
+    assert len(seen) == 1 and method.report["gan"]["selection"] == "noise-match"
+    assert 0 <= method.report["gan"]["chosen_step"] <= 4
+    inputs = {key: seen[0][key] for key in ("noisy_images", "noise_patches")}
+    assert _leaks(inputs, clean, model, "monitor") == []
+    assert _leaks({"images": list(clean)}, clean, model, "x") != []  # the detector would see them
 
 
 def test_training_data_arrays_are_read_only_float32_copies() -> None:

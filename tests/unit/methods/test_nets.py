@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from methods.nets import DnCNN, init_dcgan_
+from methods.nets import Critic, DnCNN, NoiseGenerator, init_dcgan_
 
 
 def count_params(net: torch.nn.Module) -> int:
@@ -89,3 +89,60 @@ def test_dcgan_init_draws_the_same_weights_in_either_memory_format() -> None:
         init_dcgan_(net)
     for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+# g_theta1 and the critics ----------------------------------------------------------------------------
+
+
+def _generated(generator: torch.nn.Module, count: int = 256) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([generator(torch.randn(64, generator.nz)) for _ in range(count // 64)])[:, 0]
+
+
+def test_transposed_generator_starts_with_a_fixed_pattern_and_a_weak_border() -> None:
+    """The authors' g_theta1 at initialisation: much of its output is the same in every sample."""
+    torch.manual_seed(0)
+    samples = _generated(init_dcgan_(NoiseGenerator()).train())
+    pattern = samples.mean(0)
+    random = samples - pattern
+    assert pattern.std() > 0.5 * random.std()
+    border = torch.ones(64, 64, dtype=torch.bool)
+    border[1:-1, 1:-1] = False
+    assert random[:, border].std() < 0.5 * random[:, ~border].std()
+
+
+def test_standardised_generator_is_zero_mean_per_pixel_with_its_gain() -> None:
+    torch.manual_seed(0)
+    generator = init_dcgan_(NoiseGenerator(output="standardised")).train()
+    generator.set_gain(0.1)
+    samples = _generated(generator, count=64)  # one batch: BatchNorm's own statistics
+    assert samples.mean(0).abs().max() < 1e-5
+    assert samples.std(0, unbiased=False).mean() == pytest.approx(0.1, rel=0.01)  # BatchNorm eps
+    with pytest.raises(ValueError, match="gain"):
+        NoiseGenerator().set_gain(0.1)
+
+
+@pytest.mark.parametrize("upsample", ["transposed", "resize"])
+@pytest.mark.parametrize("output", ["tanh", "standardised"])
+def test_generator_variants_make_64x64_noise(upsample: str, output: str) -> None:
+    generator = NoiseGenerator(upsample=upsample, output=output)
+    assert generator(torch.randn(3, 128)).shape == (3, 1, 64, 64)
+
+
+def test_authors_generator_and_critic_keep_their_parameter_counts() -> None:
+    assert count_params(NoiseGenerator()) == 174_448
+    assert count_params(Critic()) == 2_634_369
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in Critic(norm="none").modules())
+
+
+@pytest.mark.parametrize(
+    ("factory", "match"),
+    [
+        (lambda: NoiseGenerator(upsample="bilinear"), "upsample"),
+        (lambda: NoiseGenerator(output="sigmoid"), "output"),
+        (lambda: Critic(norm="layer"), "norm"),
+    ],
+)
+def test_unknown_variants_are_refused(factory, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        factory()
