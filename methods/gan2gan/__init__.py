@@ -36,4 +36,36 @@ followed and the paper's variant is an option. Every such choice, in one place (
   they are used in eval mode (ours). The code keeps running averages, which lag the weights when the
   training is short.
 - Clean images are never used. The code needs clean patches to log g_theta2's PSNR (spec 10 #11).
+
+Options that depart from the code, off by default and on in the smoke and cpu profiles
+(``bench.profiles._SHORT_GAN``), with the evidence of issue 20's study (``python -m bench.ablation
+convergence``; numbers on 2 CPU cores, noise GAN alone at sigma 50, batch 16, n_critic 5, critics 32 wide):
+
+- Why the code's critics see the noise level only weakly: BatchNorm in train mode normalises each batch by
+  its own statistics and LeakyReLU is positively homogeneous, so a critic scoring the real and the fake
+  batch in separate passes (as the code does) gives nearly the same output for a batch scaled by any
+  factor; only BN's eps and the conv biases carry the scale. Trained 40 steps on std sigma against
+  sigma / 2, a BN critic's W-estimate is 0.004 with separate batches and 0.047 with one joint batch
+  (``critic_batch="joint"``, tests/unit/methods/test_gan2gan.py). The authors' 18,750 iterations of
+  batch 64 may get there anyway; a short run does not.
+- Critics without BatchNorm kept 1-Lipschitz by a gradient penalty (WGAN-GP): ``critic_norm="none"``,
+  ``lipschitz="penalty"``, Adam 4e-4 (0.5, 0.9). The code: BN, clipping at 0.02, RMSprop 5e-5.
+- A standardised g_theta1 (``generator_output="standardised"``): per-pixel BatchNorm and one gain
+  instead of tanh, the gain started at the extracted patches' std. The code's transposed convolutions
+  start with a fixed checkerboard (at initialisation std 14.3 of a total 19.3 in 0-255 units) and an
+  outer ring at 3.8 against 13.4 inside; with the code's critics it grew with the level (random part
+  25.0, fixed pattern 36.1 after 200 iterations at sigma 50); with WGAN-GP critics it collapsed into a
+  pattern (random part 6.6, pattern 64.3). The standardised g_theta1 has no pattern by construction,
+  and the WGAN-GP critics move its level from either side: started at 25 or at 100 for a true 50, its
+  random part was 48.0 and 50.5 after 180 iterations (the code's BN critics let it drift, 50 -> 54 in
+  40 iterations). A nearest-neighbour upsampling g_theta1 (``generator_upsample="resize"``) has less
+  pattern but starts spatially correlated (flatness 0.06 against 0.96 for the extracted noise) and was
+  still at 0.55 after 200 iterations.
+- Clean-free choice of the generators (``gan_selection="noise-match"``): those of the diagnosed iteration
+  whose noise best matches the extracted patches (random-part std, fixed pattern, flatness). The code
+  keeps the last.
+- G2G pairs from whole-image estimates (``g2g_estimate="images"``), once per iteration; the code runs the
+  estimator on each crop, which a 40x40 crop fills with zero padding. Noise crops at random offsets off
+  g_theta1's outer ring (``g2g_noise_offset="interior"``); the code cuts its top-left corner.
+- Critics 32 features wide in the cpu profile: the code's 128 double the cost of a whole iteration.
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -234,17 +235,17 @@ DESIGN = {
 
 
 def fit_tiny_gan(
-    *, steps: int = 20, seed: int = 0, gain: float = SIGMA, **config: object
+    *, steps: int = 20, seed: int = 0, gain: float = SIGMA, critic_features: int = 8, **config: object
 ) -> tuple[GenerativeModel, object, list[np.ndarray], np.ndarray]:
     rng = np.random.default_rng(0)
     noisy = flat_noisy_images(4, 96, rng)
-    patches = (SIGMA * rng.standard_normal((64, 64, 64))).astype(np.float32)
+    patches = (SIGMA * rng.standard_normal((256, 64, 64))).astype(np.float32)
     torch.manual_seed(seed)
     model = GenerativeModel(
         features=8,
         g2_depth=3,
         g3_depth=3,
-        critic_features=8,
+        critic_features=critic_features,
         critic_norm="none",
         generator_output="standardised",
     )
@@ -262,21 +263,29 @@ def fit_tiny_gan(
     return model, fit, noisy, patches
 
 
+def test_diagnoses_are_recorded_beside_the_extracted_noise() -> None:
+    _, fit, _, _ = fit_tiny_gan(steps=10, monitor_every=5)
+    diagnostics = fit.diagnostics
+    assert diagnostics["step"] == [0, 5, 10] and np.isfinite(fit.history.logs["w1"]).all()
+    assert diagnostics["g1_random_std"][0] == pytest.approx(SIGMA, rel=0.02)  # the gain it started at
+    assert max(diagnostics["g1_pattern_std"]) < 0.01 * SIGMA  # standardised: no pattern in train mode
+    assert fit.reference.random_std == pytest.approx(SIGMA, rel=0.02)
+    assert all(r > 0 for r in diagnostics["g2_residual_std"])
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("start", [0.5, 2.0])
 def test_standardised_generator_learns_the_level_from_a_wrong_start(start: float) -> None:
-    """The property the cpu profile relies on: with critics that see the noise level (no BatchNorm,
-    gradient penalty), a g_theta1 started at half or twice the extracted std moves toward it, and it has
-    no fixed pattern beyond the sampling error of 256 samples."""
-    _, fit, _, _ = fit_tiny_gan(steps=30, gain=start * SIGMA, lr_generator=3e-3)
-    history = fit.history
-    assert history.steps[-1] == 30 and np.isfinite(history.logs["w1"]).all()
-    diagnostics = fit.diagnostics
-    assert diagnostics["step"] == [0, 5, 10, 15, 20, 25, 30]
-    first, last = diagnostics["g1_random_std"][0], diagnostics["g1_random_std"][-1]
-    assert first == pytest.approx(start * SIGMA, rel=0.02)
-    assert abs(np.log(last / SIGMA)) < 0.5 * abs(np.log(first / SIGMA))  # at least halfway, on a log scale
-    assert max(diagnostics["g1_pattern_std"]) < 0.1 * SIGMA
-    assert fit.reference.random_std == pytest.approx(SIGMA, rel=0.02)
+    """The property the cpu profile relies on: with the profile's critics (no BatchNorm, a gradient
+    penalty, 32 features), a g_theta1 started at half or twice the noise std moves toward it. Measured
+    here: 0.5 -> 0.78 and 2.0 -> 1.41 sigma in 80 iterations (critics 8 wide push it up from both)."""
+    _, fit, _, _ = fit_tiny_gan(
+        steps=80, gain=start * SIGMA, critic_features=32, batch_size=16, n_critic=5, monitor_every=10
+    )
+    random = fit.diagnostics["g1_random_std"]
+    assert random[0] == pytest.approx(start * SIGMA, rel=0.02)
+    assert abs(np.log(random[-1] / SIGMA)) < 0.6 * abs(np.log(start))
+    assert max(fit.diagnostics["g1_pattern_std"]) < 0.01 * SIGMA
 
 
 def test_monitoring_does_not_change_the_training() -> None:
@@ -399,6 +408,82 @@ def test_pairs_share_the_estimate_and_carry_independent_noise() -> None:
     assert (source - 0.5).std().item() == pytest.approx(np.hypot(SIGMA, SIGMA / 3), rel=0.05)
     again = draw(np.random.default_rng(2))[0]
     assert not torch.allclose(source, again)  # fresh pairs for every mini-batch
+
+
+class BorderGenerator(nn.Module):
+    """A g_theta1 whose outer pixel ring is 1 and whose interior is 0."""
+
+    size = 64
+    nz = 8
+
+    def forward(self, r: torch.Tensor) -> torch.Tensor:
+        out = torch.ones(len(r), 1, 64, 64)
+        out[..., 1:-1, 1:-1] = 0
+        return out
+
+
+@pytest.mark.parametrize(("offset", "touches_border"), [("corner", True), ("interior", False)])
+def test_interior_noise_crops_keep_off_the_generators_border(offset: str, touches_border: bool) -> None:
+    images = [np.zeros((64, 64), np.float32)]
+    draw = make_pair_sampler(
+        images,
+        generator=BorderGenerator(),
+        estimator=nn.Identity(),
+        batch_size=32,
+        patch_size=40,
+        device=CPU,
+        estimate="images",
+        noise_offset=offset,
+    )
+    source, target = draw(np.random.default_rng(0))
+    assert bool((source.amax(dim=(1, 2)) > 0).all()) is touches_border
+    assert bool((target.amax(dim=(1, 2)) > 0).all()) is touches_border
+
+
+def test_whole_image_estimates_are_computed_once_and_cropped() -> None:
+    images = flat_noisy_images(3, 72, np.random.default_rng(0))
+    calls: list[tuple[int, ...]] = []
+
+    class Halve(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            calls.append(tuple(x.shape))
+            return 0.5 * x
+
+    draw = make_pair_sampler(
+        images,
+        generator=GaussianGenerator(0.0),
+        estimator=Halve(),
+        batch_size=8,
+        patch_size=32,
+        device=CPU,
+        estimate="images",
+    )
+    assert calls == [(3, 1, 72, 72)]
+    source, target = draw(np.random.default_rng(1))
+    draw(np.random.default_rng(2))
+    assert calls == [(3, 1, 72, 72)]  # no estimator pass per mini-batch
+    torch.testing.assert_close(source, target)
+    halves = [0.5 * image for image in images]
+    crops = [c.numpy() for c in source]
+    for crop in crops:  # each is a (flipped) crop of a halved whole image
+        assert any(
+            np.allclose(crop, np.flip(h[y : y + 32, x : x + 32], axis), atol=1e-6)
+            for h in halves
+            for y in range(41)
+            for x in range(41)
+            for axis in ((), (0,), (1,), (0, 1))
+        )
+
+
+def test_pair_sampler_options_are_validated() -> None:
+    kwargs = {"generator": NoiseGenerator(), "estimator": nn.Identity(), "batch_size": 2, "device": CPU}
+    images = [np.zeros((64, 64), np.float32)]
+    with pytest.raises(ValueError, match="estimate"):
+        make_pair_sampler(images, patch_size=32, estimate="tiles", **kwargs)
+    with pytest.raises(ValueError, match="noise_offset"):
+        make_pair_sampler(images, patch_size=32, noise_offset="centre", **kwargs)
+    with pytest.raises(ValueError, match="per_sample"):
+        make_pair_sampler(images, patch_size=32, estimate="images", per_sample=True, **kwargs)
 
 
 def test_one_g2g_iteration_improves_on_its_input_estimate() -> None:
@@ -621,3 +706,43 @@ def test_the_runner_never_hands_gan2gan_a_clean_image(
     assert len(data.noisy) == len(clean)
     for noisy, image in zip(data.noisy, clean, strict=True):
         assert (noisy - image).std() == pytest.approx(SIGMA, rel=0.05)  # noisy, never the clean image
+
+
+def test_paper_profile_runs_the_authors_code_path_for_a_few_steps() -> None:
+    """The paper profile keeps every switch of the authors' code and runs with full-size networks."""
+    params = get_profile("paper").params("gan2gan")
+    defaults = inspect.signature(GAN2GAN).parameters
+    switches = (
+        "critic_norm",
+        "lipschitz",
+        "critic_optimizer",
+        "critic_batch",
+        "critic_features",
+        "lr_critic",
+        "lr_generator",
+        "n_critic",
+        "gan_batch_size",
+        "generator_output",
+        "generator_upsample",
+        "gan_selection",
+        "g2g_estimate",
+        "g2g_noise_offset",
+    )
+    for key in switches:
+        assert params.get(key, defaults[key].default) == defaults[key].default, key
+    sizes = {
+        "count": 16,
+        "stride": 8,
+        "gan_steps": 2,
+        "gan_batch_size": 2,
+        "iterations": 1,
+        "g2g_steps": 2,
+        "g2g_batch_size": 2,
+        "g2g_milestones": (),
+    }
+    method = GAN2GAN(**{**params, **sizes}, device="cpu")
+    method.fit(tiny_data(), seed=0, progress=False)
+    assert count_parameters(method.model.c1) == 2_634_369 and count_parameters(method.model.g1) == 174_448
+    assert list(method.stages()) == ["g_theta2", "G2G_1"]
+    assert method.report["gan"]["chosen_step"] == 2 and method.report["gan"]["diagnostics"]["step"] == [0, 2]
+    assert np.isfinite(method.denoise(tiny_data().noisy[0])).all()
