@@ -7,9 +7,11 @@ Examples
     python -m bench.ablation extraction --profile smoke   # Figures 2 and 5: rule (3) against rule (4)
     python -m bench.ablation generator                    # Figure 6(a): g_theta2 without L_Z, L_cyc, sigmoid
     python -m bench.ablation init                         # Figure 6(b): G2G_j from g_theta2 or from Z
+    python -m bench.ablation convergence --profile cpu    # GAN2GAN's GAN: the authors' critics and ours
 
 Fits and evaluations are cells of the same cache as ``python -m bench.run`` (``<out>/.cache``), so the
-GAN2GAN and N2C(Eq.4) fits of Tables 2 and 3 are reused. Reports land in ``<out>/ablation-<name>/<profile>/``.
+GAN2GAN and N2C(Eq.4) fits of Tables 2 and 3 are reused. Reports land in ``<out>/ablation-<name>/<profile>/``
+(the convergence study in ``<out>/gan2gan-convergence/<profile>/``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,12 @@ import numpy as np
 import pandas as pd
 
 from bench.cells import CellRunner, EvalResult, derive_rng
-from bench.figures import plot_ablation_bars, plot_extraction_histograms, plot_init_curves
+from bench.figures import (
+    plot_ablation_bars,
+    plot_extraction_histograms,
+    plot_gan_convergence,
+    plot_init_curves,
+)
 from bench.profiles import Profile, get_profile
 from bench.run import (
     USER_ERRORS,
@@ -58,7 +65,35 @@ INIT_VARIANTS: Mapping[str, Mapping[str, Any]] = {
 INIT_NOISES: tuple[str, ...] = ("gaussian:25", "correlated:25")
 #: Extra G2G iterations of the init ablation beyond the profile's (the paper: "a couple more").
 INIT_EXTRA_ITERATIONS = 2
-ABLATIONS = ("extraction", "generator", "init")
+#: The convergence study (issue 20): the profile's generative model against the authors' critics, with
+#: separate and with joint batches. Each overrides the profile's GAN2GAN settings.
+CONVERGENCE_VARIANTS: Mapping[str, Mapping[str, Any]] = {
+    "code: BN critics, separate batches": {
+        "critic_norm": "batch",
+        "lipschitz": "clip",
+        "critic_optimizer": "rmsprop",
+        "lr_critic": 5e-5,
+        "critic_betas": (0.5, 0.999),
+        "critic_batch": "separate",
+        "generator_output": "tanh",
+    },
+    "BN critics, joint batches": {
+        "critic_norm": "batch",
+        "lipschitz": "clip",
+        "critic_optimizer": "rmsprop",
+        "lr_critic": 5e-5,
+        "critic_betas": (0.5, 0.999),
+        "critic_batch": "joint",
+        "generator_output": "tanh",
+    },
+    "WGAN-GP critics, tanh g_theta1": {"generator_output": "tanh"},
+    "profile: WGAN-GP critics, standardised g_theta1": {},
+}
+#: The convergence study's noise levels.
+CONVERGENCE_NOISES: tuple[str, ...] = ("gaussian:25", "gaussian:50")
+ABLATIONS = ("extraction", "generator", "init", "convergence")
+#: Report folders whose name is not ``ablation-<name>``.
+REPORT_FOLDERS: Mapping[str, str] = {"convergence": "gan2gan-convergence"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,10 +112,15 @@ def main(argv: list[str] | None = None) -> int:
         profile = get_profile(args.profile)
         seed = parse_seeds(args.seeds)[0]
         runner = make_runner(args)
-        out_dir = args.out / f"ablation-{args.ablation}" / profile.name
+        out_dir = args.out / REPORT_FOLDERS.get(args.ablation, f"ablation-{args.ablation}") / profile.name
         out_dir.mkdir(parents=True, exist_ok=True)
         started = dt.datetime.now(dt.timezone.utc)
-        run = {"extraction": run_extraction, "generator": run_generator, "init": run_init}[args.ablation]
+        run = {
+            "extraction": run_extraction,
+            "generator": run_generator,
+            "init": run_init,
+            "convergence": run_convergence,
+        }[args.ablation]
         written = run(runner, args=args, profile=profile, seed=seed, out_dir=out_dir)
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
@@ -273,6 +313,113 @@ def run_init(
     ]
     (out_dir / "ablation-init.md").write_text("\n".join(text))
     return [out_dir / "fig6b.csv", *figure, out_dir / "ablation-init.md"]
+
+
+# GAN2GAN's generative model along Algorithm 1 -------------------------------------------------------
+
+
+def run_convergence(
+    runner: CellRunner, *, args: argparse.Namespace, profile: Profile, seed: int, out_dir: Path
+) -> list[Path]:
+    """g_theta1's noise (clean-free diagnostics), the critics' W-estimates and g_theta2's PSNR along
+    Algorithm 1, for the profile's generative model and the authors' critics, at sigma 25 and 50."""
+    curves, rows = [], []
+    for noise in CONVERGENCE_NOISES:
+        for variant, overrides in CONVERGENCE_VARIANTS.items():
+            params = {**profile.params("gan2gan"), **overrides, "iterations": 0}
+            result = runner.evaluate(
+                make_eval_spec("gan2gan", params=params, profile=profile, noise=noise, seed=seed, args=args)
+            )
+            gan = runner.report(result.spec.fit)["gan"]
+            reference = gan["extracted_noise_255"]["random_std"]
+            diagnostics = gan["diagnostics"]
+            for quantity, values in diagnostics.items():
+                if quantity != "step":
+                    scale = 255 if quantity.endswith("_std") else 1
+                    curves += [
+                        {
+                            "noise": noise,
+                            "variant": variant,
+                            "quantity": quantity,
+                            "step": step,
+                            "value": value * scale,
+                            "reference": reference,
+                        }
+                        for step, value in zip(diagnostics["step"], values, strict=True)
+                    ]
+            history = gan["history"]
+            for quantity in ("w1", "w2"):
+                curves += [
+                    {
+                        "noise": noise,
+                        "variant": variant,
+                        "quantity": quantity,
+                        "step": step,
+                        "value": value,
+                        "reference": float("nan"),
+                    }
+                    for step, value in zip(history["step"], history[quantity], strict=True)
+                ]
+            generated = gan["generated_noise_255"]
+            stage = next(s for s in result.stages if s.stage == "g_theta2")
+            rows.append(
+                {
+                    **_row(noise, variant, stage.psnr, stage.ssim, result),
+                    "extracted std": reference,
+                    "g1 random std": generated["random_std"],
+                    "g1 pattern std": generated["pattern_std"],
+                    "g1 border/interior": generated["border_std"] / generated["interior_std"],
+                    "g1 flatness": generated["flatness"],
+                    "kept iteration": gan["chosen_step"],
+                    "w1 last": history["w1"][-1],
+                    "w2 last": history["w2"][-1],
+                }
+            )
+    frame, summary = pd.DataFrame(curves), pd.DataFrame(rows)
+    frame.to_csv(out_dir / "convergence.csv", index=False)
+    summary.to_csv(out_dir / "convergence_summary.csv", index=False)
+    figure = plot_gan_convergence(
+        out_dir / "convergence", frame=frame, title=f"GAN2GAN's generative model ({profile.name} profile)"
+    )
+    columns = [
+        "noise",
+        "method",
+        "extracted std",
+        "g1 random std",
+        "g1 pattern std",
+        "g1 border/interior",
+        "g1 flatness",
+        "kept iteration",
+        "w1 last",
+        "w2 last",
+        "psnr",
+        "ssim",
+        "fit_seconds",
+    ]
+    params = profile.params("gan2gan")
+    text = [
+        "# GAN2GAN's generative model: the authors' critics against the profile's",
+        "",
+        f"Profile `{profile.name}`: {params.get('gan_steps')} generator iterations of batch "
+        f"{params.get('gan_batch_size')}, n_critic {params.get('n_critic', 5)}, seed {seed}. Every variant "
+        "is a separate Algorithm-1 fit (no G2G iteration) with the profile's settings except those it "
+        "names. g_theta1's noise is measured without clean images (std in 0-255 units; random part: "
+        "samples minus their per-pixel mean over 256 latents; fixed pattern: that mean; flatness: of the "
+        "random part's spectrum, about 1 for white noise), beside the extracted noise patches' random-part "
+        "std. PSNR/SSIM: g_theta2 on the test set (it plays no part in any choice).",
+        "",
+        summary.rename(columns={"method": "variant"})[
+            ["variant" if c == "method" else c for c in columns]
+        ].to_markdown(index=False, floatfmt=".3f"),
+        "",
+    ]
+    (out_dir / "convergence.md").write_text("\n".join(text))
+    return [
+        out_dir / "convergence.csv",
+        out_dir / "convergence_summary.csv",
+        *figure,
+        out_dir / "convergence.md",
+    ]
 
 
 def _row(noise: str, method: str, psnr: float, ssim: float, result: EvalResult) -> dict[str, Any]:

@@ -287,6 +287,42 @@ def plot_init_curves(path_stem: Path, *, frame: pd.DataFrame, title: str) -> lis
         return save_figure(fig, path_stem)
 
 
+def plot_gan_convergence(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
+    """GAN2GAN's generative model along Algorithm 1, one row per noise, one line per variant: g_theta1's
+    random-part std against the extracted noise's, its fixed-pattern std, and the W-estimate of f_w1.
+
+    ``frame`` has columns noise, variant, quantity, step, value and (for the random-part std) reference.
+    """
+    panels = (
+        ("g1_random_std", "random-part std of g_theta1 (0-255)"),
+        ("g1_pattern_std", "fixed-pattern std of g_theta1 (0-255)"),
+        ("w1", "W-estimate of f_w1 (Eq. 5)"),
+    )
+    noises = list(dict.fromkeys(frame["noise"]))
+    variants = list(dict.fromkeys(frame["variant"]))
+    cmap = plt.get_cmap("tab10")
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(
+            len(noises), len(panels), figsize=(3.4 * len(panels) + 2.2, 3.3 * len(noises)), squeeze=False
+        )
+        for row, noise in zip(axes, noises, strict=True):
+            for ax, (quantity, label) in zip(row, panels, strict=True):
+                part = frame[(frame["noise"] == noise) & (frame["quantity"] == quantity)]
+                for i, variant in enumerate(variants):
+                    line = part[part["variant"] == variant].sort_values("step")
+                    ax.plot(line["step"], line["value"], color=cmap(i), lw=1.3, label=variant)
+                if quantity == "g1_random_std" and len(part):
+                    reference = float(part["reference"].iloc[0])
+                    ax.axhline(reference, color="k", ls="--", lw=1, label="extracted noise")
+                ax.set_title(f"{noise}: {label}", fontsize=8)
+                ax.set_xlabel("generator iteration")
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        axes[0][-1].legend(handles, labels, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
+        fig.suptitle(title, y=1.01)
+        fig.tight_layout()
+        return save_figure(fig, path_stem)
+
+
 def plot_noisy_n2n(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
     """Figure 1: test PSNR of Noisy-N2N_j against sigma_0 (the initial estimates' PSNR under each tick),
     with N2N as the horizontal upper bound."""

@@ -73,6 +73,28 @@ _BSD_EXTRACTION: dict[str, Any] = {
     "count": 10_000,
 }
 
+#: GAN2GAN's generative model in the short profiles (smoke, cpu), chosen from the convergence study
+#: (``python -m bench.ablation convergence``; issue 20). The authors' critics have BatchNorm and see the
+#: real and the fake batch in separate passes, so they barely see the noise level; their g_theta1 starts
+#: with a fixed checkerboard pattern and a weak border that a short run never removes. Here: critics
+#: without BatchNorm kept 1-Lipschitz by a gradient penalty (WGAN-GP; Adam 4e-4, betas (0.5, 0.9)),
+#: 32 features wide (the 128 of the authors cost 2x the whole iteration on CPU), a standardised
+#: g_theta1 (zero-mean, stationary, its std one gain started at the extracted patches' std), the
+#: generators whose noise best matches the extracted patches (clean-free), and G2G pairs from whole-image
+#: estimates with noise crops off g_theta1's border. n_critic and the learning rates are the authors'.
+_SHORT_GAN: dict[str, Any] = {
+    "critic_norm": "none",
+    "lipschitz": "penalty",
+    "critic_optimizer": "adam",
+    "critic_betas": (0.5, 0.9),
+    "lr_critic": 4e-4,
+    "critic_features": 32,
+    "generator_output": "standardised",
+    "gan_selection": "noise-match",
+    "g2g_estimate": "images",
+    "g2g_noise_offset": "interior",
+}
+
 #: The G2G training recipe of the official code (spec 3.2), used by every 17-layer N2C of the paper profile.
 _PAPER_N2C: dict[str, Any] = {
     "depth": 17,
@@ -250,13 +272,13 @@ PROFILES: dict[str, Profile] = {
                 },
                 "gan2gan": {
                     **_BSD_EXTRACTION,
+                    **_SHORT_GAN,
                     "stride": 16,
                     "count": 500,
                     "gan_steps": 12,
                     "gan_batch_size": 4,
                     "n_critic": 1,
-                    "lr_critic": 5e-4,
-                    "lr_generator": 1e-3,
+                    "gan_monitor_every": 4,
                     "features": 8,
                     "g2_depth": 3,
                     "g3_depth": 3,
@@ -344,17 +366,15 @@ PROFILES: dict[str, Profile] = {
                 },
                 "gan2gan": {
                     **_BSD_EXTRACTION,
-                    "gan_steps": 300,
+                    **_SHORT_GAN,
+                    "gan_steps": 400,
                     "gan_batch_size": 8,
-                    "n_critic": 2,
-                    "lr_critic": 5e-4,
-                    "lr_generator": 1e-3,
                     "iterations": 3,
-                    "g2g_steps": 150,
+                    "g2g_steps": 200,
                     "g2g_batch_size": 32,
                     "g2g_patch_size": 40,
                     "g2g_lr": 1e-3,
-                    "g2g_milestones": (110,),
+                    "g2g_milestones": (150,),
                     "g2g_gamma": 0.3,
                 },
                 "noisy-n2n": _CPU_NOISY_N2N,
@@ -449,8 +469,10 @@ SOURCES: Mapping[str, str] = MappingProxyType(
         "(0.5, 0.999), alpha/beta/gamma 5/1/10, 30 epochs, linear decay after epoch 10",
         "gan2gan.g2g": "official code (spec 3.2): DnCNN-17, Adam 1e-3, MSE, batch 128, 64x64, 30 epochs of "
         "160 steps, StepLR(10 epochs, 0.5), 3 iterations, warm start",
-        "gan2gan.cpu": "cpu profile: batch 8, n_critic 2 and 10x/2.5x the critic/generator learning rates "
-        "so g_theta1 matches the noise level within the budget; 150 G2G steps of 32 x 40x40 per iteration",
+        "gan2gan.cpu": "cpu profile (issue 20 study, see _SHORT_GAN): WGAN-GP critics without BN (32 wide), "
+        "a standardised g_theta1 started at the extracted std, noise-match generator choice, batch 8, "
+        "n_critic 5, the authors' generator rate 4e-4, 400 iterations; G2G 3 x 200 steps of 32 x 40x40 "
+        "from whole-image estimates, noise crops off g_theta1's border",
         "cpu.budget": "cpu profile steps sized from measured speeds on 2 cores (DnCNN-17, batch 32 of 40x40: "
         "0.62 s a step; inference 0.52 s per BSD68 image; BM3D 6.6 s) so the whole Table 2 (4 levels, all "
         "methods) takes under 3 h (measured: 163 min with two worker processes): DnCNN-B/N2N 800 steps, N2V "

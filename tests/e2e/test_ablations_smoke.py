@@ -1,4 +1,4 @@
-"""The three ablations under the smoke profile, sharing one cache as a user's runs would."""
+"""The ablations under the smoke profile, sharing one cache as a user's runs would."""
 
 from __future__ import annotations
 
@@ -9,7 +9,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.ablation import FIG2_SIGMAS, FIG5_NOISES, GENERATOR_VARIANTS, INIT_NOISES, INIT_VARIANTS, main
+from bench.ablation import (
+    CONVERGENCE_NOISES,
+    CONVERGENCE_VARIANTS,
+    FIG2_SIGMAS,
+    FIG5_NOISES,
+    GENERATOR_VARIANTS,
+    INIT_NOISES,
+    INIT_VARIANTS,
+    REPORT_FOLDERS,
+    main,
+)
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +30,7 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(out: Path, name: str) -> Path:
     with contextlib.redirect_stderr(io.StringIO()):
         assert main([name, "--profile", "smoke", "--out", str(out), "--quiet"]) == 0
-    return out / f"ablation-{name}" / "smoke"
+    return out / REPORT_FOLDERS.get(name, f"ablation-{name}") / "smoke"
 
 
 def test_extraction_rule_4_is_narrower_around_the_true_sigma(out):
@@ -54,6 +64,24 @@ def test_init_ablation_has_every_iteration_of_both_starts(out):
     counts = frame.groupby(["noise", "method"])["iteration"].apply(sorted)
     assert all(list(c) == list(range(1, len(c) + 1)) and len(c) == 5 for c in counts)
     assert "from Z" in (folder / "ablation-init.md").read_text()
+
+
+def test_convergence_study_traces_every_variant_at_both_levels(out):
+    folder = run(out, "convergence")
+    assert folder.parent.name == "gan2gan-convergence"
+    for name in ("convergence.csv", "convergence_summary.csv", "convergence.png", "convergence.pdf"):
+        assert (folder / name).stat().st_size > 0, name
+    curves = pd.read_csv(folder / "convergence.csv")
+    assert set(curves["noise"]) == set(CONVERGENCE_NOISES)
+    assert set(curves["variant"]) == set(CONVERGENCE_VARIANTS)
+    random = curves[curves["quantity"] == "g1_random_std"]
+    steps = random.groupby(["noise", "variant"])["step"].apply(list)
+    assert all(s == [0, 4, 8, 12] for s in steps)  # the smoke profile: 12 iterations, a diagnosis every 4
+    assert {"w1", "w2", "g1_pattern_std", "g2_residual_std"} <= set(curves["quantity"])
+    summary = pd.read_csv(folder / "convergence_summary.csv")
+    assert len(summary) == len(CONVERGENCE_NOISES) * len(CONVERGENCE_VARIANTS)
+    assert summary["psnr"].notna().all() and (summary["g1 random std"] > 0).all()
+    assert "extracted std" in (folder / "convergence.md").read_text()
 
 
 def test_unknown_ablation_is_a_usage_error(capsys):
