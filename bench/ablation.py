@@ -330,7 +330,7 @@ def run_convergence(
             result = runner.evaluate(
                 make_eval_spec("gan2gan", params=params, profile=profile, noise=noise, seed=seed, args=args)
             )
-            gan = runner.report(result.spec.fit)["gan"]
+            gan = result.fit_report["gan"]
             reference = gan["extracted_noise_255"]["random_std"]
             diagnostics = gan["diagnostics"]
             for quantity, values in diagnostics.items():
