@@ -80,7 +80,7 @@ _BSD_EXTRACTION: dict[str, Any] = {
 #: without BatchNorm kept 1-Lipschitz by a gradient penalty (WGAN-GP; Adam 4e-4, betas (0.5, 0.9)),
 #: 32 features wide (the 128 of the authors cost 2x the whole iteration on CPU), a standardised
 #: g_theta1 (zero-mean, stationary, its std one gain started at the extracted patches' std), the
-#: generators whose noise best matches the extracted patches (clean-free), and G2G pairs from whole-image
+#: g_theta1 whose noise best matches the extracted patches (clean-free), and G2G pairs from whole-image
 #: estimates with noise crops off g_theta1's border. n_critic and the learning rates are the authors'.
 _SHORT_GAN: dict[str, Any] = {
     "critic_norm": "none",
