@@ -73,8 +73,9 @@ _BSD_EXTRACTION: dict[str, Any] = {
     "count": 10_000,
 }
 
-#: GAN2GAN's generative model in the short profiles (smoke, cpu), chosen from the convergence study
-#: (``python -m bench.ablation convergence``; issue 20). The authors' critics have BatchNorm and see the
+#: GAN2GAN's generative model in the short profiles (smoke, cpu), chosen from issue 20's measurements
+#: (listed in ``methods/gan2gan/__init__.py``; ``python -m bench.ablation convergence`` reruns the
+#: comparison). The authors' critics have BatchNorm and see the
 #: real and the fake batch in separate passes, so they barely see the noise level; their g_theta1 starts
 #: with a fixed checkerboard pattern and a weak border that a short run never removes. Here: critics
 #: without BatchNorm kept 1-Lipschitz by a gradient penalty (WGAN-GP; Adam 4e-4, betas (0.5, 0.9)),
@@ -470,7 +471,7 @@ SOURCES: Mapping[str, str] = MappingProxyType(
         "gan2gan.g2g": "official code (spec 3.2): DnCNN-17, Adam 1e-3, MSE, batch 128, 64x64, 30 epochs of "
         "160 steps, StepLR(10 epochs, 0.5), 3 iterations, warm start",
         "gan2gan.cpu": "cpu profile (issue 20 study, see _SHORT_GAN): WGAN-GP critics without BN (32 wide), "
-        "a standardised g_theta1 started at the extracted std, noise-match generator choice, batch 8, "
+        "a standardised g_theta1 started at the extracted std, noise-match choice of g_theta1, batch 8, "
         "n_critic 5, the authors' generator rate 4e-4, 400 iterations; G2G 3 x 200 steps of 32 x 40x40 "
         "from whole-image estimates, noise crops off g_theta1's border",
         "cpu.budget": "cpu profile steps sized from measured speeds on 2 cores (DnCNN-17, batch 32 of 40x40: "
