@@ -408,9 +408,7 @@ def run_convergence(
         "random part's spectrum, about 1 for white noise), beside the extracted noise patches' random-part "
         "std. PSNR/SSIM: g_theta2 on the test set (it plays no part in any choice).",
         "",
-        summary.rename(columns={"method": "variant"})[
-            ["variant" if c == "method" else c for c in columns]
-        ].to_markdown(index=False, floatfmt=".3f"),
+        summary[columns].rename(columns={"method": "variant"}).to_markdown(index=False, floatfmt=".3f"),
         "",
     ]
     (out_dir / "convergence.md").write_text("\n".join(text))

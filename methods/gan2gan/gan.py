@@ -554,7 +554,7 @@ def train_generative_model(
     device: torch.device,
     checkpoint_path: Path | None = None,
     progress: bool = True,
-) -> TrainHistory:
+) -> GANFit:
     """Algorithm 1: fit the generative model to noisy images and extracted noise patches, in place.
 
     Parameters
