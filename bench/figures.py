@@ -139,16 +139,13 @@ def plot_noise_std_histograms(path_stem: Path, *, fits: Sequence[tuple[str, dict
             if generated is not None:
                 random, pattern = generated["random_std"], generated["pattern_std"]
                 ax.axvline(random, color="tab:red", lw=1, label=f"g_theta1 random part {random:.1f}")
+                total = generated["total_std"]
                 ax.axvline(
-                    generated["total_std"],
-                    color="tab:red",
-                    ls=":",
-                    lw=1,
-                    label=f"with fixed pattern {pattern:.1f}",
+                    total, color="tab:red", ls=":", lw=1, label=f"total {total:.1f} (pattern {pattern:.1f})"
                 )
-            ax.set_title(f"{noise}: {extraction['n_patches']} patches ({extraction['rule']})")
+            ax.set_title(f"{noise}: {extraction['n_patches']} patches ({extraction['rule']})", fontsize=8)
             ax.set_xlabel("std of patch (0-255)")
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=6, loc="upper left")
         axes[0][0].set_ylabel("patches")
         return save_figure(fig, path_stem)
 
