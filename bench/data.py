@@ -73,7 +73,10 @@ _FOLDER_PREFIX = "folder:"
 #: Real-noise datasets (FMD wide field, CT) of :mod:`bench.realnoise`: ``fmd:ROOT:LEVEL:SPLIT``, ``ct:...``.
 _REAL_NOISE_PREFIXES = ("fmd:", "ct:")
 _REAL_NOISE = "real-noise"
-_IMAGE_EXTENSIONS = frozenset({".png", ".tif", ".tiff", ".jpg", ".jpeg"})
+#: The image formats read everywhere: folder datasets and ``python -m methods`` (issue 21).
+IMAGE_EXTENSIONS = frozenset({".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg"})
+#: What :func:`to_gray_float` says when it converts color (``skimage.color.rgb2gray``'s luma weights).
+GRAY_CONVERSION = "color converted to gray as 0.2125 R + 0.7154 G + 0.0721 B"
 _SUMS_FILE = "data_sha256sums.txt"
 
 _log = logging.getLogger(__name__)
@@ -164,7 +167,7 @@ def _skimage_source() -> str:
 
 
 def _is_image_file(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in _IMAGE_EXTENSIONS
+    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
 
 
 def read_raw_image(path: Path) -> np.ndarray:
@@ -181,12 +184,17 @@ def read_raw_image(path: Path) -> np.ndarray:
         raise DataError(f"cannot read image {path}: {exc}") from exc
 
 
-def _read_image(path: Path) -> tuple[np.ndarray, bool]:
-    """Read one image file as float32 gray in [0, 1]; also return whether it was converted from color."""
-    return _to_gray_float(read_raw_image(path), path)
+def _read_image(path: Path) -> tuple[np.ndarray, str]:
+    """Read one image file as float32 gray in [0, 1]; also return how it was converted ('' if not)."""
+    return to_gray_float(read_raw_image(path), path)
 
 
-def _to_gray_float(raw: np.ndarray, path: Path) -> tuple[np.ndarray, bool]:
+def to_gray_float(raw: np.ndarray, path: Path) -> tuple[np.ndarray, str]:
+    """``raw`` pixels as float32 gray in [0, 1] and a note of what was converted ('' when nothing was).
+
+    Color becomes gray by ``skimage.color.rgb2gray`` (:data:`GRAY_CONVERSION`); an alpha channel is
+    dropped and the note says so.
+    """
     from skimage.color import rgb2gray
 
     if raw.dtype == np.uint8:
@@ -205,17 +213,18 @@ def _to_gray_float(raw: np.ndarray, path: Path) -> tuple[np.ndarray, bool]:
     else:
         raise DataError(f"image {path} has unsupported pixel type {raw.dtype} (need 8-bit, 16-bit or float)")
 
-    converted = False
+    notes = []
     if img.ndim == 3 and img.shape[-1] in (1, 2):  # gray, or gray + alpha
+        notes += ["alpha channel dropped"] if img.shape[-1] == 2 else []
         img = img[..., 0]
     elif img.ndim == 3 and img.shape[-1] in (3, 4):
+        notes += [GRAY_CONVERSION] + (["alpha channel dropped"] if img.shape[-1] == 4 else [])
         img = rgb2gray(img[..., :3])
-        converted = True
     if img.ndim != 2:
         raise DataError(f"image {path} has unsupported shape {raw.shape} (need HxW gray or HxWx3/4 color)")
     out = np.clip(img, 0.0, 1.0).astype(np.float32)
     out.setflags(write=False)
-    return out, converted
+    return out, ", ".join(notes)
 
 
 def _check_size(img: np.ndarray, path: Path | str, min_size: int | None) -> None:
@@ -277,7 +286,7 @@ def _folder_files(folder: Path) -> list[Path]:
         raise DataError(f"image folder {folder} is not a folder")
     files = sorted((p for p in folder.iterdir() if _is_image_file(p)), key=lambda p: p.name)
     if not files:
-        exts = ", ".join(sorted(_IMAGE_EXTENSIONS))
+        exts = ", ".join(sorted(IMAGE_EXTENSIONS))
         raise DataError(f"image folder {folder} holds no image files ({exts})")
     return files
 
@@ -405,15 +414,17 @@ def _load_bsd(name: str, *, data_root, limit: int | None, min_size: int | None) 
     )
 
 
-def _read_files(files: list[Path], min_size: int | None) -> tuple[list[np.ndarray], int]:
+def _read_files(files: list[Path], min_size: int | None) -> tuple[list[np.ndarray], dict[str, int]]:
+    """The images of ``files`` and how many of them each conversion note applied to."""
     images: list[np.ndarray] = []
-    n_converted = 0
+    notes: dict[str, int] = {}
     for path in files:
-        img, converted = _read_image(path)
+        img, note = _read_image(path)
         _check_size(img, path, min_size)
         images.append(img)
-        n_converted += converted
-    return images, n_converted
+        for part in filter(None, note.split(", ")):
+            notes[part] = notes.get(part, 0) + 1
+    return images, notes
 
 
 def _load_skimage(name: str, *, limit: int | None, min_size: int | None) -> Dataset:
@@ -441,11 +452,11 @@ def _load_folder(name: str, *, limit: int | None, min_size: int | None) -> Datas
     files = _folder_files(folder)
     if limit is not None:
         files = files[:limit]
-    images, n_converted = _read_files(files, min_size)
-    if n_converted:
+    images, notes = _read_files(files, min_size)
+    if notes:
         warnings.warn(
-            f"dataset 'folder:{folder}': converted {n_converted} of {len(files)} color images to gray "
-            "(skimage.color.rgb2gray)",
+            f"dataset 'folder:{folder}': "
+            + "; ".join(f"{note} in {n} of {len(files)} images" for note, n in notes.items()),
             UserWarning,
             stacklevel=3,
         )

@@ -11,24 +11,29 @@ Examples
     python -m methods info cells.g2g                                # what, how and on what it was trained
 
 (``gan2gan-denoise`` is the same command, installed as a console script.) ``fit`` takes the methods that
-need nothing but noisy images (GAN2GAN, N2V, BM3D with an estimated sigma), PNG or TIFF images of 8 or 16
-bits (color is converted to gray, with a notice; sizes may differ), and keeps a checkpoint beside the
-model file so an interrupted fit resumes. Bad input prints one line and exits with status 2; nothing
+need nothing but noisy images (GAN2GAN, N2V, BM3D with an estimated sigma), PNG, TIFF, BMP or JPEG images
+of 8 or 16 bits (color is converted to gray and an alpha channel dropped, each with a note; sizes may
+differ), and keeps a checkpoint beside the model file so an interrupted fit resumes; a lock stops a
+second fit into the same model. ``denoise`` never writes over one of its inputs, and replaces an
+existing output only with ``--overwrite``. Bad input prints one line and exits with status 2; nothing
 already written is removed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-import warnings
+import tempfile
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 from bench.data import DataError
 from bench.images import ImageFile, list_image_files, read_image_file, write_image_file
-from bench.profiles import PROFILES, UnknownProfileError, get_profile
+from bench.profiles import PROFILES, Profile, UnknownProfileError, get_profile
 from bench.provenance import describe_device, describe_git, describe_versions, now_utc
 from methods.base import TrainingData
 from methods.modelfile import ModelFileError, load_model_file, read_model_info, save_model_file
@@ -41,6 +46,8 @@ class UsageError(ValueError):
 
 
 USER_ERRORS = (UsageError, DataError, ModelFileError, UnknownMethodError, UnknownProfileError)
+#: Seeds reach numpy and torch; both take 0 <= seed < 2**32 here.
+MAX_SEED = 2**32 - 1
 
 
 def list_blind_methods() -> list[str]:
@@ -62,7 +69,26 @@ def fit_model(args: argparse.Namespace) -> int:
             f"{METHODS[key].name} needs {', '.join(needs) or 'other methods'}, not just noisy images; "
             f"fit takes: {', '.join(list_blind_methods())}"
         )
+    if not 0 <= args.seed <= MAX_SEED:
+        raise UsageError(f"--seed must be between 0 and {MAX_SEED}, got {args.seed}")
+    profile = get_profile(args.profile)
     out: Path = args.out
+    check_model_target(out)
+    lock = FileLock(out.with_name(f".{out.name}.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise UsageError(
+            f"another fit is writing {out} (it holds {lock.lock_file}); wait for it or choose another --out"
+        ) from None
+    try:
+        return _fit_locked(args, key=key, out=out, profile=profile)
+    finally:
+        lock.release()
+
+
+def _fit_locked(args: argparse.Namespace, *, key: str, out: Path, profile: Profile) -> int:
+    """The part of ``fit`` that runs while it holds the lock of ``out``."""
     if out.exists():
         held = read_model_info(out)  # refuses a file that is not a model
         if held.method != key:
@@ -80,7 +106,6 @@ def fit_model(args: argparse.Namespace) -> int:
             f"{args.noisy_dir} mixes bit depths ({kinds}); a model learns the noise of one kind of image: "
             "fit on one bit depth"
         )
-    profile = get_profile(args.profile)
     params = profile.params(key)
     device = pick_device(args.device)
     method = make_method(key, params=params, device=device)
@@ -94,6 +119,8 @@ def fit_model(args: argparse.Namespace) -> int:
     checkpoint = out.with_name(f".{out.name}.checkpoint")
     resumed = any(checkpoint.parent.glob(f"{checkpoint.name}*"))
     say = _say(args.quiet)
+    warn_smoke(profile.name, what=f"the model {out}")
+    note_conversions(files, say=say)
     say(
         f"fitting {METHODS[key].name} (profile {profile.name}, seed {args.seed}, {device}) on {len(files)} "
         f"{next(iter(depths))} images of {args.noisy_dir}"
@@ -136,17 +163,7 @@ def denoise_images(args: argparse.Namespace) -> int:
     """``denoise``: apply a model file to an image or a folder; outputs keep names, formats and depths."""
     source: Path = args.input
     inputs = list_image_files(source)
-    if source.is_dir():
-        if args.output.exists() and not args.output.is_dir():
-            raise UsageError(f"{args.output} is a file; denoising the folder {source} needs an output folder")
-        targets = [args.output / path.name for path in inputs]
-    else:
-        if args.output.is_dir():
-            targets = [args.output / source.name]
-        else:
-            targets = [args.output]
-            if args.output.suffix.lower() != source.suffix.lower():
-                raise UsageError(f"{args.output} must keep the input's format ({source.suffix})")
+    targets = plan_targets(source, inputs, args.output, overwrite=args.overwrite)
     info = read_model_info(args.model)
     depth = info.record.get("trained_on", {}).get("bit_depth")
     checked = [read_image_file(path) for path in inputs]  # every input is readable before anything is written
@@ -156,31 +173,124 @@ def denoise_images(args: argparse.Namespace) -> int:
                 f"image {image.path} is {image.bit_depth} but the model was trained on {depth} images; "
                 "its noise is relative to that range: denoise images of the depth it was trained on"
             )
-    converted = [f.path.name for f in checked if f.converted]
-    if converted:
-        warnings.warn(
-            f"converted {len(converted)} color images to gray: {', '.join(converted[:3])}", stacklevel=1
-        )
+    say = _say(args.quiet)
+    warn_smoke(info.record.get("profile"), what=f"the model {args.model}")
+    note_conversions(checked, say=say)
     del checked
     method, _ = load_model_file(args.model, device=pick_device(args.device))
     stages = method.stages()
     if args.stage is not None and args.stage not in stages:
         raise UsageError(f"{args.model} has no stage {args.stage!r}; its stages: {', '.join(stages)}")
     stage = stages[args.stage] if args.stage else list(stages.values())[-1]
-    if source.is_dir():
-        args.output.mkdir(parents=True, exist_ok=True)
-    say = _say(args.quiet)
-    for path, target in zip(inputs, targets, strict=True):
+    for done, (path, target) in enumerate(zip(inputs, targets, strict=True)):
         image = read_image_file(path)
-        write_image_file(target, stage.denoise(image.image), bit_depth=image.bit_depth)
+        try:
+            denoised = stage.denoise(image.image)
+        except ValueError as error:
+            raise DataError(f"cannot denoise {path}: {error}") from None
+        try:
+            write_image_file(target, denoised, bit_depth=image.bit_depth)
+        except OSError as error:
+            raise UsageError(
+                f"cannot write {target}: {error.strerror or error}; the {done} images before it were written"
+            ) from None
         say(f"{path} -> {target}")
     return 0
+
+
+def plan_targets(source: Path, inputs: list[Path], output: Path, *, overwrite: bool) -> list[Path]:
+    """The file each input is denoised into, checked before any work: a target never is one of the inputs
+    (same file, same folder, through a symlink or a hard link), an existing target needs ``overwrite``,
+    and the output folder exists (a folder output is created) and is writable."""
+    if source.is_dir():
+        if output.exists() and not output.is_dir():
+            raise UsageError(f"{output} is a file; denoising the folder {source} needs an output folder")
+        if output.is_dir() and os.path.samefile(output, source):
+            raise UsageError(
+                f"{output} is the input folder; denoise never replaces the noisy originals: "
+                "choose another output folder"
+            )
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise UsageError(f"cannot create the output folder {output}: {error.strerror or error}") from None
+        targets = [output / path.name for path in inputs]
+        folder = output
+    elif output.is_dir():
+        targets, folder = [output / source.name], output
+    else:
+        if output.suffix.lower() != source.suffix.lower():
+            raise UsageError(f"{output} must keep the input's format ({source.suffix})")
+        targets, folder = [output], output.parent
+        if not folder.is_dir():
+            raise UsageError(f"cannot write {output}: folder {folder} does not exist")
+    originals = {_identity(path) for path in inputs}
+    for target in targets:
+        if target.exists() and _identity(target) in originals:
+            raise UsageError(
+                f"{target} is one of the input images; denoise never replaces the noisy originals: "
+                "choose another output"
+            )
+        if target.is_dir():
+            raise UsageError(f"cannot write {target}: it is a folder")
+    existing = [target for target in targets if target.exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more outputs)" if len(existing) > 1 else ""
+        raise UsageError(f"{existing[0]} exists{more}; pass --overwrite to replace earlier outputs")
+    check_writable(folder)
+    return targets
+
+
+def check_model_target(out: Path) -> None:
+    """Refuse, before any training, a model path that is a folder or whose folder is missing or read-only."""
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; --out names the model file to write, e.g. {out}/model")
+    if not out.parent.is_dir():
+        raise UsageError(f"cannot write --out {out}: folder {out.parent} does not exist")
+    check_writable(out.parent)
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse a folder where a file cannot be created (permissions, a read-only or full file system)."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise UsageError(f"cannot write in {folder}: {error.strerror or error}") from None
+
+
+def warn_smoke(profile: str | None, *, what: str) -> None:
+    """One warning line when a model comes from the smoke profile, which only checks the pipeline."""
+    if profile == "smoke":
+        print(
+            f"warning: {what} is fitted at profile smoke, a pipeline check of seconds that barely denoises; "
+            "fit with --profile cpu (or paper, on a GPU) for a useful model",
+            file=sys.stderr,
+        )
+
+
+def note_conversions(files: list[ImageFile], *, say) -> None:
+    """One note line per kind of conversion reading did (color to gray, alpha dropped), naming files."""
+    kinds: dict[str, list[str]] = {}
+    for file in files:
+        for conversion in filter(None, file.conversion.split(", ")):
+            kinds.setdefault(conversion, []).append(file.path.name)
+    for conversion, names in kinds.items():
+        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+        say(f"note: {conversion} in {len(names)} of {len(files)} images: {', '.join(names[:3])}{more}")
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    """The file ``path`` names, symlinks followed: (device, inode), the same for every hard link."""
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
 
 
 def show_info(args: argparse.Namespace) -> int:
     """``info``: what the model is, how and on what it was trained (its weights are loaded to check)."""
     method, info = load_model_file(args.model, device="cpu")
     record = info.record
+    warn_smoke(record.get("profile"), what=f"the model {args.model}")
     trained = record.get("trained_on", {})
     provenance = record.get("provenance", {})
     git = provenance.get("git", {})
@@ -231,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     fit = sub.add_parser("fit", help="train a method on a folder of noisy images")
     fit.add_argument("method", help=f"one of {', '.join(list_blind_methods())}")
-    fit.add_argument("noisy_dir", type=Path, help="folder of noisy PNG/TIFF images (8 or 16 bits)")
+    fit.add_argument("noisy_dir", type=Path, help="folder of noisy PNG, TIFF, BMP or JPEG images (8/16-bit)")
     fit.add_argument("--out", type=Path, required=True, help="model file to write")
     fit.add_argument("--profile", default="cpu", help=f"{', '.join(PROFILES)} (default: cpu)")
     fit.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
@@ -244,6 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     denoise.add_argument("output", type=Path, help="output image, or folder (created if needed)")
     denoise.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     denoise.add_argument("--stage", help="stage to apply (GAN2GAN: g_theta2, G2G_1, ...; default: the last)")
+    denoise.add_argument("--overwrite", action="store_true", help="replace existing outputs (never inputs)")
     denoise.add_argument("--quiet", action="store_true", help="no status lines")
     info = sub.add_parser("info", help="what a model file holds")
     info.add_argument("model", type=Path, help="model file written by fit")
@@ -258,6 +369,10 @@ def main(argv: list[str] | None = None) -> int:
         return command(args)
     except USER_ERRORS as error:
         print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a file system problem no check could foresee (a disk filling up mid-run)
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted: run the same command again to resume from the checkpoint", file=sys.stderr)

@@ -76,6 +76,29 @@ def test_info_says_what_how_and_on_what(gan2gan_model, user_folder):
     assert f"6 8-bit images of {user_folder[0].resolve()}" in text
     assert "git revision:" in text and "torch" in text
     assert "g_theta2, G2G_1, G2G_2, G2G_3" in text
+    assert "warning: the model" in result.stderr and "profile smoke" in result.stderr
+
+
+def test_bmp_jpeg_color_and_alpha_are_read_with_one_note_each(tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    gray = np.rint(np.clip(0.5 + 0.1 * rng.standard_normal((48, 40)), 0, 1) * 255).astype(np.uint8)
+    io.imsave(folder / "a.bmp", gray, check_contrast=False)
+    io.imsave(folder / "b.jpg", np.stack([gray] * 3, axis=-1), check_contrast=False)
+    opaque = np.full_like(gray, 255)
+    io.imsave(folder / "c.png", np.stack([gray, gray, gray, opaque], axis=-1), check_contrast=False)
+    model = tmp_path / "blind.model"
+    assert main(["fit", "bm3d-blind", str(folder), "--out", str(model)]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert notes == [
+        "note: color converted to gray as 0.2125 R + 0.7154 G + 0.0721 B in 2 of 3 images: b.jpg, c.png",
+        "note: alpha channel dropped in 1 of 3 images: c.png",
+    ]
+    assert main(["denoise", str(model), str(folder), str(tmp_path / "out"), "--quiet"]) == 0
+    for name in ("a.bmp", "b.jpg", "c.png"):
+        result = io.imread(tmp_path / "out" / name)
+        assert result.shape == (48, 40) and result.dtype == np.uint8  # same name and format, gray
 
 
 def test_large_image_is_denoised_by_tiles_like_untiled(gan2gan_model, tmp_path):

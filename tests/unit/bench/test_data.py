@@ -294,7 +294,7 @@ def test_folder_scaling_and_conversion(tmp_path):
     io.imsave(tmp_path / "c.png", rgb, check_contrast=False)
     (tmp_path / "README.txt").write_text("not an image")
     (tmp_path / ".hidden.png").write_bytes(b"garbage")
-    with pytest.warns(UserWarning, match="converted 1 of 3 color images"):
+    with pytest.warns(UserWarning, match="color converted to gray as 0.2125 R .* in 1 of 3 images"):
         ds = load_dataset(f"folder:{tmp_path}")
     assert ds.name == f"folder:{tmp_path.resolve()}" and ds.names == ("a.png", "b.TIF", "c.png")
     np.testing.assert_allclose(ds.images[0], gray8 / 255.0, atol=1e-7)
