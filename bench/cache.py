@@ -7,18 +7,21 @@ Examples
     python -m bench.cache list                       # every cached fit and evaluation, newest last
     python -m bench.cache show 3f2a9c                # spec, numbers and provenance of one cell
     python -m bench.cache show 3f2a9c --cache DIR    # another cache folder (default: reports/.cache)
+    python -m bench.cache verify                     # check every record and model file; 1 if any is damaged
 
 A KEY is the hash a report's ``manifest.json`` lists for each cell (``eval`` and ``fit``); any unique
-prefix of it will do.
+prefix of it will do. A damaged record (cut short, edited, or a model file that does not match its fit) is
+listed as damaged and left where it is: the next run that needs it moves it to ``damaged/`` and recomputes.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from bench.cells import DamagedRecordError, hash_file, read_record
 
 
 class CacheLookupError(LookupError):
@@ -44,7 +47,7 @@ def find_record(cache_dir: Path, key: str) -> Path:
 
 def format_record(path: Path) -> str:
     """A fit's or an evaluation's record as readable text: what, its numbers, and where it came from."""
-    record = json.loads(path.read_text())
+    record = read_record(path)
     spec = record["spec"]
     lines = [f"{'fit' if path.name == 'fit.json' else 'evaluation'} {_key_of(path)}  ({path})", ""]
     if path.name == "fit.json":
@@ -73,17 +76,39 @@ def format_record(path: Path) -> str:
 
 
 def list_records(cache_dir: Path) -> list[str]:
-    """One line per finished cell of the cache, oldest first."""
-    paths = [*(cache_dir / "fits").glob("*/fit.json"), *(cache_dir / "evals").glob("*.json")]
-    paths = [p for p in paths if p.name == "fit.json" or p.name.count(".") == 1]
+    """One line per finished cell of the cache, oldest first (a damaged one says so)."""
     lines = []
-    for path in sorted(paths, key=lambda p: p.stat().st_mtime):
-        spec = json.loads(path.read_text())["spec"]
+    for path in sorted(_record_paths(cache_dir), key=lambda p: p.stat().st_mtime):
+        try:
+            spec = read_record(path)["spec"]
+        except DamagedRecordError as damage:
+            lines.append(f"{_key_of(path)}  DAMAGED: {damage.why}")
+            continue
         fit = spec if path.name == "fit.json" else spec["fit"]
         kind = "fit " if path.name == "fit.json" else "eval"
         noise = spec["noise"] or "noise-independent"
         lines.append(f"{_key_of(path)}  {kind}  {fit['method']:<12} {noise}  seed {spec['seed']}")
     return lines
+
+
+def verify_cache(cache_dir: Path) -> tuple[int, list[DamagedRecordError]]:
+    """Check every record against its checksum and every model file against its fit: (records, damage)."""
+    paths = _record_paths(cache_dir)
+    damaged = []
+    for path in paths:
+        try:
+            record = read_record(path)
+            model = path.with_name("model")
+            if path.name == "fit.json" and record.get("model_sha256") != hash_file(model):
+                raise DamagedRecordError(model, "it does not match fit.json's model_sha256")
+        except DamagedRecordError as damage:
+            damaged.append(damage)
+    return len(paths), damaged
+
+
+def _record_paths(cache_dir: Path) -> list[Path]:
+    paths = [*(cache_dir / "fits").glob("*/fit.json"), *(cache_dir / "evals").glob("*.json")]
+    return [p for p in paths if p.name == "fit.json" or p.name.count(".") == 1]
 
 
 def _format_fit_spec(spec: dict[str, Any]) -> list[str]:
@@ -125,13 +150,23 @@ def main(argv: list[str] | None = None) -> int:
     show = sub.add_parser("show", help="spec, numbers and provenance of one cached cell")
     show.add_argument("key", help="a cell key from a manifest.json (a unique prefix will do)")
     sub.add_parser("list", help="every finished cell in the cache")
+    sub.add_parser("verify", help="check every record and model file; exit 1 if any is damaged")
     args = parser.parse_args(argv)
+    if not args.cache.is_dir():
+        print(f"error: cache folder {args.cache} does not exist (pass --cache DIR)", file=sys.stderr)
+        return 2
     if args.command == "list":
         print("\n".join(list_records(args.cache)) or f"{args.cache}: no finished cells")
         return 0
+    if args.command == "verify":
+        count, damaged = verify_cache(args.cache)
+        for damage in damaged:
+            print(f"damaged: {damage.path}: {damage.why}")
+        print(f"{args.cache}: {count} records checked, {len(damaged)} damaged", file=sys.stderr)
+        return 1 if damaged else 0
     try:
         print(format_record(find_record(args.cache, args.key)))
-    except CacheLookupError as error:
+    except (CacheLookupError, DamagedRecordError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -10,6 +10,7 @@ Layout of the cache folder::
     fits/<key>/fit.json   the spec and the fit's wall time; its presence marks the fit as finished
     fits/<key>/checkpoint training state of an unfinished fit (resumed on the next run)
     fits/<key>/.lock      held while a process fits the cell (others wait, then load its result)
+    damaged/              records that failed their checks, moved aside with the time they were found
     evals/<key>.json      per-stage means and per-image metrics of a finished evaluation
     evals/<key>.partial.jsonl   one line per image already evaluated by an interrupted run
     evals/<key>.lock      held while a process evaluates the cell
@@ -17,7 +18,11 @@ Layout of the cache folder::
                           (:mod:`bench.shared_data`)
 
 ``fit.json`` and ``evals/<key>.json`` also record their provenance (versions, git revision, code digest,
-device, torch threads, host, start and end), which ``python -m bench.cache show KEY`` prints. Two
+device, torch threads, host, start and end), which ``python -m bench.cache show KEY`` prints. Every record
+carries the SHA-256 of its own contents (``checksum``), and ``fit.json`` that of the model file
+(``model_sha256``): a record that cannot be read or does not match is named in one warning line, moved to
+``damaged/`` (never deleted) and its cell computed again; ``python -m bench.cache verify`` checks them all.
+Two
 processes running the same cell against one cache (two table runs, or workers of a cluster job) cannot
 corrupt it: the second waits on the cell's lock, then reads the first's result.
 
@@ -345,19 +350,28 @@ class CellRunner:
             return self._fitted[key]
         self.invalidate([spec])
         folder = self.cache_dir / "fits" / key
-        record = folder / "fit.json"
-        if not record.exists():
+        if not (folder / "fit.json").exists() or (cached := self._load_fit(spec, folder)) is None:
             folder.mkdir(parents=True, exist_ok=True)
             with FileLock(folder / ".lock"):
-                if not record.exists():  # nobody finished it while we waited for the lock
+                if not (folder / "fit.json").exists():  # nobody finished it while we waited for the lock
                     self._fitted[key] = self._run_fit(spec, folder)
                     return self._fitted[key]
-        state = json.loads(record.read_text())
-        self._reports[key] = state.get("report", {})
-        method = load_method(spec.method, folder / "model", device=self.device)
+            return self.fit(spec)  # another process finished it meanwhile: load (and check) its result
         self.log(f"[fit] {METHODS[spec.method].name}: cached ({_describe(spec)})")
-        self._fitted[key] = (method, state["seconds"])
-        return self._fitted[key]
+        self._fitted[key] = cached
+        return cached
+
+    def _load_fit(self, spec: FitSpec, folder: Path) -> tuple[Denoiser, float] | None:
+        """The cached fit in ``folder``, or None when its record or model file is damaged (set aside)."""
+        try:
+            state = read_record(folder / "fit.json")
+            if state.get("model_sha256") != hash_file(folder / "model"):
+                raise DamagedRecordError(folder / "model", "it does not match fit.json's model_sha256")
+        except DamagedRecordError as damage:
+            set_aside(self.cache_dir, damage, [folder / "fit.json", folder / "model"])
+            return None
+        self._reports[spec.key] = state.get("report", {})
+        return load_method(spec.method, folder / "model", device=self.device), state["seconds"]
 
     def report(self, spec: FitSpec) -> dict[str, Any]:
         """What a fitted method reported about its fit (GAN2GAN: extraction and stage times), or {}."""
@@ -407,25 +421,33 @@ class CellRunner:
             "key": spec.key,
             "seconds": seconds,
             "report": report,
+            "model_sha256": hash_file(folder / "model"),
             "provenance": self.describe_provenance(started=started),
         }
-        _write_atomic(
-            folder / "fit.json", lambda p: p.write_text(json.dumps(record, indent=1, default=float))
-        )
+        written = write_record(folder / "fit.json", record)
         _remove_checkpoints(checkpoint)
-        self._reports[spec.key] = json.loads(json.dumps(report, default=float))
+        self._reports[spec.key] = written["report"]
         return method, seconds
 
     def evaluate(self, spec: EvalSpec) -> EvalResult:
         """Return the result of ``spec``, evaluating (and fitting) only what is not cached."""
         self.invalidate([spec])
         final = self.cache_dir / "evals" / f"{spec.key}.json"
-        if not final.exists():
+        if not final.exists() or (cached := self._load_evaluation(spec, final)) is None:
             final.parent.mkdir(parents=True, exist_ok=True)
             with FileLock(final.with_suffix(".lock")):
                 if not final.exists():  # nobody finished it while we waited for the lock
                     return self._run_evaluation(spec, final)
-        state = json.loads(final.read_text())
+            return self.evaluate(spec)  # another process finished it meanwhile: load (and check) it
+        return cached
+
+    def _load_evaluation(self, spec: EvalSpec, final: Path) -> EvalResult | None:
+        """The cached evaluation ``final``, or None when its record is damaged (set aside)."""
+        try:
+            state = read_record(final)
+        except DamagedRecordError as damage:
+            set_aside(self.cache_dir, damage, [final])
+            return None
         return EvalResult(
             spec=spec,
             stages=[StageResult(**s) for s in state["stages"]],
@@ -466,7 +488,7 @@ class CellRunner:
                                 "ssim_authors": compute_ssim(denoised, clean, data_range="denoised"),
                                 "seconds": seconds,
                             }
-                            out.write(json.dumps(row) + "\n")
+                            out.write(json.dumps({**row, "checksum": _checksum(row)}) + "\n")
                             done[(stage_name, name)] = row
                         out.flush()
                         start = time.perf_counter()
@@ -481,7 +503,7 @@ class CellRunner:
             "images": list(done.values()),
             "provenance": self.describe_provenance(started=started),
         }
-        _write_atomic(final, lambda p: p.write_text(json.dumps(state, indent=1, default=str)))
+        write_record(final, state)
         partial.unlink(missing_ok=True)
         for s in stages:
             self.log(
@@ -495,6 +517,79 @@ class CellRunner:
             from_cache=False,
             fit_report=self.report(spec.fit),
         )
+
+
+class DamagedRecordError(Exception):
+    """A cache record that cannot be trusted: unreadable, cut short, edited, or not matching its model."""
+
+    def __init__(self, path: Path, why: str) -> None:
+        super().__init__(f"{path}: {why}")
+        self.path = path
+        self.why = why
+
+
+def write_record(path: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """Write ``record`` as JSON with the SHA-256 of its contents (``checksum``), atomically; return what
+    was written (numpy numbers as plain numbers, anything else unknown to JSON as text)."""
+    plain = json.loads(json.dumps(record, default=_to_json))
+    text = json.dumps({**plain, "checksum": _checksum(plain)}, indent=1)
+    _write_atomic(path, lambda p: p.write_text(text))
+    return plain
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """The record at ``path`` after checking it against its checksum.
+
+    Raises
+    ------
+    DamagedRecordError
+        If the file cannot be read or parsed, has no checksum, or does not match it.
+    """
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DamagedRecordError(path, f"cannot be read ({type(error).__name__}: {error})") from None
+    if not isinstance(record, dict) or "checksum" not in record:
+        raise DamagedRecordError(path, "it carries no checksum")
+    claimed = record.pop("checksum")
+    if claimed != _checksum(record):
+        raise DamagedRecordError(path, "its contents do not match its checksum")
+    return record
+
+
+def hash_file(path: Path) -> str | None:
+    """SHA-256 of a file's bytes, or None when it does not exist."""
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def set_aside(cache_dir: Path, damage: DamagedRecordError, paths: list[Path]) -> None:
+    """Move the files of a damaged cell to ``<cache>/damaged/`` (never delete them) and say so in one line."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    folder = cache_dir / "damaged"
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        if path.exists():
+            name = path.relative_to(cache_dir).as_posix().replace("/", "__")
+            os.replace(path, folder / f"{stamp}-{os.getpid()}-{name}")
+    print(
+        f"warning: cache record {damage.path} is damaged ({damage.why}); moved to {folder}, recomputing",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _checksum(record: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _to_json(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else str(value)
 
 
 def walk_fits(fit: FitSpec) -> Iterator[FitSpec]:
@@ -608,16 +703,31 @@ def _summarise(
 
 
 def _read_partial(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    """Rows of an interrupted evaluation; a line cut short by a kill is dropped."""
+    """Rows of an interrupted evaluation; a line cut short by a kill or not matching its checksum is dropped
+    (and evaluated again), with one warning line when that was more than a cut-short last line."""
     done: dict[tuple[str, str], dict[str, Any]] = {}
     if not path.exists():
         return done
-    for line in path.read_text().splitlines():
+    lines = path.read_text().splitlines()
+    dropped = 0
+    for number, line in enumerate(lines, start=1):
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
+            claimed = row.pop("checksum")
+        except (json.JSONDecodeError, AttributeError, KeyError):
+            dropped += number < len(lines)  # only the last line may be cut short by a kill
+            continue
+        if claimed != _checksum(row):
+            dropped += 1
             continue
         done[(row["stage"], row["image"])] = row
+    if dropped:
+        print(
+            f"warning: {path}: {dropped} damaged lines of an interrupted evaluation dropped; "
+            "evaluating those images again",
+            file=sys.stderr,
+            flush=True,
+        )
     return done
 
 

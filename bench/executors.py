@@ -166,7 +166,12 @@ def failure_path(cache_dir: Path, task: Task) -> Path:
 def read_failure(cache_dir: Path, task: Task) -> str | None:
     """The recorded one-line reason a task failed, or None."""
     path = failure_path(cache_dir, task)
-    return json.loads(path.read_text())["reason"] if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        return str(json.loads(path.read_text())["reason"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+        return f"its failure record {path} cannot be read ({type(error).__name__})"
 
 
 def record_failure(cache_dir: Path, task: Task, reason: str, *, details: str = "") -> None:

@@ -1,0 +1,116 @@
+"""A damaged cache is detected, named, set aside and recomputed (issue 21): the table equals a clean run's."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from skimage import io
+
+from bench import cache as bench_cache
+from bench.run import main
+
+SMOKE = ["table2", "--profile", "smoke", "--methods", "bm3d,n2v", "--noise", "gaussian:25", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """A finished smoke run (BM3D and N2V on two images) and the arguments that made it, less ``--out``."""
+    root = tmp_path_factory.mktemp("damage")
+    images = root / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:128, :128]
+    for i in range(2):
+        image = 0.5 + 0.3 * np.sin(xx / (3 + i)) * np.cos(yy / 5) + 0.05 * rng.standard_normal((128, 128))
+        io.imsave(
+            images / f"img{i}.png", np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8), check_contrast=False
+        )
+    args = [*SMOKE, "--test-data", f"folder:{images}", "--jobs", "1"]
+    assert main([*args, "--out", str(root / "clean")]) == 0
+    return root / "clean", args
+
+
+def metrics(out: Path) -> pd.DataFrame:
+    table = pd.read_csv(out / "table2" / "smoke" / "table2.csv")
+    return table[[c for c in table.columns if "second" not in c and "time" not in c]]
+
+
+def n2v_records(cache: Path) -> tuple[Path, Path]:
+    """The N2V cell's evaluation record and fit folder."""
+    for path in (cache / "evals").glob("*.json"):
+        if path.name.count(".") == 1:
+            record = json.loads(path.read_text())
+            if record["spec"]["fit"]["method"] == "n2v":
+                return path, cache / "fits" / record["fit_key"]
+    raise AssertionError("no N2V evaluation in the cache")
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+
+
+def empty(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+def edit_psnr(path: Path) -> None:
+    record = json.loads(path.read_text())
+    record["stages"][0]["psnr"] = 99.0
+    path.write_text(json.dumps(record, indent=1))
+
+
+def edit_seconds(path: Path) -> None:
+    record = json.loads(path.read_text())
+    record["seconds"] = 0.001
+    path.write_text(json.dumps(record, indent=1))
+
+
+def flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+DAMAGE: dict[str, tuple[str, Callable[[Path], None]]] = {
+    "evaluation truncated": ("eval", truncate),
+    "evaluation emptied": ("eval", empty),
+    "evaluation's PSNR edited": ("eval", edit_psnr),
+    "fit record truncated": ("fit.json", truncate),
+    "fit record edited": ("fit.json", edit_seconds),
+    "model file truncated": ("model", truncate),
+    "model file emptied": ("model", empty),
+    "model file with one byte flipped": ("model", flip_a_byte),
+}
+
+
+@pytest.mark.parametrize("name", list(DAMAGE))
+def test_damaged_record_is_named_set_aside_and_recomputed(name, clean_run, tmp_path, capsys):
+    clean, args = clean_run
+    out = tmp_path / "out"
+    shutil.copytree(clean, out)
+    cache = out / ".cache"
+    evaluation, fit = n2v_records(cache)
+    which, damage = DAMAGE[name]
+    damaged = {"eval": evaluation, "fit.json": fit / "fit.json", "model": fit / "model"}[which]
+    damage(damaged)
+    if which != "eval":  # a cached evaluation never reads its fit: make the run need the fit again
+        evaluation.unlink()
+
+    capsys.readouterr()
+    assert bench_cache.main(["--cache", str(cache), "verify"]) == 1
+    assert f"damaged: {damaged}:" in capsys.readouterr().out
+
+    assert main([*args, "--out", str(out)]) == 0
+    warnings = [
+        line for line in capsys.readouterr().err.splitlines() if line.startswith("warning: cache record")
+    ]
+    assert len(warnings) == 1 and str(damaged) in warnings[0]
+    pd.testing.assert_frame_equal(metrics(out), metrics(clean))
+    assert [p.name.split("-", 2)[2] for p in (cache / "damaged").iterdir()] != []  # kept, not deleted
+    assert bench_cache.main(["--cache", str(cache), "verify"]) == 0
