@@ -7,8 +7,10 @@ import copy
 import itertools
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -27,6 +29,8 @@ _LOSSES: dict[str, Callable[..., torch.Tensor]] = {
     "mse": mse_loss,
     "l1": l1_loss,
 }
+#: Longest training time between two checkpoints, whatever ``checkpoint_every`` says (seconds).
+CHECKPOINT_SECONDS = 300.0
 # Config fields that change the trained weights; a checkpoint is only resumed when they match.
 _RESUME_KEYS = ("steps", "batch_size", "patch_size", "lr", "milestones", "gamma", "loss")
 
@@ -225,6 +229,27 @@ def _seeded_torch_rng(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def _defer_interrupt() -> Iterator[threading.Event | None]:
+    """Turn the first SIGINT into an event the loop checks between steps (then restore the handler, so a
+    second one interrupts at once); yields None where handlers cannot be set (outside the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    event = threading.Event()
+    previous = signal.getsignal(signal.SIGINT) or signal.default_int_handler
+
+    def defer(signum: int, frame: Any) -> None:
+        event.set()
+        signal.signal(signal.SIGINT, previous)
+
+    signal.signal(signal.SIGINT, defer)
+    try:
+        yield event
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_training(
     *,
     modules: Mapping[str, nn.Module],
@@ -248,7 +273,9 @@ def run_training(
     returns the scalar tensors to log. Everything stateful lives in ``modules``, ``optimizers``,
     ``schedulers``, the numpy generator passed to ``step`` and the torch RNG, so a run resumed from
     ``checkpoint_path`` is bit-identical on CPU to an uninterrupted one. The checkpoint is written
-    atomically every ``checkpoint_every`` steps and deleted after the last step.
+    atomically every ``checkpoint_every`` steps, after at most :data:`CHECKPOINT_SECONDS` of training, and
+    when an interrupt (Ctrl-C) arrives: the step under way finishes, the checkpoint is written, then
+    ``KeyboardInterrupt`` is raised (a second Ctrl-C stops at once). It is deleted after the last step.
 
     Parameters
     ----------
@@ -326,7 +353,9 @@ def run_training(
         interactive = progress and sys.stderr.isatty()
         line_every = max(1, steps // 10)
         bar = tqdm(total=steps, initial=start, desc=desc, disable=not interactive, file=sys.stderr)
-        with bar:
+        saved = time.perf_counter()
+        interrupt = _defer_interrupt() if checkpoint_path is not None else contextlib.nullcontext(None)
+        with bar, interrupt as interrupted:
             for current in range(start + 1, steps + 1):
                 window.append({k: v.detach() for k, v in step(rng).items()})
                 if current % log_every == 0 or current == steps:
@@ -348,11 +377,12 @@ def run_training(
                     _log_progress(
                         desc, current=current, steps=steps, start=start, logs=logs, since=start_time
                     )
+                stop = interrupted is not None and interrupted.is_set()
+                due = checkpoint_every > 0 and current % checkpoint_every == 0
                 if (
                     checkpoint_path is not None
-                    and checkpoint_every > 0
-                    and current % checkpoint_every == 0
-                    and current < steps
+                    and (current < steps or stop)
+                    and (due or stop or time.perf_counter() - saved >= CHECKPOINT_SECONDS)
                 ):
                     save_atomic(
                         {
@@ -369,6 +399,9 @@ def run_training(
                         },
                         checkpoint_path,
                     )
+                    saved = time.perf_counter()
+                if stop:
+                    raise KeyboardInterrupt(f"{desc}: interrupted after step {current}, checkpoint written")
 
     if checkpoint_path is not None:
         checkpoint_path.unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -247,6 +248,33 @@ def test_train_network_resume_is_bit_identical(tmp_path: Path) -> None:
     assert all(torch.equal(ref_state[k], new_state[k]) for k in ref_state)
     assert not ckpt.exists()
     assert not (tmp_path / "a.pt").exists()
+
+
+def test_ctrl_c_finishes_the_step_writes_a_checkpoint_and_resumes_bit_identically(tmp_path: Path) -> None:
+    config = TrainConfig(steps=12, batch_size=4, patch_size=12, checkpoint_every=50)  # none scheduled
+    kwargs = {"config": config, "seed": 3, "device": CPU, "progress": False}
+    reference = make_net()
+    train_network(reference, draw_batch=make_draw_batch(), **kwargs)
+
+    draw = make_draw_batch()
+    calls = 0
+
+    def draw_then_ctrl_c(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        nonlocal calls
+        calls += 1
+        if calls == 7:  # Ctrl-C arrives while step 7 draws its batch
+            signal.raise_signal(signal.SIGINT)
+        return draw(rng)
+
+    ckpt = tmp_path / "ckpt.pt"
+    with pytest.raises(KeyboardInterrupt, match="after step 7"):
+        train_network(make_net(), draw_batch=draw_then_ctrl_c, checkpoint_path=ckpt, **kwargs)
+    assert torch.load(ckpt, weights_only=True)["step"] == 7
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is restored
+    resumed_net = make_net(seed=99)
+    resumed = train_network(resumed_net, draw_batch=make_draw_batch(), checkpoint_path=ckpt, **kwargs)
+    assert resumed.resumed_from == 7
+    assert all(torch.equal(a, b) for a, b in zip(params_of(reference), params_of(resumed_net), strict=True))
 
 
 def test_train_network_rejects_checkpoint_of_other_settings(tmp_path: Path) -> None:
