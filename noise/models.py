@@ -502,6 +502,8 @@ class Correlated:
 # Parsing
 # --------------------------------------------------------------------------------------------------
 
+#: Largest noise level a spec may name (0-255 units: a std beyond the image range is not a test).
+MAX_LEVEL = 255.0
 _NUM = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _SPEC_RE = re.compile(
     rf"^(?P<family>gaussian|mixture-A|mixture-B|correlated|correlated-paper|uniform-gaussian)"
@@ -542,6 +544,10 @@ def parse_noise(spec: str) -> NoiseModel:
     family, a, b = match["family"], float(match["a"]), match["b"]
     if (family == "uniform-gaussian") != (b is not None):
         raise NoiseSpecError(f"unknown noise spec {spec!r}; valid: {valid}")
+    if max(a, float(b or 0)) > MAX_LEVEL:
+        raise NoiseSpecError(
+            f"noise spec {spec!r}: levels are in 0-255 units (the image range), so at most {MAX_LEVEL:g}"
+        )
     try:
         if family == "gaussian":
             return WhiteGaussian(a)
