@@ -415,6 +415,13 @@ def test_parse_noise_rejects_negative_or_inverted(spec):
         parse_noise(spec)
 
 
+@pytest.mark.parametrize("spec", ["gaussian:1e9", "mixture-B:256", "uniform-gaussian:0-300"])
+def test_parse_noise_rejects_levels_beyond_the_image_range(spec):
+    with pytest.raises(NoiseSpecError, match="levels are in 0-255 units"):
+        parse_noise(spec)
+    assert parse_noise("gaussian:255").level == 255
+
+
 def test_constructors_reject_negative():
     for make in (lambda: WhiteGaussian(-1), lambda: Mixture("A", -1), lambda: UniformSigmaGaussian(-1, 5)):
         with pytest.raises(ValueError):
