@@ -10,8 +10,9 @@ Examples
     python -m bench.ablation convergence --profile cpu    # GAN2GAN's GAN: the authors' critics and ours
 
 Fits and evaluations are cells of the same cache as ``python -m bench.run`` (``<out>/.cache``), so the
-GAN2GAN and N2C(Eq.4) fits of Tables 2 and 3 are reused. Reports land in ``<out>/ablation-<name>/<profile>/``
-(the convergence study in ``<out>/gan2gan-convergence/<profile>/``).
+GAN2GAN and N2C(Eq.4) fits of Tables 2 and 3 are reused. Reports land in
+``<out>/ablation-<name>/<profile>/`` (the convergence study in ``<out>/gan2gan-convergence/<profile>/``;
+with another test or training set or seed, beside it in a folder named for them, as ``bench.run`` does).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,12 +36,18 @@ from bench.figures import (
     plot_init_curves,
 )
 from bench.profiles import Profile, get_profile
+from bench.report import open_report_folder
 from bench.run import (
     USER_ERRORS,
     add_run_options,
     check_in_process,
+    check_run_options,
+    format_examples,
+    format_os_error,
+    format_warning,
     make_eval_spec,
     make_runner,
+    name_experiment_folder,
     parse_seeds,
     write_experiment_manifest,
 )
@@ -98,7 +106,12 @@ REPORT_FOLDERS: Mapping[str, str] = {"convergence": "gan2gan-convergence"}
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m bench.ablation`` argument parser."""
-    parser = argparse.ArgumentParser(prog="python -m bench.ablation", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.ablation",
+        description=__doc__.split("\n")[0],
+        epilog=format_examples(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("ablation", choices=ABLATIONS)
     add_run_options(parser)
     return parser
@@ -107,13 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one ablation; a user error prints one line and returns 2."""
     args = build_parser().parse_args(argv)
+    warnings.formatwarning = format_warning
     try:
+        check_run_options(args)
         check_in_process(args, command=f"ablation {args.ablation}")
         profile = get_profile(args.profile)
         seed = parse_seeds(args.seeds)[0]
         runner = make_runner(args)
-        out_dir = args.out / REPORT_FOLDERS.get(args.ablation, f"ablation-{args.ablation}") / profile.name
-        out_dir.mkdir(parents=True, exist_ok=True)
+        final = args.out / REPORT_FOLDERS.get(args.ablation, f"ablation-{args.ablation}")
+        final /= name_experiment_folder(args, profile)
         started = dt.datetime.now(dt.timezone.utc)
         run = {
             "extraction": run_extraction,
@@ -121,20 +136,24 @@ def main(argv: list[str] | None = None) -> int:
             "init": run_init,
             "convergence": run_convergence,
         }[args.ablation]
-        written = run(runner, args=args, profile=profile, seed=seed, out_dir=out_dir)
+        with open_report_folder(final) as out_dir:
+            written = run(runner, args=args, profile=profile, seed=seed, out_dir=out_dir)
+            write_experiment_manifest(
+                out_dir,
+                prog="python -m bench.ablation",
+                experiment=f"ablation {args.ablation}",
+                profile={"name": profile.name, "gan2gan": profile.params("gan2gan")},
+                seeds=[seed],
+                device=runner.device,
+                started=started,
+            )
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    write_experiment_manifest(
-        out_dir,
-        prog="python -m bench.ablation",
-        experiment=f"ablation {args.ablation}",
-        profile={"name": profile.name, "gan2gan": profile.params("gan2gan")},
-        seeds=[seed],
-        device=runner.device,
-        started=started,
-    )
-    print(f"wrote {out_dir}/: {', '.join(p.name for p in written)}, manifest.json", file=sys.stderr)
+    except OSError as error:
+        print(f"error: {format_os_error(error)}", file=sys.stderr)
+        return 2
+    print(f"wrote {final}/: {', '.join(p.name for p in written)}, manifest.json", file=sys.stderr)
     return 0
 
 

@@ -80,6 +80,8 @@ _CODE_FILES = (
     "bench/shared_data.py",
 )
 _VERSIONED = ("numpy", "torch", "bm3d", "scikit-image")
+#: Seconds between two progress lines of an evaluation when stderr is not a terminal (no bar there).
+PROGRESS_SECONDS = 30.0
 #: A loaded dataset of a runner: its name, ``limit`` and ``min_size`` (:func:`bench.data.load_dataset`).
 DatasetKey = tuple[str, int | None, int | None]
 
@@ -476,8 +478,8 @@ class CellRunner:
                 groups = [[noisy for _, _, noisy in chunk] for chunk in chunks]
                 bar = _progress(chunks, self.progress, f"{stage_name} {spec.noise}")
                 with closing(iterate_denoised(stage, groups, jobs=self.image_jobs)) as denoised_chunks:
-                    start = time.perf_counter()
-                    for chunk, outputs in zip(bar, denoised_chunks, strict=True):
+                    start = said = time.perf_counter()
+                    for count, (chunk, outputs) in enumerate(zip(bar, denoised_chunks, strict=True), 1):
                         seconds = (time.perf_counter() - start) / len(chunk)
                         for (name, clean, _), denoised in zip(chunk, outputs, strict=True):
                             row = {
@@ -492,6 +494,9 @@ class CellRunner:
                             done[(stage_name, name)] = row
                         out.flush()
                         start = time.perf_counter()
+                        if self.progress and not sys.stderr.isatty() and start - said >= PROGRESS_SECONDS:
+                            self.log(f"[eval] {label}: {stage_name}, {count} of {len(chunks)} image groups")
+                            said = start
         stages = _summarise(done, stage_order=list(method.stages()), n_images=len(pairs))
         state = {
             "spec": asdict(spec),

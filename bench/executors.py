@@ -107,6 +107,9 @@ class RunnerConfig:
     image_jobs: int = 1
     #: The datasets the command's process decoded and shared (:meth:`~bench.cells.CellRunner.share_datasets`).
     shared_datasets: tuple[tuple[DatasetKey, Path], ...] = ()
+    #: Whether workers report progress (a line every tenth of a training run, and every half minute of an
+    #: evaluation); off with ``--quiet``.
+    progress: bool = True
 
     def make_runner(
         self,
@@ -245,7 +248,7 @@ def run_task(task: Task, config: RunnerConfig) -> Outcome:
 @cache
 def _worker_runner(config: RunnerConfig) -> CellRunner:
     """One runner per worker process and config, so a worker maps each shared dataset once."""
-    return config.make_runner(progress=False, log=write_log_line)
+    return config.make_runner(progress=config.progress, log=write_log_line)
 
 
 def write_log_line(message: str) -> None:
@@ -450,6 +453,8 @@ def run_cells(
     evals = waves[-1]
     cached_evals = sum(is_cached(cache_dir, task.spec) for task in evals)
     log(f"[cells] {len(evals)} evaluation cells: {cached_evals} cached, {len(evals) - cached_evals} to run")
+    total = sum(not is_cached(cache_dir, task.spec) for wave in waves for task in wave)
+    ended = 0
     for wave in waves:
         todo = []
         for task in wave:
@@ -460,15 +465,17 @@ def run_cells(
                 reason = f"needs {missing.task.label}, which failed: {missing.reason}"
                 record_failure(cache_dir, task, reason)
                 status.outcomes[task.key] = Outcome(task, "failed", reason)
-                log(f"[failed] {task.label}: {reason}")
+                ended += 1
+                log(f"[failed] {task.label}: {reason} ({ended} of {total} tasks)")
             else:
                 todo.append(task)
         for outcome in executor.run_wave(todo, log=log):
             status.outcomes[outcome.task.key] = outcome
+            ended += 1
             if outcome.status == "failed":
-                log(f"[failed] {outcome.task.label}: {outcome.reason}")
+                log(f"[failed] {outcome.task.label}: {outcome.reason} ({ended} of {total} tasks)")
             else:
-                log(f"[done] {outcome.task.label}")
+                log(f"[done] {outcome.task.label} ({ended} of {total} tasks)")
     return status
 
 

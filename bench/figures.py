@@ -39,17 +39,25 @@ def save_figure(fig: plt.Figure, path_stem: Path) -> list[Path]:
 
 
 def plot_psnr_against_level(
-    path_stem: Path, *, table: TableSpec, results: pd.DataFrame, methods: Sequence[str], title: str
+    path_stem: Path,
+    *,
+    table: TableSpec,
+    results: pd.DataFrame,
+    methods: Sequence[str],
+    title: str,
+    with_paper: bool = True,
 ) -> list[Path]:
     """PSNR against noise level, one panel per noise family and one colour per method: ours solid with
     markers (the mean over seeds, with error bars of one sample std where a point has several seeds),
-    the published numbers dashed with crosses.
+    the published numbers dashed with crosses (unless ``with_paper`` is False: another test set).
 
     Returns the written files (``<stem>.png`` and ``<stem>.pdf``).
     """
     ours = summarise_results(results) if len(results) else results
     bars = bool(len(ours)) and int(ours["seeds"].max()) > 1
     paper = align_paper_families(table.load_paper(), ours)
+    if not with_paper:
+        paper = paper.iloc[:0]
     order = [spec.split(":")[0] for spec in table.noises]
     families = list(dict.fromkeys([*order, *(ours["noise"] if len(ours) else []), *paper["noise"]]))
     ran = set(ours["noise"]) if len(ours) else set(paper["noise"])
@@ -108,7 +116,8 @@ def plot_psnr_against_level(
             )
         else:
             handles += last.plot([], [], color="0.3", ls="-", marker="o", ms=3.5, label="ours (solid)")
-        handles += last.plot([], [], color="0.3", ls="--", marker="x", ms=4, label="published (dashed)")
+        if with_paper:
+            handles += last.plot([], [], color="0.3", ls="--", marker="x", ms=4, label="published (dashed)")
         last.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
         fig.suptitle(title, y=1.03)
         return save_figure(fig, path_stem)

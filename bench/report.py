@@ -4,13 +4,26 @@ The Markdown and LaTeX tables have one row per noise level and one column per me
 "ours / paper / delta" (PSNR in dB, then SSIM in a second table). Methods we have not run yet keep
 their column with the paper's number alone, so the layout never changes. With several seeds "ours"
 reads "mean ± std" (sample std over seeds) and the delta is mean - paper; a single seed reads as before.
+
+A report folder is keyed by what it holds (:func:`name_report_folder`): ``<out>/<experiment>/<profile>``
+for the experiment's full default run, with a suffix for each way a run departs from it (another test set,
+a subset of methods or noises, other seeds), so a partial run writes beside a full report, never over it.
+Every report is written into a temporary folder and swapped in whole when it is complete
+(:func:`open_report_folder`): a failed run leaves the earlier report as it was, and no file of an earlier
+run lingers beside a new one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -108,15 +121,19 @@ def format_comparison(
     digits: int,
     methods: Sequence[str],
     plus_minus: str = "±",
+    with_paper: bool = True,
 ) -> pd.DataFrame:
     """The paper-layout grid for one metric: cells 'ours / paper / delta', '-' where a side is missing.
 
     Where a cell averages several seeds, "ours" reads 'mean ``plus_minus`` std' and the delta is
     mean - paper; where the grid's cells average different numbers of seeds, those below the most
-    add '(n=k)'. Cells of a single seed in a single-seed grid read 'value / paper / delta'.
+    add '(n=k)'. Cells of a single seed in a single-seed grid read 'value / paper / delta'. Without
+    ``with_paper`` (results on another test set than the paper's) cells read 'ours' alone.
     """
     ours = summarise_results(results)
     paper = align_paper_families(table.load_paper(), ours)
+    if not with_paper:
+        paper = paper.iloc[:0]
     most = int(ours["seeds"].max()) if len(ours) else 1
     families = [spec.split(":")[0] for spec in table.noises]
     rows = sorted(
@@ -139,6 +156,7 @@ def format_comparison(
                     digits=digits,
                     flag=(noise, level, method) in PAPER_NOTES,
                     plus_minus=plus_minus,
+                    with_paper=with_paper,
                 )
             )
         grid[method] = column
@@ -186,6 +204,7 @@ def _format_cell(
     digits: int,
     flag: bool,
     plus_minus: str,
+    with_paper: bool = True,
 ) -> str:
     def fmt(x: float | None) -> str:
         return "-" if x is None or math.isnan(x) else f"{x:.{digits}f}"
@@ -195,6 +214,8 @@ def _format_cell(
         ours += f" {plus_minus} {fmt(std)}"
     if seeds is not None:
         ours += f" (n={seeds})"
+    if not with_paper:
+        return ours
     missing = mine is None or published is None or math.isnan(mine - published)
     delta = "-" if missing else f"{mine - published:+.{digits}f}"
     return f"{ours} / {fmt(published)}{'*' if flag else ''} / {delta}"
@@ -212,19 +233,29 @@ def write_markdown(
     methods: Sequence[str],
     header: str,
     notes: Sequence[str] = (),
+    test_set: str | None = None,
 ) -> None:
     """Write the PSNR and SSIM grids as Markdown, the flagged paper numbers explained, then ``notes``;
-    with several seeds each grid's header says "mean ± std" and a line under it how many seeds."""
-    parts = [f"# {table.title}", "", header, ""]
+    with several seeds each grid's header says "mean ± std" and a line under it how many seeds.
+
+    ``test_set`` names the test set when it is not the paper's (full BSD68): the title says so, and the
+    paper's numbers, which were measured there, are left out."""
+    title = table.title if test_set is None else f"{table.title.split(':')[0]} layout, on {test_set}"
+    parts = [f"# {title}", "", header, ""]
+    if test_set is not None:
+        parts += [f"The paper's numbers are for full BSD68, not for {test_set}: they are not shown.", ""]
     seeds = _seed_note(results)
+    side = " / paper / delta" if test_set is None else ""
     for metric, digits, unit in (("psnr", 2, "PSNR (dB)"), ("ssim", 4, "SSIM")):
-        grid = format_comparison(table, results, metric=metric, digits=digits, methods=methods)
+        grid = format_comparison(
+            table, results, metric=metric, digits=digits, methods=methods, with_paper=test_set is None
+        )
         if seeds:
-            parts += [f"## {unit}: ours (mean ± std) / paper / delta", "", seeds, ""]
+            parts += [f"## {unit}: ours (mean ± std){side}", "", seeds, ""]
         else:
-            parts += [f"## {unit}: ours / paper / delta", ""]
+            parts += [f"## {unit}: ours{side}", ""]
         parts += [grid.to_markdown(), ""]
-    parts += _footnotes(table)
+    parts += _footnotes(table) if test_set is None else []
     if notes:
         parts += ["", *notes]
     path.write_text("\n".join(parts) + "\n")
@@ -286,20 +317,35 @@ def _format_generated_noise(gan: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def write_latex(path: Path, *, table: TableSpec, results: pd.DataFrame, methods: Sequence[str]) -> None:
+def write_latex(
+    path: Path,
+    *,
+    table: TableSpec,
+    results: pd.DataFrame,
+    methods: Sequence[str],
+    test_set: str | None = None,
+) -> None:
     """Write the PSNR and SSIM grids as two LaTeX tabulars (booktabs); with several seeds "ours" reads
-    "mean $\\pm$ std" and a comment line above each tabular says how many seeds."""
+    "mean $\\pm$ std" and a comment line above each tabular says how many seeds. On another test set
+    than the paper's (``test_set``) the cells hold ours alone."""
     blocks = []
     seeds = _seed_note(results, plus_minus="+/-")
     for metric, digits in (("psnr", 2), ("ssim", 4)):
         grid = format_comparison(
-            table, results, metric=metric, digits=digits, methods=methods, plus_minus=r"$\pm$"
+            table,
+            results,
+            metric=metric,
+            digits=digits,
+            methods=methods,
+            plus_minus=r"$\pm$",
+            with_paper=test_set is None,
         )
         grid = grid.rename(columns=lambda m: _LATEX_NAMES.get(m, m.replace("_", r"\_")))
         grid.index = grid.index.str.replace("_", r"\_")
         body = grid.style.to_latex(hrules=True, column_format="l" + "c" * grid.shape[1])
         ours = "ours (mean +/- std)" if seeds else "ours"
-        comment = f"% {metric.upper()}: {ours} / paper / delta\n" + (f"% {seeds}\n" if seeds else "")
+        side = " / paper / delta" if test_set is None else f" on {test_set} (the paper's are for BSD68)"
+        comment = f"% {metric.upper()}: {ours}{side}\n" + (f"% {seeds}\n" if seeds else "")
         blocks.append(f"{comment}{body}")
     path.write_text("\n".join(blocks))
 
@@ -334,3 +380,87 @@ def _footnotes(table: TableSpec) -> list[str]:
 def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
     """Write the run's provenance as JSON."""
     path.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+
+
+def name_report_folder(
+    profile: str,
+    *,
+    test_data: str | None = None,
+    train_data: str | None = None,
+    methods: Sequence[str] = (),
+    noises: Sequence[str] = (),
+    seeds: Sequence[int] = (),
+) -> str:
+    """The name of a report folder: the profile, then one part per departure from the full default run.
+
+    Parameters
+    ----------
+    profile : str
+        The profile's name.
+    test_data, train_data : str, optional
+        The test and training sets when they are not the profile's (``folder:PATH`` gets the folder's
+        name and a hash of the path).
+    methods, noises : sequence of str
+        The methods (registry keys) and noise specs when they are a subset of the experiment's.
+    seeds : sequence of int
+        The seeds when they are not the default (seed 0 alone).
+    """
+    parts = [profile]
+    if test_data:
+        parts.append(f"test-{_slug_dataset(test_data)}")
+    if train_data:
+        parts.append(f"train-{_slug_dataset(train_data)}")
+    if methods:
+        parts.append("methods-" + "+".join(methods))
+    if noises:
+        parts.append("noise-" + "+".join(noise.replace(":", "") for noise in noises))
+    if seeds:
+        parts.append("seeds-" + "+".join(map(str, seeds)))
+    return re.sub(r"[^A-Za-z0-9.+_-]", "-", "_".join(parts))
+
+
+def _slug_dataset(name: str) -> str:
+    if ":" not in name:
+        return name
+    kind, _, rest = name.partition(":")
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{kind}-{Path(rest.split(':')[0]).name}-{digest}"
+
+
+@contextmanager
+def open_report_folder(final: Path) -> Iterator[Path]:
+    """A fresh folder beside ``final`` to write a report into; it replaces ``final`` whole when the block
+    ends without an error, and is removed (``final`` kept as it was) when it raises."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        fresh.chmod(0o777 & ~_read_umask())
+        yield fresh
+    except BaseException:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    old = None
+    if final.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".old", dir=final.parent))
+        os.replace(final, old / final.name)
+    os.replace(fresh, final)
+    if old is not None:
+        shutil.rmtree(old)
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def describe_test_set(name: str, *, limit: int | None, crop: int | None, paper: str = "bsd68") -> str | None:
+    """How a report names its test set when it is not the paper's (full, uncropped ``paper``), else None."""
+    if name == paper and limit is None and crop is None:
+        return None
+    parts = [f"`{name}`"]
+    if limit is not None:
+        parts.append(f"its first {limit} images")
+    if crop is not None:
+        parts.append(f"{crop}x{crop} centre crops")
+    return ", ".join(parts)

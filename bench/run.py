@@ -15,10 +15,15 @@ Examples
     python -m bench.run table2 --seeds 3 --executor joblib --jobs 2   # 3 seeds, 2 worker processes
     python -m bench.run table2 --executor slurm --slurm-partition gpu --slurm-gpus 1 --device cuda
 
-Reports land in ``<out>/<table>/<profile>/`` (``--out`` defaults to ``reports``); finished cells are
-cached in ``<out>/.cache`` (``--cache``) and skipped when the command is run again (``--force``
-recomputes). Tables run their cells through ``--executor`` (:mod:`bench.executors`); the figures,
-ablations and timing run theirs in this process.
+    python -m bench.run perf --profile smoke            # speed ratios, small, in seconds
+
+Reports land in ``<out>/<table>/<profile>/`` (``--out`` defaults to ``reports``) for a table's full run,
+and beside it, in a folder named for what they hold (``<profile>_methods-bm3d_noise-gaussian25``, with
+``_test-...``, ``_train-...``, ``_seeds-...``), for any other: a run never writes over another kind's
+report, and a failed one leaves the earlier report whole. Finished cells are cached in ``<out>/.cache``
+(``--cache``) and skipped when the command is run again (``--force`` recomputes). Tables run their cells
+through ``--executor`` (:mod:`bench.executors`); the figures, ablations and timing run theirs in this
+process.
 """
 
 from __future__ import annotations
@@ -27,7 +32,10 @@ import argparse
 import datetime as dt
 import inspect
 import os
+import shutil
 import sys
+import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +82,11 @@ from bench.realnoise import LEVELS as REAL_NOISE_LEVELS
 from bench.realnoise import check_real_noise_layout
 from bench.report import (
     RESULT_COLUMNS,
+    describe_test_set,
     format_gan2gan_fits,
     format_noise_levels,
+    name_report_folder,
+    open_report_folder,
     write_latex,
     write_manifest,
     write_markdown,
@@ -103,14 +114,29 @@ USER_ERRORS = (
 )
 
 
+#: Every command of ``python -m bench.run`` and what it makes.
+COMMAND_HELP: dict[str, str] = {
+    "table1": "Table 1: which method needs what (from the registry)",
+    **{name: spec.title for name, spec in TABLES.items()},
+    "theorem1": "Theorem 1 in closed form with its Monte Carlo check",
+    "fig1": "Figure 1: iterative Noisy N2N",
+    "fig4": "Figure 4: real noise, FMD wide field or CT (--dataset)",
+    "timing": "inference time per test image, beside the paper's claims",
+    "perf": "speed ratios against the bare frameworks and the authors' loops",
+    "all": "every table, figure and ablation, sharing one cache",
+}
+COMMANDS: tuple[str, ...] = tuple(COMMAND_HELP)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The ``python -m bench.run`` argument parser."""
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "table",
-        help="table1, table2, table3, n2v-check (our N2V against the n2v package), theorem1, fig1, "
-        "fig4 (real noise), timing, all",
+    """The ``python -m bench.run`` argument parser; ``--help`` ends with the module's examples."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description=__doc__.split("\n")[0],
+        epilog=format_examples(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("table", nargs="?", help="the command: " + ", ".join(COMMANDS))
     parser.add_argument(
         "--dataset",
         choices=tuple(REAL_NOISE_LEVELS),
@@ -225,6 +251,7 @@ def make_runner_config(
         # local cells spread BM3D's test images over the cores; worker processes already fill them
         image_jobs=count_jobs(args) if resolve_executor(args) == "local" else 1,
         shared_datasets=tuple((shared_datasets or {}).items()),
+        progress=not args.quiet,
     )
 
 
@@ -283,19 +310,20 @@ def make_eval_spec(
     )
 
 
-#: Every command of ``python -m bench.run``.
-COMMANDS: tuple[str, ...] = ("table1", *TABLES, "theorem1", "fig1", "fig4", "timing", "perf", "all")
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command; a user error prints one line and returns 2."""
     args = build_parser().parse_args(argv)
+    warnings.formatwarning = format_warning
+    if args.table is None:
+        print(format_commands())
+        return 0
     try:
         if args.table not in COMMANDS:
             raise UsageError(f"unknown command {args.table!r}; valid: {', '.join(COMMANDS)}")
         if args.table == "table1":
             print(format_table1())
             return 0
+        check_run_options(args)
         if args.table not in (*TABLES, "all"):
             check_in_process(args, command=args.table)
         if args.table == "theorem1":
@@ -314,11 +342,88 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a file system problem no check could foresee (a disk filling up mid-run)
+        print(f"error: {format_os_error(error)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(
-            "\ninterrupted: finished cells are cached; run the same command again to resume", file=sys.stderr
+            "\ninterrupted: finished cells are cached, and a fit under way wrote its checkpoint; run the "
+            "same command again to resume",
+            file=sys.stderr,
         )
         return 130
+
+
+def format_warning(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> str:
+    """A warning as one line, ``warning: MESSAGE``, without Python's source line."""
+    return f"warning: {message}\n"
+
+
+def format_commands() -> str:
+    """What ``python -m bench.run`` alone prints: every command, one line each, and where to read more."""
+    width = max(map(len, COMMANDS))
+    lines = [f"  {name:<{width}}  {about}" for name, about in COMMAND_HELP.items()]
+    return "\n".join(
+        [
+            "usage: python -m bench.run COMMAND [options]   (python -m bench.run --help for the options)",
+            "",
+            "commands:",
+            *lines,
+            "",
+            "ablations: python -m bench.ablation {extraction,generator,init,convergence}",
+        ]
+    )
+
+
+def format_examples(doc: str) -> str:
+    """The ``Examples`` section of a command module's docstring, for the end of its ``--help``."""
+    _, _, rest = doc.partition("Examples\n--------\n::\n")
+    return "examples:\n" + rest.rstrip() if rest else ""
+
+
+def format_os_error(error: OSError) -> str:
+    """One line for a file system error: the path and the problem."""
+    where = f"{error.filename}: " if error.filename else ""
+    return f"{where}{error.strerror or error}"
+
+
+def check_run_options(args: argparse.Namespace) -> None:
+    """Refuse, before any work, option values that cannot work: bounds, empty lists, and output or cache
+    folders that are files or cannot be created."""
+    for flag, value in (
+        ("--methods", getattr(args, "methods", None)),
+        ("--noise", getattr(args, "noise", None)),
+    ):
+        if value is not None and not _split(value):
+            raise UsageError(f"{flag} names nothing; give a comma-separated list or leave {flag} out")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.threads < 1:
+        raise UsageError(f"--threads must be at least 1, got {args.threads}")
+    if args.slurm_time < 1 or args.slurm_gpus < 0:
+        raise UsageError("--slurm-time must be at least 1 minute and --slurm-gpus at least 0")
+    if args.executor == "slurm" and shutil.which("sbatch") is None:
+        raise UsageError(
+            "--executor slurm needs Slurm (no sbatch on PATH here); run on a Slurm login node, or use "
+            "--executor joblib or local"
+        )
+    for flag, folder in (("--out", args.out), ("--cache", args.cache)):
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise UsageError(f"{flag} {folder} is a file; it must name a folder")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create --out {args.out}: {error.strerror or error}") from None
+    check_writable(args.out, flag="--out")
+
+
+def check_writable(folder: Path, *, flag: str) -> None:
+    """Refuse a folder where a file cannot be created (permissions, a read-only or full file system)."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise UsageError(f"cannot write in {flag} {folder}: {error.strerror or error}") from None
 
 
 def check_in_process(args: argparse.Namespace, *, command: str) -> None:
@@ -366,8 +471,7 @@ def run_table(args: argparse.Namespace) -> int:
     profile = get_profile(args.profile)
     methods = [find_method(m) for m in _split(args.methods)] if args.methods else list(table.methods)
     noises = [parse_noise(n).spec for n in _split(args.noise)] if args.noise else list(table.noises)
-    if args.correlated == "paper":
-        noises = [n.replace("correlated:", "correlated-paper:") for n in noises]
+    noises = choose_correlated(noises, args.correlated)
     seeds = parse_seeds(args.seeds)
     unavailable = find_unavailable(methods)
     runner = make_runner(args)
@@ -385,6 +489,13 @@ def run_table(args: argparse.Namespace) -> int:
     if args.collect:
         status = collect_cells(specs, cache_dir=runner.cache_dir)
     else:
+        todo = [spec for spec in specs if not is_cached(runner.cache_dir, spec)]
+        if todo or args.force or args.force_method:
+            try:
+                runner.cache_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise UsageError(f"cannot create the cache {runner.cache_dir}: {error.strerror}") from None
+            check_writable(runner.cache_dir, flag="--cache")
         runner.check_data(specs)
         if args.force or args.force_method:
             log(f"[cells] --force: {runner.invalidate(specs)} cached results deleted")
@@ -456,66 +567,126 @@ def write_table_report(
     unavailable: dict[str, str],
     started: dt.datetime,
 ) -> None:
-    """CSV (per seed and summary), Markdown, LaTeX, figure and manifest of a table run."""
+    """CSV (per seed and summary), Markdown, LaTeX, figure and manifest of a table run, written whole into
+    its keyed folder (:func:`bench.report.open_report_folder`); when cells failed and an earlier report is
+    there, beside it in ``<folder>_incomplete``."""
     device = runner.device
     test_data = args.test_data or profile.test_data
-    out_dir = args.out / table.name / profile.name
+    folder = name_table_folder(
+        args, table=table, profile=profile, methods=methods, noises=noises, seeds=seeds
+    )
+    final = args.out / table.name / folder
+    unfinished = [o for o in status.unfinished if o.task.kind == "eval"]
+    if unfinished and final.exists():
+        kept, final = final, final.with_name(f"{final.name}_incomplete")
+        print(
+            f"{len(unfinished)} cells failed or did not finish: their report goes to {final}, and the "
+            f"earlier report in {kept} is kept",
+            file=sys.stderr,
+        )
     frame = _tidy(results, table=table.name, profile=profile.name, device=device)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = out_dir / table.name
-    frame.to_csv(stem.with_suffix(".csv"), index=False)
-    write_summary_csv(out_dir / f"{table.name}_summary.csv", frame)
-    names = list(dict.fromkeys([*frame["method"], *(METHODS[key].name for key in unavailable)]))
-    header = (
-        f"Profile `{profile.name}` ({profile.description}); test set `{test_data}`, seeds "
-        f"{', '.join(map(str, seeds))}, device `{device}`, {runner.threads} torch thread(s) per cell. "
-        "Each cell: ours / paper / ours - paper."
-    )
-    fits = [(r.spec.noise, r.fit_report) for r in results if "extraction" in r.fit_report]
-    resources = summarise_resources(status, started=started)
-    write_markdown(
-        stem.with_suffix(".md"),
-        table=table,
-        results=frame,
-        methods=names,
-        header=header,
-        notes=[
-            *format_unfinished(status),
-            *format_noise_levels(noises),
-            *format_shown_params(table, profile, methods),
-            *(f"- {METHODS[key].name} was not run: {reason}" for key, reason in unavailable.items()),
-            *format_gan2gan_fits(fits),
-            *format_resources(resources),
-        ],
-    )
-    if fits:
-        plot_noise_std_histograms(out_dir / "gan2gan_noise_std", fits=fits)
-    write_latex(stem.with_suffix(".tex"), table=table, results=frame, methods=names)
-    plot_psnr_against_level(
-        stem,
-        table=table,
-        results=frame,
-        methods=names,
-        title=f"{table.title.split(':')[0]} ({profile.name} profile)",
-    )
-    write_manifest(
-        out_dir / "manifest.json",
-        _manifest(
-            args,
-            runner,
-            specs,
-            profile=profile,
-            status=status,
-            started=started,
-            unavailable=unavailable,
-            resources=resources,
-        ),
-    )
+    test_set = describe_test_set(test_data, limit=profile.test_limit, crop=profile.test_crop)
+    with open_report_folder(final) as out_dir:
+        stem = out_dir / table.name
+        frame.to_csv(stem.with_suffix(".csv"), index=False)
+        write_summary_csv(out_dir / f"{table.name}_summary.csv", frame)
+        names = list(dict.fromkeys([*frame["method"], *(METHODS[key].name for key in unavailable)]))
+        header = (
+            f"Profile `{profile.name}` ({profile.description}); test set `{test_data}`, seeds "
+            f"{', '.join(map(str, seeds))}, device `{device}`, {runner.threads} torch thread(s) per cell. "
+            + ("Each cell: ours / paper / ours - paper." if test_set is None else "Each cell: ours.")
+        )
+        fits = [(r.spec.noise, r.fit_report) for r in results if "extraction" in r.fit_report]
+        resources = summarise_resources(status, started=started)
+        write_markdown(
+            stem.with_suffix(".md"),
+            table=table,
+            results=frame,
+            methods=names,
+            header=header,
+            test_set=test_set,
+            notes=[
+                *format_unfinished(status),
+                *format_noise_levels(noises),
+                *format_shown_params(table, profile, methods),
+                *(f"- {METHODS[key].name} was not run: {reason}" for key, reason in unavailable.items()),
+                *format_gan2gan_fits(fits),
+                *format_resources(resources),
+            ],
+        )
+        if fits:
+            plot_noise_std_histograms(out_dir / "gan2gan_noise_std", fits=fits)
+        write_latex(stem.with_suffix(".tex"), table=table, results=frame, methods=names, test_set=test_set)
+        plot_psnr_against_level(
+            stem,
+            table=table,
+            results=frame,
+            methods=names,
+            title=f"{table.title.split(':')[0]} ({profile.name} profile, on {(test_set or 'BSD68')})".replace(
+                "`", ""
+            ),
+            with_paper=test_set is None,
+        )
+        write_manifest(
+            out_dir / "manifest.json",
+            _manifest(
+                args,
+                runner,
+                specs,
+                profile=profile,
+                status=status,
+                started=started,
+                unavailable=unavailable,
+                resources=resources,
+            ),
+        )
     print(
-        f"wrote {out_dir}/: {table.name}.csv, _summary.csv, .md, .tex, .png, .pdf, manifest.json",
+        f"wrote {final}/: {table.name}.csv, _summary.csv, .md, .tex, .png, .pdf, manifest.json",
         file=sys.stderr,
     )
-    print(f"report: {stem.with_suffix('.md')}", file=sys.stderr)
+    print(f"report: {final / table.name}.md", file=sys.stderr)
+
+
+def name_table_folder(
+    args: argparse.Namespace,
+    *,
+    table: TableSpec,
+    profile: Profile,
+    methods: list[str],
+    noises: list[str],
+    seeds: list[int],
+) -> str:
+    """The report folder of a table run: the profile's name, with a suffix for each departure from the
+    table's full default run (test or training set, a subset of methods or noises, seeds other than 0)."""
+    defaults = choose_correlated(list(table.noises), args.correlated)
+    return name_report_folder(
+        profile.name,
+        test_data=args.test_data if args.test_data not in (None, profile.test_data) else None,
+        train_data=args.train_data if args.train_data not in (None, profile.train_data) else None,
+        methods=methods if set(methods) != set(table.methods) else (),
+        noises=noises if set(noises) != set(defaults) else (),
+        seeds=seeds if seeds != [0] else (),
+    )
+
+
+def name_experiment_folder(args: argparse.Namespace, profile: Profile, *, methods: list[str] = ()) -> str:
+    """The report folder of an experiment that is not a table: the profile, with the test and training
+    sets when they are not the profile's, ``methods`` when they are a subset, and a seed other than 0."""
+    seed = parse_seeds(args.seeds)[0]
+    return name_report_folder(
+        profile.name,
+        test_data=args.test_data if args.test_data not in (None, profile.test_data) else None,
+        train_data=args.train_data if args.train_data not in (None, profile.train_data) else None,
+        methods=methods,
+        seeds=[seed] if seed != 0 else (),
+    )
+
+
+def choose_correlated(noises: list[str], correlated: str) -> list[str]:
+    """``noises`` with correlated noise as ``--correlated`` asks (the authors' code's or the paper's)."""
+    if correlated != "paper":
+        return noises
+    return [n.replace("correlated:", "correlated-paper:") for n in noises]
 
 
 def summarise_resources(status: CellStatus, *, started: dt.datetime) -> dict[str, Any]:
@@ -758,23 +929,23 @@ def run_figure1(args: argparse.Namespace) -> int:
             "noisy-n2n", params=params, profile=profile, noise=FIGURE1_NOISE, seed=seed, args=args
         ),
     )
-    out_dir = args.out / "fig1" / profile.name
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = write_figure1(frame, out_dir=out_dir, profile=profile)
-    write_experiment_manifest(
-        out_dir,
-        prog="python -m bench.run",
-        experiment="fig1",
-        profile={
-            "name": profile.name,
-            "fig1": dict(profile.experiments["fig1"]),
-            "noisy-n2n": profile.params("noisy-n2n"),
-        },
-        seeds=[seed],
-        device=runner.device,
-        started=started,
-    )
-    print(f"wrote {out_dir}/: {', '.join(p.name for p in written)}, manifest.json", file=sys.stderr)
+    final = args.out / "fig1" / name_experiment_folder(args, profile)
+    with open_report_folder(final) as out_dir:
+        written = write_figure1(frame, out_dir=out_dir, profile=profile)
+        write_experiment_manifest(
+            out_dir,
+            prog="python -m bench.run",
+            experiment="fig1",
+            profile={
+                "name": profile.name,
+                "fig1": dict(profile.experiments["fig1"]),
+                "noisy-n2n": profile.params("noisy-n2n"),
+            },
+            seeds=[seed],
+            device=runner.device,
+            started=started,
+        )
+    print(f"wrote {final}/: {', '.join(p.name for p in written)}, manifest.json", file=sys.stderr)
     return 0
 
 
@@ -816,8 +987,6 @@ def run_figure4(args: argparse.Namespace) -> int:
     if args.force or args.force_method:
         make_log(quiet=args.quiet)(f"[cells] --force: {runner.invalidate(specs)} cached results deleted")
     frame = tabulate_figure4(runner, specs, dataset=args.dataset)
-    out_dir = args.out / "fig4" / profile.name
-    out_dir.mkdir(parents=True, exist_ok=True)
     header = format_figure4_header(
         args.dataset,
         root=root,
@@ -827,21 +996,27 @@ def run_figure4(args: argparse.Namespace) -> int:
         threads=runner.threads,
         clean_train_data=args.train_data or profile.train_data,
     )
-    written = write_figure4(frame, dataset=args.dataset, out_dir=out_dir, profile=profile, header=header)
-    write_manifest(
-        out_dir / "manifest.json",
-        merge_figure4_manifest(
+    final = args.out / "fig4" / name_experiment_folder(args, profile)
+    with open_report_folder(final) as out_dir:
+        # the other dataset's figure shares the folder: keep its files, replace this one's
+        for kept in final.glob("fig4_*") if final.is_dir() else ():
+            if not kept.name.startswith(f"fig4_{args.dataset}."):
+                shutil.copy2(kept, out_dir / kept.name)
+        written = write_figure4(frame, dataset=args.dataset, out_dir=out_dir, profile=profile, header=header)
+        write_manifest(
             out_dir / "manifest.json",
-            describe_figure4_run(runner, specs, dataset=args.dataset, profile=profile, started=started),
-            dataset=args.dataset,
-        ),
-    )
-    print(f"wrote {out_dir}/: {', '.join(p.name for p in written)}, manifest.json", file=sys.stderr)
+            merge_figure4_manifest(
+                final / "manifest.json",
+                describe_figure4_run(runner, specs, dataset=args.dataset, profile=profile, started=started),
+                dataset=args.dataset,
+            ),
+        )
+    print(f"wrote {final}/: {', '.join(p.name for p in written)}, manifest.json", file=sys.stderr)
     return 0
 
 
 def run_perf_command(args: argparse.Namespace) -> int:
-    """The performance suite (:mod:`bench.perf`): ``<out>/perf/perf.{csv,md}`` and ``manifest.json``;
+    """The performance suite (:mod:`bench.perf`): ``<out>/perf/<profile>/perf.{csv,md}``, ``manifest.json``;
     status 1 when a measured ratio misses its bound (profiles that enforce them: cpu, paper)."""
     profile = get_profile(args.profile)
     sizes = profile.experiments["perf"]
@@ -849,7 +1024,7 @@ def run_perf_command(args: argparse.Namespace) -> int:
     started = dt.datetime.now(dt.timezone.utc)
     rows = run_perf(runner, profile, table2_folder=args.out / "table2" / profile.name)
     frame = tabulate_perf(rows)
-    out_dir = args.out / "perf"
+    final = args.out / "perf" / name_experiment_folder(args, profile)
     device, git = describe_device(runner.device), describe_git()
     header = (
         f"Profile `{profile.name}`; device `{runner.device}` ({device.get('cpu', '')}, "
@@ -858,18 +1033,19 @@ def run_perf_command(args: argparse.Namespace) -> int:
         + ", ".join(f"{key} {value}" for key, value in sizes.items())
         + "."
     )
-    write_perf(frame, out_dir, header=header)
-    write_experiment_manifest(
-        out_dir,
-        prog="python -m bench.run",
-        experiment="perf",
-        profile={"name": profile.name, "perf": dict(sizes)},
-        seeds=[0],
-        device=runner.device,
-        started=started,
-    )
-    print((out_dir / "perf.md").read_text())
-    print(f"wrote {out_dir}/: perf.csv, perf.md, manifest.json", file=sys.stderr)
+    with open_report_folder(final) as out_dir:
+        write_perf(frame, out_dir, header=header)
+        write_experiment_manifest(
+            out_dir,
+            prog="python -m bench.run",
+            experiment="perf",
+            profile={"name": profile.name, "perf": dict(sizes)},
+            seeds=[0],
+            device=runner.device,
+            started=started,
+        )
+    print((final / "perf.md").read_text())
+    print(f"wrote {final}/: perf.csv, perf.md, manifest.json", file=sys.stderr)
     missed = frame["ok"].eq(False).any()
     return 1 if missed and sizes["enforce"] else 0
 
@@ -891,35 +1067,37 @@ def run_timing(args: argparse.Namespace) -> int:
         if key not in unavailable
     ]
     frame = tabulate_timing(runner, specs, images=sizes["images"], repeats=sizes["repeats"])
-    out_dir = args.out / "timing" / profile.name
-    out_dir.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out_dir / "timing.csv", index=False)
-    (out_dir / "timing.md").write_text(
-        "\n".join(
-            [
-                "# Inference time per test image (median over images of the median of repeats)",
-                "",
-                f"Profile `{profile.name}` (its architectures); test set "
-                f"`{specs[0].test_data if specs else ''}`; {sizes['images']} images, {sizes['repeats']} "
-                "repeats after one warm-up call; devices: "
-                f"{', '.join(dict.fromkeys(frame['device']))}. The paper's claims beside (section 5.2).",
-                "",
-                frame.to_markdown(index=False, floatfmt=".4g"),
-                "",
-            ]
+    subset = methods if set(methods) != set(TIMED_METHODS) else []
+    final = args.out / "timing" / name_experiment_folder(args, profile, methods=subset)
+    with open_report_folder(final) as out_dir:
+        frame.to_csv(out_dir / "timing.csv", index=False)
+        (out_dir / "timing.md").write_text(
+            "\n".join(
+                [
+                    "# Inference time per test image (median over images of the median of repeats)",
+                    "",
+                    f"Profile `{profile.name}` (its architectures); test set "
+                    f"`{specs[0].test_data if specs else ''}`; {sizes['images']} images, {sizes['repeats']} "
+                    "repeats after one warm-up call; devices: "
+                    f"{', '.join(dict.fromkeys(frame['device']))}. The paper's claims beside (section 5.2).",
+                    "",
+                    frame.to_markdown(index=False, floatfmt=".4g"),
+                    "",
+                ]
+            )
         )
-    )
-    plot_timing(out_dir / "timing", frame=frame, title=f"Inference time per image ({profile.name} profile)")
-    write_experiment_manifest(
-        out_dir,
-        prog="python -m bench.run",
-        experiment="timing",
-        profile={"name": profile.name, "timing": dict(sizes)},
-        seeds=[seed],
-        device=runner.device,
-        started=started,
-    )
-    print(f"wrote {out_dir}/: timing.csv, timing.md, timing.png, timing.pdf, manifest.json", file=sys.stderr)
+        title = f"Inference time per image ({profile.name} profile)"
+        plot_timing(out_dir / "timing", frame=frame, title=title)
+        write_experiment_manifest(
+            out_dir,
+            prog="python -m bench.run",
+            experiment="timing",
+            profile={"name": profile.name, "timing": dict(sizes)},
+            seeds=[seed],
+            device=runner.device,
+            started=started,
+        )
+    print(f"wrote {final}/: timing.csv, timing.md, timing.png, timing.pdf, manifest.json", file=sys.stderr)
     return 0
 
 
@@ -972,23 +1150,23 @@ def run_theorem1(args: argparse.Namespace) -> int:
     curves, summary = tabulate_theorem1(
         points=sizes["points"], samples=sizes["samples"], rng=derive_rng(seed, "theorem1")
     )
-    out_dir = args.out / "theorem1" / profile.name
-    out_dir.mkdir(parents=True, exist_ok=True)
-    curves.to_csv(out_dir / "theorem1.csv", index=False)
-    summary.to_csv(out_dir / "theorem1_summary.csv", index=False)
-    (out_dir / "theorem1.md").write_text(format_theorem1(summary))
-    plot_theorem1(out_dir / "theorem1", curves=curves, summary=summary)
-    write_experiment_manifest(
-        out_dir,
-        prog="python -m bench.run",
-        experiment="theorem1",
-        profile={"name": profile.name, "theorem1": dict(sizes)},
-        seeds=[seed],
-        device="cpu",  # numpy only
-        started=started,
-    )
+    final = args.out / "theorem1" / name_experiment_folder(args, profile)
+    with open_report_folder(final) as out_dir:
+        curves.to_csv(out_dir / "theorem1.csv", index=False)
+        summary.to_csv(out_dir / "theorem1_summary.csv", index=False)
+        (out_dir / "theorem1.md").write_text(format_theorem1(summary))
+        plot_theorem1(out_dir / "theorem1", curves=curves, summary=summary)
+        write_experiment_manifest(
+            out_dir,
+            prog="python -m bench.run",
+            experiment="theorem1",
+            profile={"name": profile.name, "theorem1": dict(sizes)},
+            seeds=[seed],
+            device="cpu",  # numpy only
+            started=started,
+        )
     print(
-        f"wrote {out_dir}/: theorem1.csv, theorem1_summary.csv, .md, .png, .pdf, manifest.json",
+        f"wrote {final}/: theorem1.csv, theorem1_summary.csv, .md, .png, .pdf, manifest.json",
         file=sys.stderr,
     )
     return 0

@@ -337,7 +337,12 @@ def _say(quiet: bool):
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m methods`` argument parser."""
-    parser = argparse.ArgumentParser(prog="python -m methods", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m methods",
+        description=__doc__.split("\n")[0],
+        epilog="examples:\n" + __doc__.partition("::\n")[2].split("\n\n(")[0].rstrip(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     fit = sub.add_parser("fit", help="train a method on a folder of noisy images")
     fit.add_argument("method", help=f"one of {', '.join(list_blind_methods())}")

@@ -23,6 +23,13 @@ def find_shared_data() -> Path | None:
     return None
 
 
+def find_report(out: Path, experiment: str) -> Path:
+    """The one report folder a run wrote under ``out/experiment`` (its name is keyed by what it holds)."""
+    folders = [p for p in (out / experiment).iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert len(folders) == 1, folders
+    return folders[0]
+
+
 @pytest.fixture
 def shared_data() -> Path:
     root = find_shared_data()

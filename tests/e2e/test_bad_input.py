@@ -18,6 +18,7 @@ import pytest
 from filelock import FileLock
 from skimage import io
 
+from bench import ablation as bench_ablation
 from bench import cache as bench_cache
 from bench import run as bench_run
 from methods import cli as methods_cli
@@ -26,6 +27,7 @@ COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "methods": methods_cli.main,
     "bench.run": bench_run.main,
     "bench.cache": bench_cache.main,
+    "bench.ablation": bench_ablation.main,
 }
 
 
@@ -341,7 +343,81 @@ CASES: dict[str, Case] = {
         "absent is not a folder",
     ),
     "info on an image": Case("methods", lambda w: ["info", str(w.image)], "is not a model file"),
+    # --- bench.run: options and folders are checked before any work
+    "bench --out is a file": Case(
+        "bench.run", lambda w: [*bm3d_table(w), "--out", str(w.model)], "is a file"
+    ),
+    "bench --cache is a file": Case(
+        "bench.run", lambda w: [*bm3d_table(w), "--out", str(w.reports), "--cache", str(w.model)], "is a file"
+    ),
+    "bench --out in a read-only folder": Case(
+        "bench.run", lambda w: [*bm3d_table(w), "--out", str(w.read_only / "reports")], "cannot create --out"
+    ),
+    "bench read-only cache with cells to compute": Case(
+        "bench.run",
+        lambda w: [*bm3d_table(w, "gaussian:30"), "--out", str(w.reports), "--cache", str(w.read_only)],
+        "cannot write in --cache",
+    ),
+    "bench --jobs 0": Case(
+        "bench.run",
+        lambda w: [*bm3d_table(w), "--out", str(w.reports), "--jobs", "0"],
+        "--jobs must be at least 1",
+    ),
+    "bench --methods empty": Case(
+        "bench.run",
+        lambda w: ["table2", "--profile", "smoke", "--methods", "", "--out", str(w.reports)],
+        "--methods names nothing",
+    ),
+    "bench --noise gaussian:1e9": Case(
+        "bench.run",
+        lambda w: ["table2", "--profile", "smoke", "--noise", "gaussian:1e9", "--out", str(w.reports)],
+        "levels are in 0-255 units",
+    ),
+    "bench --executor slurm without Slurm": Case(
+        "bench.run", lambda w: [*bm3d_table(w), "--out", str(w.reports), "--executor", "slurm"], "needs Slurm"
+    ),
+    "bench unknown command": Case(
+        "bench.run", lambda w: ["table9", "--out", str(w.reports)], "unknown command 'table9'"
+    ),
+    "bench unknown method": Case(
+        "bench.run",
+        lambda w: ["table2", "--profile", "smoke", "--methods", "n2x", "--out", str(w.reports)],
+        "unknown method 'n2x'",
+    ),
+    "bench missing test folder": Case(
+        "bench.run",
+        lambda w: [*bm3d_table(w), "--out", str(w.reports), "--test-data", f"folder:{w.root / 'gone'}"],
+        "does not exist",
+    ),
+    "ablation --out is a file": Case(
+        "bench.ablation", lambda w: ["extraction", "--profile", "smoke", "--out", str(w.model)], "is a file"
+    ),
+    "cache show of an unknown key": Case(
+        "bench.cache", lambda w: ["--cache", str(w.reports / ".cache"), "show", "abcdef"], "no finished cell"
+    ),
+    "cache show of a non-key": Case(
+        "bench.cache", lambda w: ["--cache", str(w.reports / ".cache"), "show", "xyz"], "is not a cell key"
+    ),
+    "cache in a missing folder": Case(
+        "bench.cache", lambda w: ["--cache", str(w.root / "nocache"), "list"], "does not exist"
+    ),
 }
+
+
+def bm3d_table(w: World, noise: str = "gaussian:25") -> list[str]:
+    """A BM3D Table 2 run on the world's images (its gaussian:25 cell is cached by the world)."""
+    return [
+        "table2",
+        "--profile",
+        "smoke",
+        "--methods",
+        "bm3d",
+        "--noise",
+        noise,
+        "--test-data",
+        f"folder:{w.noisy}",
+        "--quiet",
+    ]
 
 
 def snapshot(root: Path) -> dict[Path, str]:

@@ -13,6 +13,7 @@ import pytest
 from bench.figure4 import FIG4_COLUMNS
 from bench.realnoise import CT_LEVELS, FMD_LEVELS, write_ct_fixture, write_fmd_fixture
 from bench.run import main
+from tests.conftest import find_report
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def test_fig4_fmd_writes_every_method_and_level(out, fmd):
         ["fig4", "--dataset", "fmd", "--profile", "smoke", "--data-root", str(fmd.parent), "--out", str(out)]
     )
     assert status == 0, log
-    folder = out / "fig4" / "smoke"
+    folder = find_report(out, "fig4")
     for name in ("fig4_fmd.csv", "fig4_fmd.md", "fig4_fmd.png", "fig4_fmd.pdf", "manifest.json"):
         assert (folder / name).stat().st_size > 0, name
     frame = pd.read_csv(folder / "fig4_fmd.csv")
@@ -68,11 +69,11 @@ def test_fig4_ct_runs_through_the_same_cells(out, tmp_path):
     argv = ["fig4", "--dataset", "ct", "--profile", "smoke", "--data-root", str(root), "--out", str(out)]
     status, log = run([*argv, "--methods", "n2v,dncnn-b", "--quiet"])
     assert status == 0, log
-    frame = pd.read_csv(out / "fig4" / "smoke" / "fig4_ct.csv")
+    frame = pd.read_csv(find_report(out, "fig4") / "fig4_ct.csv")
     assert set(frame["method"]) == {"N2V", "DnCNN-B", "noisy input"}
     assert sorted(set(frame["level"])) == sorted(CT_LEVELS)
     assert (frame["n_images"] == 4).all()  # 2 test patients x 2 slices
-    manifest = json.loads((out / "fig4" / "smoke" / "manifest.json").read_text())
+    manifest = json.loads((find_report(out, "fig4") / "manifest.json").read_text())
     assert {"ct", "experiment"} <= set(manifest)  # the FMD entry of the other test is kept when present
 
 

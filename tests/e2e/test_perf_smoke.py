@@ -12,7 +12,7 @@ from bench.run import main
 def test_perf_smoke_writes_every_measure(tmp_path: Path) -> None:
     code = main(["perf", "--profile", "smoke", "--out", str(tmp_path), "--quiet"])
     assert code == 0  # the smoke profile reports its ratios without enforcing the bounds
-    frame = pd.read_csv(tmp_path / "perf" / "perf.csv")
+    frame = pd.read_csv(tmp_path / "perf" / "smoke" / "perf.csv")
     assert list(frame.columns[:6]) == ["measure", "ours", "reference", "ratio", "bound", "ok"]
     measures = " | ".join(frame["measure"])
     for name in ("training step", "DnCNN-B", "N2N", "N2V", "G2G_j", "N2C(oracle)", "generator iteration"):
@@ -23,6 +23,6 @@ def test_perf_smoke_writes_every_measure(tmp_path: Path) -> None:
     assert (measured["ours"] > 0).all()
     assert (measured["reference"].dropna() > 0).all()  # the decoding row has no reference
     assert "identical" in frame.loc[frame["measure"].str.startswith("BM3D"), "note"].item()
-    text = (tmp_path / "perf" / "perf.md").read_text()
+    text = (tmp_path / "perf" / "smoke" / "perf.md").read_text()
     assert "Profile `smoke`" in text and "torch thread" in text
-    assert (tmp_path / "perf" / "manifest.json").exists()
+    assert (tmp_path / "perf" / "smoke" / "manifest.json").exists()

@@ -13,6 +13,7 @@ import pytest
 from skimage import io
 
 from bench.run import main
+from tests.conftest import find_report
 
 SMOKE_BM3D = ["table2", "--profile", "smoke", "--methods", "bm3d", "--noise", "gaussian:25", "--quiet"]
 
@@ -146,7 +147,7 @@ def test_failed_cell_is_marked_in_the_report_and_the_exit_status(capsys, tmp_pat
     code, err = run_cli([*args, "--out", str(tmp_path)], capsys)
     assert code == 1
     assert "[failed] eval BM3D(blind) gaussian:25 seed 0: RuntimeError: estimator exploded" in err
-    folder = tmp_path / "table2" / "smoke"
+    folder = find_report(tmp_path, "table2")
     assert pd.read_csv(folder / "table2.csv")["method"].tolist() == ["BM3D"]  # the other cell finished
     report = (folder / "table2.md").read_text()
     assert "## Cells that failed or have not finished" in report

@@ -9,13 +9,14 @@ import pandas as pd
 import pytest
 
 from bench.run import main
+from tests.conftest import find_report
 
 NUMBERS = ["noise", "level", "method", "seed", "psnr", "ssim", "ssim_authors"]
 
 
 def run_table(out: Path, *options: str) -> pd.DataFrame:
     assert main(["table2", "--profile", "smoke", "--seeds", "2", "--out", str(out), "--quiet", *options]) == 0
-    return pd.read_csv(out / "table2" / "smoke" / "table2.csv")[NUMBERS]
+    return pd.read_csv(find_report(out, "table2") / "table2.csv")[NUMBERS]
 
 
 def check_executors_agree(tmp_path: Path, *options: str) -> None:

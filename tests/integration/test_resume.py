@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 from skimage import io
 
+from tests.conftest import find_report
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -111,8 +113,8 @@ def test_killed_evaluation_resumes(tmp_path: Path, six_images: Path):
         bm3d_command(six_images, tmp_path / "fresh"), cwd=REPO, capture_output=True, text=True
     )
     assert fresh.returncode == 0, fresh.stderr
-    a = pd.read_csv(killed / "table2" / "smoke" / "table2.csv")
-    b = pd.read_csv(tmp_path / "fresh" / "table2" / "smoke" / "table2.csv")
+    a = pd.read_csv(find_report(killed, "table2") / "table2.csv")
+    b = pd.read_csv(find_report(tmp_path / "fresh", "table2") / "table2.csv")
     assert a["n_images"].tolist() == [4]
     np.testing.assert_array_equal(a[["psnr", "ssim"]].to_numpy(), b[["psnr", "ssim"]].to_numpy())
 
@@ -142,8 +144,8 @@ def test_killed_table_runs_only_unfinished_cells(tmp_path: Path, six_images: Pat
         bm3d_command(six_images, tmp_path / "fresh", "--seeds", "3"), cwd=REPO, capture_output=True, text=True
     )
     assert fresh.returncode == 0, fresh.stderr
-    a = pd.read_csv(killed / "table2" / "smoke" / "table2.csv")
-    b = pd.read_csv(tmp_path / "fresh" / "table2" / "smoke" / "table2.csv")
+    a = pd.read_csv(find_report(killed, "table2") / "table2.csv")
+    b = pd.read_csv(find_report(tmp_path / "fresh", "table2") / "table2.csv")
     assert a["seed"].tolist() == [0, 1, 2]
     pd.testing.assert_frame_equal(a[["seed", "psnr", "ssim"]], b[["seed", "psnr", "ssim"]])
 

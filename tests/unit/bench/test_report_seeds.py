@@ -15,6 +15,7 @@ from bench.figures import plot_psnr_against_level
 from bench.report import (
     RESULT_COLUMNS,
     SUMMARY_COLUMNS,
+    describe_test_set,
     format_comparison,
     format_seed_count,
     summarise_results,
@@ -138,6 +139,25 @@ def test_markdown_of_one_seed_keeps_the_plain_cell(tmp_path: Path, table: TableS
     assert "seed" not in text
 
 
+def test_report_on_another_test_set_names_it_and_leaves_the_paper_out(
+    tmp_path: Path, table: TableSpec
+) -> None:
+    frame = tidy_frame({"BM3D": (0,), "N2N": (0,)})
+    test_set = describe_test_set("folder:/data/mine", limit=None, crop=None)
+    assert describe_test_set("bsd68", limit=None, crop=None) is None
+    assert describe_test_set("bsd68", limit=5, crop=None) == "`bsd68`, its first 5 images"
+    write_markdown(
+        tmp_path / "t.md", table=table, results=frame, methods=list(METHODS), header="h", test_set=test_set
+    )
+    text = (tmp_path / "t.md").read_text()
+    assert text.startswith("# Table 2 layout, on `folder:/data/mine`")
+    value = cell_values(frame, "N2N", 25.0, "psnr")[0]
+    assert f"| {value:.2f} |" in text
+    assert f"/ {published(table, 'N2N', 25.0, 'psnr'):.2f}" not in text
+    write_latex(tmp_path / "t.tex", table=table, results=frame, methods=list(METHODS), test_set=test_set)
+    assert "paper / delta" not in (tmp_path / "t.tex").read_text()
+
+
 def test_markdown_marks_cells_with_fewer_seeds(tmp_path: Path, table: TableSpec) -> None:
     frame = tidy_frame({"BM3D": (0, 1, 2), "N2N": (0, 1)})
     grid = format_comparison(table, frame, metric="psnr", digits=2, methods=list(METHODS))
@@ -218,3 +238,23 @@ def test_figure_of_one_seed_has_no_error_bars(
     assert not [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
     assert "ours (solid)" in [text.get_text() for text in ax.get_legend().get_texts()]
     assert not any("std" in text.get_text() for text in ax.get_legend().get_texts())
+
+
+def test_paper_grid_flags_typos_and_files_the_paper_formula_under_correlated() -> None:
+    table3 = get_table("table3")
+    rows = [
+        {
+            **{c: None for c in RESULT_COLUMNS},
+            "noise": noise,
+            "level": level,
+            "method": method,
+            "seed": 0,
+            "psnr": 30.0,
+            "ssim": 0.8,
+        }
+        for noise, level, method in (("mixture-B", 50.0, "DnCNN-B"), ("correlated-paper", 25.0, "BM3D"))
+    ]
+    frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    grid = format_comparison(table3, frame, metric="psnr", digits=2, methods=["BM3D", "DnCNN-B"])
+    assert grid.loc["mixture-B 50", "DnCNN-B"] == "30.00 / 30.20* / -0.20"  # the flagged typo
+    assert grid.loc["correlated-paper 25", "BM3D"] == "30.00 / 26.69 / +3.31"  # the paper's correlated row

@@ -16,6 +16,7 @@ from bench.theorem1 import (
     find_threshold,
     simulate_noisy_n2n,
 )
+from tests.conftest import find_report
 
 
 def test_at_y_zero_noisy_n2n_is_the_wiener_filter():
@@ -57,7 +58,7 @@ def test_monte_carlo_would_see_a_wrong_closed_form():
 def test_command_writes_the_report_and_the_theorem_holds(tmp_path):
     with contextlib.redirect_stderr(io.StringIO()):
         assert main(["theorem1", "--profile", "smoke", "--out", str(tmp_path)]) == 0
-    folder = tmp_path / "theorem1" / "smoke"
+    folder = find_report(tmp_path, "theorem1")
     for name in ("theorem1.csv", "theorem1_summary.csv", "theorem1.md", "theorem1.png", "theorem1.pdf"):
         assert (folder / name).stat().st_size > 0, name
     summary = pd.read_csv(folder / "theorem1_summary.csv")
