@@ -460,7 +460,7 @@ def describe_test_set(name: str, *, limit: int | None, crop: int | None, paper: 
         return None
     parts = [f"`{name}`"]
     if limit is not None:
-        parts.append(f"its first {limit} images")
+        parts.append(f"its first {limit} images at most")
     if crop is not None:
         parts.append(f"{crop}x{crop} centre crops")
     return ", ".join(parts)

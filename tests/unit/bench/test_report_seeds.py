@@ -145,7 +145,7 @@ def test_report_on_another_test_set_names_it_and_leaves_the_paper_out(
     frame = tidy_frame({"BM3D": (0,), "N2N": (0,)})
     test_set = describe_test_set("folder:/data/mine", limit=None, crop=None)
     assert describe_test_set("bsd68", limit=None, crop=None) is None
-    assert describe_test_set("bsd68", limit=5, crop=None) == "`bsd68`, its first 5 images"
+    assert describe_test_set("bsd68", limit=5, crop=None) == "`bsd68`, its first 5 images at most"
     write_markdown(
         tmp_path / "t.md", table=table, results=frame, methods=list(METHODS), header="h", test_set=test_set
     )
