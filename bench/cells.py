@@ -22,9 +22,8 @@ device, torch threads, host, start and end), which ``python -m bench.cache show 
 carries the SHA-256 of its own contents (``checksum``), and ``fit.json`` that of the model file
 (``model_sha256``): a record that cannot be read or does not match is named in one warning line, moved to
 ``damaged/`` (never deleted) and its cell computed again; ``python -m bench.cache verify`` checks them all.
-Two
-processes running the same cell against one cache (two table runs, or workers of a cluster job) cannot
-corrupt it: the second waits on the cell's lock, then reads the first's result.
+Two processes running the same cell against one cache (two table runs, or workers of a cluster job)
+cannot corrupt it: the second waits on the cell's lock, then reads the first's result.
 
 A key hashes the spec, the code that can change a number (packages ``noise`` and ``methods`` and the
 modules ``bench.data``, ``bench.metrics`` and this one) and the versions of numpy, torch, bm3d and

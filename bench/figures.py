@@ -61,7 +61,7 @@ def plot_psnr_against_level(
     order = [spec.split(":")[0] for spec in table.noises]
     families = list(dict.fromkeys([*order, *(ours["noise"] if len(ours) else []), *paper["noise"]]))
     ran = set(ours["noise"]) if len(ours) else set(paper["noise"])
-    families = [f for f in families if f in ran]
+    families = [f for f in families if f in ran] or order  # nothing to show: the table's empty panels
     columns = order_methods(methods, columns=table.columns)
     cmap = plt.get_cmap("tab10" if len(columns) <= 10 else "tab20")
     with plt.rc_context(STYLE):
