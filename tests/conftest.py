@@ -52,14 +52,18 @@ def run_bench() -> Callable[..., str]:
     return run
 
 
-@pytest.fixture
-def image_folder(tmp_path: Path) -> Path:
-    """Three 8-bit gray PNGs of 128x128 (the smoke profile's test crop) with some structure."""
-    folder = tmp_path / "images"
-    folder.mkdir()
+def write_image_folder(folder: Path, names: tuple[str, ...] = ("img0", "img1", "img2")) -> Path:
+    """8-bit gray PNGs of 128x128 (the smoke profile's test crop) with some structure, one per name."""
+    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[:128, :128]
-    for i in range(3):
+    for i, name in enumerate(names):
         image = 0.5 + 0.3 * np.sin(xx / (3 + i)) * np.cos(yy / 5) + 0.05 * rng.standard_normal((128, 128))
-        io.imsave(folder / f"img{i}.png", (np.clip(image, 0, 1) * 255).astype(np.uint8), check_contrast=False)
+        io.imsave(folder / f"{name}.png", (np.clip(image, 0, 1) * 255).astype(np.uint8), check_contrast=False)
     return folder
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    """Three 8-bit gray PNGs of 128x128 (:func:`write_image_folder`)."""
+    return write_image_folder(tmp_path / "images")

@@ -22,6 +22,7 @@ from bench import ablation as bench_ablation
 from bench import cache as bench_cache
 from bench import run as bench_run
 from methods import cli as methods_cli
+from tests.conftest import write_image_folder
 
 COMMANDS: dict[str, Callable[[list[str]], int]] = {
     "methods": methods_cli.main,
@@ -64,15 +65,7 @@ def find_read_only_folder(base: Path) -> Path | None:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     root = tmp_path_factory.mktemp("world")
-    noisy = root / "noisy"
-    noisy.mkdir()
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:128, :128]
-    for name in ("a", "b", "c"):
-        image = 0.5 + 0.3 * np.sin(xx / 5) * np.cos(yy / 7) + 0.1 * rng.standard_normal((128, 128))
-        io.imsave(
-            noisy / f"{name}.png", np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8), check_contrast=False
-        )
+    noisy = write_image_folder(root / "noisy", ("a", "b", "c"))
     model = root / "blind.model"
     assert methods_cli.main(["fit", "bm3d-blind", str(noisy), "--out", str(model), "--quiet"]) == 0
     reports = root / "reports"

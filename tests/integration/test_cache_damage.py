@@ -7,14 +7,12 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from skimage import io
 
 from bench import cache as bench_cache
 from bench.run import main
-from tests.conftest import find_report
+from tests.conftest import find_report, write_image_folder
 
 SMOKE = ["table2", "--profile", "smoke", "--methods", "bm3d,n2v", "--noise", "gaussian:25", "--quiet"]
 
@@ -23,15 +21,7 @@ SMOKE = ["table2", "--profile", "smoke", "--methods", "bm3d,n2v", "--noise", "ga
 def clean_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     """A finished smoke run (BM3D and N2V on two images) and the arguments that made it, less ``--out``."""
     root = tmp_path_factory.mktemp("damage")
-    images = root / "images"
-    images.mkdir()
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:128, :128]
-    for i in range(2):
-        image = 0.5 + 0.3 * np.sin(xx / (3 + i)) * np.cos(yy / 5) + 0.05 * rng.standard_normal((128, 128))
-        io.imsave(
-            images / f"img{i}.png", np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8), check_contrast=False
-        )
+    images = write_image_folder(root / "images", ("img0", "img1"))
     args = [*SMOKE, "--test-data", f"folder:{images}", "--jobs", "1"]
     assert main([*args, "--out", str(root / "clean")]) == 0
     return root / "clean", args
