@@ -33,7 +33,7 @@ scikit-image. Editing a report or the command line keeps every cached result.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
+import importlib
 import json
 import os
 import shutil
@@ -43,7 +43,6 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +52,7 @@ from filelock import FileLock
 
 from bench.data import DataError, Dataset, load_dataset
 from bench.metrics import compute_psnr, compute_ssim
-from bench.provenance import describe_device, describe_git, describe_versions, now_utc
+from bench.provenance import compute_code_digest, describe_device, describe_git, describe_versions, now_utc
 from bench.realnoise import check_real_noise_method, is_real_noise
 from bench.shared_data import map_dataset, share_dataset
 from methods.base import (
@@ -68,36 +67,10 @@ from methods.registry import METHODS, load_method, make_method
 from methods.training import resolve_device
 from noise import parse_noise
 
-_ROOT = Path(__file__).resolve().parent.parent
-_CODE_FILES = (
-    "noise",
-    "methods",
-    "bench/data.py",
-    "bench/metrics.py",
-    "bench/cells.py",
-    "bench/realnoise.py",
-    "bench/shared_data.py",
-)
-_VERSIONED = ("numpy", "torch", "bm3d", "scikit-image")
 #: Seconds between two progress lines of an evaluation when stderr is not a terminal (no bar there).
 PROGRESS_SECONDS = 30.0
 #: A loaded dataset of a runner: its name, ``limit`` and ``min_size`` (:func:`bench.data.load_dataset`).
 DatasetKey = tuple[str, int | None, int | None]
-
-
-@cache
-def compute_code_digest() -> str:
-    """SHA-256 over the sources that can change a number, plus key library versions."""
-    h = hashlib.sha256()
-    for entry in _CODE_FILES:
-        path = _ROOT / entry
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-        for file in files:
-            h.update(file.relative_to(_ROOT).as_posix().encode())
-            h.update(file.read_bytes())
-    for package in _VERSIONED:
-        h.update(f"{package}=={importlib.metadata.version(package)}".encode())
-    return h.hexdigest()
 
 
 def derive_rng(seed: int, *labels: str) -> np.random.Generator:
@@ -173,10 +146,10 @@ def make_fit_spec(
                 params_of=params_of,
             ),
         )
-        for role, (key, overrides) in sorted(getattr(cls, "upstream", {}).items())
+        for role, (key, overrides) in sorted(cls.upstream.items())
     )
     requires = cls.requires
-    own_pair_noise = requires.pairs and getattr(cls, "pair_noise", None) is not None
+    own_pair_noise = requires.pairs and cls.pair_noise is not None
     sees_noise = (
         requires.noisy_images
         or requires.noise_model
@@ -194,8 +167,65 @@ def make_fit_spec(
     )
 
 
-def _hash_spec(spec: FitSpec | EvalSpec) -> str:
-    text = json.dumps(asdict(spec), sort_keys=True, default=str) + compute_code_digest()
+@dataclass(frozen=True)
+class ComputeSpec:
+    """One computation that is neither a fit nor an evaluation: a Monte Carlo check, the statistics of
+    extracted patches, a timing.
+
+    ``function`` names a module-level function ``f(runner, spec) -> dict`` as ``module:name``; its result
+    (JSON-able) is cached under ``computed/<key>.json``. ``fits`` are the fits it reads (finished before it
+    starts); ``label`` names it in status lines.
+    """
+
+    function: str
+    params: tuple[tuple[str, Any], ...]
+    seed: int
+    fits: tuple[FitSpec, ...] = ()
+    label: str = ""
+
+    @property
+    def key(self) -> str:
+        """Hash of the spec, the code digest and the function's module; names the result file."""
+        return _hash_spec(self, extra=hash_file(Path(_find_function(self.function).__code__.co_filename)))
+
+    @property
+    def noise(self) -> str | None:
+        """The noise spec among the parameters, if any (for status lines)."""
+        return dict(self.params).get("noise")
+
+    def param(self, name: str) -> Any:
+        """The parameter ``name``."""
+        return dict(self.params)[name]
+
+
+def make_compute_spec(
+    function: Callable[[CellRunner, ComputeSpec], dict[str, Any]],
+    *,
+    seed: int,
+    label: str,
+    fits: tuple[FitSpec, ...] = (),
+    **params: Any,
+) -> ComputeSpec:
+    """The computation cell of ``function`` (a module-level function) with keyword ``params``."""
+    return ComputeSpec(
+        function=f"{function.__module__}:{function.__qualname__}",
+        params=tuple(sorted(params.items())),
+        seed=seed,
+        fits=fits,
+        label=label,
+    )
+
+
+def _find_function(name: str) -> Callable[..., dict[str, Any]]:
+    module, _, attribute = name.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+Cell = EvalSpec | ComputeSpec
+
+
+def _hash_spec(spec: FitSpec | EvalSpec | ComputeSpec, *, extra: str | None = None) -> str:
+    text = json.dumps(asdict(spec), sort_keys=True, default=str) + compute_code_digest() + (extra or "")
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -316,21 +346,21 @@ class CellRunner:
             if type(dataset) is Dataset
         }
 
-    def check_data(self, specs: list[EvalSpec]) -> None:
-        """Load every dataset the cells of ``specs`` need, so bad data stops a run before any work with
-        one clear :class:`~bench.data.DataError` (and workers are not the first to find it)."""
-        fits = {fit.key: fit for spec in specs for fit in walk_fits(spec.fit)}
+    def check_data(self, cells: list[Cell]) -> None:
+        """Load every dataset the fits and evaluations of ``cells`` need, so bad data stops a run before
+        any work with one clear :class:`~bench.data.DataError` (and workers are not the first to find it)."""
+        fits = {fit.key: fit for cell in cells for root in list_fits(cell) for fit in walk_fits(root)}
         for fit in fits.values():
             if _learns_from_images(METHODS[fit.method].requires):
                 self._training_images(fit, make_method(fit.method, params=dict(fit.params), device="cpu"))
-        for spec in specs:
-            self.dataset(spec.test_data, limit=spec.test_limit, min_size=spec.test_crop)
+        for spec in cells:
+            if isinstance(spec, EvalSpec):
+                self.dataset(spec.test_data, limit=spec.test_limit, min_size=spec.test_crop)
 
     def _training_images(self, spec: FitSpec, method: Denoiser) -> tuple[np.ndarray, ...]:
-        min_size = getattr(method, "min_image_size", None)
-        return self.dataset(spec.train_data, limit=spec.train_limit, min_size=min_size).images
+        return self.dataset(spec.train_data, limit=spec.train_limit, min_size=method.min_image_size).images
 
-    def invalidate(self, specs: list[EvalSpec | FitSpec]) -> int:
+    def invalidate(self, specs: list[EvalSpec | FitSpec | ComputeSpec]) -> int:
         """Delete the cached results ``force``/``force_methods`` select among ``specs``, once per run
         (a table does it for all its cells before workers start); return how many were deleted."""
         if not (self.force or self.force_methods):
@@ -339,9 +369,7 @@ class CellRunner:
         removed = invalidate_cells(self.cache_dir, fresh, methods=None if self.force else self.force_methods)
         for spec in fresh:
             self._invalidated.add(spec.key)
-            self._invalidated.update(
-                f.key for f in walk_fits(spec if isinstance(spec, FitSpec) else spec.fit)
-            )
+            self._invalidated.update(f.key for root in list_fits(spec) for f in walk_fits(root))
         return removed
 
     def fit(self, spec: FitSpec) -> tuple[Denoiser, float]:
@@ -407,7 +435,7 @@ class CellRunner:
                 noise_model=parse_noise(spec.noise) if spec.noise is not None else None,
                 rng=derive_rng(spec.seed, "train-noise", spec.noise or ""),
                 upstream=upstream,
-                pair_noise=parse_noise(method.pair_noise) if getattr(method, "pair_noise", None) else None,
+                pair_noise=parse_noise(method.pair_noise) if method.pair_noise else None,
             )
         resumed = " (resuming)" if any(folder.glob(f"{checkpoint.name}*")) else ""
         self.log(f"[fit] {method.name}: fitting{resumed} ({_describe(spec)})")
@@ -415,7 +443,7 @@ class CellRunner:
         start = time.perf_counter()
         method.fit(training, seed=spec.seed, progress=self.progress, checkpoint=checkpoint)
         seconds = time.perf_counter() - start
-        report = getattr(method, "report", {})
+        report = dict(method.report)
         _write_atomic(folder / "model", method.save)
         record = {
             "spec": asdict(spec),
@@ -522,6 +550,32 @@ class CellRunner:
             fit_report=self.report(spec.fit),
         )
 
+    def compute(self, spec: ComputeSpec) -> dict[str, Any]:
+        """Return the result of ``spec``, computing it (and the fits it reads) unless cached."""
+        self.invalidate([spec])
+        final = self.cache_dir / "computed" / f"{spec.key}.json"
+        if final.exists():
+            try:
+                return read_record(final)["result"]
+            except DamagedRecordError as damage:
+                set_aside(self.cache_dir, damage, [final])
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(final.with_suffix(".lock")):
+            if not final.exists():  # nobody finished it while we waited for the lock
+                for fit in spec.fits:
+                    self.fit(fit)
+                started = now_utc()
+                self.log(f"[compute] {spec.label}: computing")
+                result = _find_function(spec.function)(self, spec)
+                record = {
+                    "spec": asdict(spec),
+                    "key": spec.key,
+                    "result": result,
+                    "provenance": self.describe_provenance(started=started),
+                }
+                return write_record(final, record)["result"]
+        return self.compute(spec)  # another process finished it meanwhile: load (and check) it
+
 
 class DamagedRecordError(Exception):
     """A cache record that cannot be trusted: unreadable, cut short, edited, or not matching its model."""
@@ -607,15 +661,24 @@ def _learns_from_images(requires: Requirements) -> bool:
     return requires.clean or requires.noisy_images or requires.pairs
 
 
-def is_cached(cache_dir: Path, spec: FitSpec | EvalSpec) -> bool:
+def is_cached(cache_dir: Path, spec: FitSpec | EvalSpec | ComputeSpec) -> bool:
     """Whether ``spec``'s result is finished in ``cache_dir``."""
     if isinstance(spec, FitSpec):
         return (cache_dir / "fits" / spec.key / "fit.json").exists()
+    if isinstance(spec, ComputeSpec):
+        return (cache_dir / "computed" / f"{spec.key}.json").exists()
     return (cache_dir / "evals" / f"{spec.key}.json").exists()
 
 
+def list_fits(cell: FitSpec | EvalSpec | ComputeSpec) -> list[FitSpec]:
+    """The fits a cell is, evaluates or reads (not those they build on)."""
+    if isinstance(cell, FitSpec):
+        return [cell]
+    return [cell.fit] if isinstance(cell, EvalSpec) else list(cell.fits)
+
+
 def invalidate_cells(
-    cache_dir: Path, specs: list[EvalSpec | FitSpec], *, methods: frozenset[str] | None = None
+    cache_dir: Path, specs: list[EvalSpec | FitSpec | ComputeSpec], *, methods: frozenset[str] | None = None
 ) -> int:
     """Delete the cached results of ``specs`` (and of the fits they build on) so they are recomputed.
 
@@ -629,8 +692,7 @@ def invalidate_cells(
 
     removed = 0
     evals = [spec for spec in specs if isinstance(spec, EvalSpec)]
-    roots = [spec.fit if isinstance(spec, EvalSpec) else spec for spec in specs]
-    fits = {fit.key: fit for root in roots for fit in walk_fits(root)}
+    fits = {fit.key: fit for spec in specs for root in list_fits(spec) for fit in walk_fits(root)}
     for key, fit in fits.items():
         folder = cache_dir / "fits" / key
         if forced(fit) and folder.exists():
@@ -642,6 +704,11 @@ def invalidate_cells(
             removed += final.exists()
             final.unlink(missing_ok=True)
             final.with_suffix(".partial.jsonl").unlink(missing_ok=True)
+    for spec in specs:
+        if isinstance(spec, ComputeSpec) and (methods is None or any(map(forced, spec.fits))):
+            final = cache_dir / "computed" / f"{spec.key}.json"
+            removed += final.exists()
+            final.unlink(missing_ok=True)
     return removed
 
 
@@ -672,7 +739,7 @@ def _plan_chunks(
     together: stacks of equal size for a batched stage, ``jobs`` images at a time for another. Groups
     depend only on the test set, so an evaluation resumed after a kill computes the same stacks as an
     uninterrupted one."""
-    if getattr(stage, "batched", False):
+    if stage.batched:
         return [[pairs[i] for i in stack] for stack in plan_batches([noisy.shape for _, _, noisy in pairs])]
     return [pairs[i : i + jobs] for i in range(0, len(pairs), jobs)]
 

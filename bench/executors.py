@@ -34,7 +34,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal, Protocol
 
-from bench.cells import CellRunner, DatasetKey, EvalSpec, FitSpec, is_cached
+from bench.cells import Cell, CellRunner, ComputeSpec, DatasetKey, EvalSpec, FitSpec, is_cached, list_fits
 from bench.provenance import now_utc
 from methods.registry import METHODS
 from methods.workers import delay_in_worker
@@ -52,10 +52,10 @@ WORKER_IDLE_SECONDS = 24 * 3600
 
 @dataclass(frozen=True)
 class Task:
-    """One fit or one evaluation to run."""
+    """One fit, evaluation or computation to run."""
 
-    kind: Literal["fit", "eval"]
-    spec: FitSpec | EvalSpec
+    kind: Literal["fit", "eval", "compute"]
+    spec: FitSpec | EvalSpec | ComputeSpec
 
     @property
     def key(self) -> str:
@@ -63,21 +63,25 @@ class Task:
         return self.spec.key
 
     @property
-    def fit(self) -> FitSpec:
-        """The fit the task is, or evaluates."""
-        return self.spec if isinstance(self.spec, FitSpec) else self.spec.fit
+    def method(self) -> str | None:
+        """The registry key of the method the task fits or evaluates; None for a computation."""
+        if isinstance(self.spec, ComputeSpec):
+            return None
+        return self.spec.method if isinstance(self.spec, FitSpec) else self.spec.fit.method
 
     @property
     def label(self) -> str:
         """A short human name, e.g. ``fit GAN2GAN gaussian:25 seed 0``."""
+        if isinstance(self.spec, ComputeSpec):
+            return f"compute {self.spec.label} seed {self.spec.seed}"
         noise = self.spec.noise or "noise-independent"
-        return f"{self.kind} {METHODS[self.fit.method].name} {noise} seed {self.spec.seed}"
+        return f"{self.kind} {METHODS[self.method].name} {noise} seed {self.spec.seed}"
 
     def needs(self) -> list[FitSpec]:
         """The fits that must be finished before this task starts."""
-        if isinstance(self.spec, EvalSpec):
-            return [self.spec.fit]
-        return [up for _, up in self.spec.upstream]
+        if isinstance(self.spec, FitSpec):
+            return [up for _, up in self.spec.upstream]
+        return list_fits(self.spec)
 
 
 @dataclass(frozen=True)
@@ -134,8 +138,9 @@ class RunnerConfig:
         )
 
 
-def plan_waves(specs: list[EvalSpec]) -> list[list[Task]]:
-    """The tasks of ``specs`` in waves: fits by depth (a fit after every fit it builds on), then evals.
+def plan_waves(cells: list[Cell]) -> list[list[Task]]:
+    """The tasks of ``cells`` in waves: fits by depth (a fit after every fit it builds on), then the
+    evaluations and computations.
 
     Fits shared by several evaluations (DnCNN-B across noise levels) appear once. In a wave, the fits
     that later fits build on come first (GAN2GAN before the rest, N2C(Eq.4) waiting on it): they head
@@ -149,20 +154,23 @@ def plan_waves(specs: list[EvalSpec]) -> list[list[Task]]:
             depth[fit.key] = (level, fit)
         return depth[fit.key][0]
 
-    for spec in specs:
-        visit(spec.fit)
+    for cell in cells:
+        for fit in list_fits(cell):
+            visit(fit)
     waves: list[list[Task]] = [[] for _ in range(1 + max((d for d, _ in depth.values()), default=-1))]
     built_on = {up.key for _, fit in depth.values() for _, up in fit.upstream}
     for level, fit in sorted(depth.values(), key=lambda item: item[1].key not in built_on):
         waves[level].append(Task("fit", fit))
-    evals = list({spec.key: Task("eval", spec) for spec in specs}.values())
-    return [*waves, evals]
+    last = {cell.key: Task("compute" if isinstance(cell, ComputeSpec) else "eval", cell) for cell in cells}
+    return [*waves, list(last.values())]
 
 
 def failure_path(cache_dir: Path, task: Task) -> Path:
     """Where a failed task's reason is recorded."""
     if task.kind == "fit":
         return cache_dir / "fits" / task.key / "failed.json"
+    if task.kind == "compute":
+        return cache_dir / "computed" / f"{task.key}.failed.json"
     return cache_dir / "evals" / f"{task.key}.failed.json"
 
 
@@ -195,6 +203,8 @@ def execute_task(runner: CellRunner, task: Task) -> Outcome:
     try:
         if task.kind == "fit":
             runner.fit(task.spec)
+        elif task.kind == "compute":
+            runner.compute(task.spec)
         else:
             runner.evaluate(task.spec)
     except Exception as error:  # a failed cell must not stop the others
@@ -248,7 +258,15 @@ def run_task(task: Task, config: RunnerConfig) -> Outcome:
 @cache
 def _worker_runner(config: RunnerConfig) -> CellRunner:
     """One runner per worker process and config, so a worker maps each shared dataset once."""
-    return config.make_runner(progress=config.progress, log=write_log_line)
+    return config.make_runner(
+        progress=config.progress, log=write_log_line if config.progress else log_failure
+    )
+
+
+def log_failure(message: str) -> None:
+    """The log of a worker under ``--quiet``: failures only."""
+    if message.startswith("[failed]"):
+        write_log_line(message)
 
 
 def write_log_line(message: str) -> None:
@@ -435,13 +453,13 @@ class CellStatus:
         """The tasks that failed or are missing."""
         return [o for o in self.outcomes.values() if o.status in ("failed", "missing")]
 
-    def count(self, status: str, kind: str = "eval") -> int:
-        """How many tasks of ``kind`` ended with ``status``."""
-        return sum(o.status == status and o.task.kind == kind for o in self.outcomes.values())
+    def count(self, status: str, kinds: tuple[str, ...] = ("eval", "compute")) -> int:
+        """How many tasks of ``kinds`` (by default the cells a report reads) ended with ``status``."""
+        return sum(o.status == status and o.task.kind in kinds for o in self.outcomes.values())
 
 
 def run_cells(
-    specs: list[EvalSpec],
+    specs: list[Cell],
     *,
     executor: Executor,
     cache_dir: Path,
@@ -479,7 +497,7 @@ def run_cells(
     return status
 
 
-def collect_cells(specs: list[EvalSpec], *, cache_dir: Path) -> CellStatus:
+def collect_cells(specs: list[Cell], *, cache_dir: Path) -> CellStatus:
     """The status of every task of ``specs`` from the cache alone, running nothing (``--collect``)."""
     status = CellStatus()
     for wave in plan_waves(specs):

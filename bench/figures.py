@@ -160,8 +160,9 @@ def plot_noise_std_histograms(path_stem: Path, *, fits: Sequence[tuple[str, dict
 
 
 def plot_theorem1(path_stem: Path, *, curves: pd.DataFrame, summary: pd.DataFrame) -> list[Path]:
-    """Theorem 1: closed-form MSE of Noisy N2N on Z against y = sigma_0^2 / sigma_X^2, Monte Carlo dots,
-    the line MSE = sigma_0^2 and each threshold y_0."""
+    """Theorem 1: closed-form MSE of Noisy N2N on Z against y = sigma_0^2 / sigma_X^2, Monte Carlo dots
+    (``curves`` averaged over seeds: error bars are the std over seeds), the line MSE = sigma_0^2 and each
+    threshold y_0 (``summary``, one row per ratio)."""
     cmap = plt.get_cmap("tab10")
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots()
@@ -176,12 +177,14 @@ def plot_theorem1(path_stem: Path, *, curves: pd.DataFrame, summary: pd.DataFram
                 lw=1.6,
                 label=rf"$\sigma_N^2/\sigma_X^2$ = {ratio:g}: closed form",
             )
-            ax.plot(
+            ax.errorbar(
                 part["y"],
                 part["mse_monte_carlo"],
+                yerr=part["mse_monte_carlo_std"].fillna(0.0),
                 ls="none",
                 marker="o",
                 ms=2.5,
+                capsize=1.5,
                 color=colour,
                 label=f"Monte Carlo ({row.samples_per_point:,} samples)",
             )
@@ -210,13 +213,13 @@ def plot_extraction_histograms(
     *,
     patches: Mapping[tuple[str, int], tuple[np.ndarray, np.ndarray]],
     sigmas: Sequence[int],
-    rng: np.random.Generator,
 ) -> list[Path]:
     """Figure 2: per noise level, the histogram of the extracted patches' std under each rule, and a
-    montage of 16 patches drawn at random (``rng``) among each rule's patches above its 90th percentile
-    of std (texture that leaked in shows there).
+    montage of the patches chosen to show (up to 16, among each rule's patches above its 90th
+    percentile of std: texture that leaked in shows there).
 
-    ``patches[(rule, sigma)]`` holds the mean-subtracted patches and their estimated std (0-255 units).
+    ``patches[(rule, sigma)]`` holds the mean-subtracted patches to show and the estimated std of every
+    extracted patch (0-255 units).
     """
     rules = list(dict.fromkeys(rule for rule, _ in patches))
     cmap = plt.get_cmap("tab10")
@@ -235,10 +238,8 @@ def plot_extraction_histograms(
                 )
                 panel = row[1 + i]
                 panel.axis("off")
-                if len(std):
-                    above = blocks[std >= np.quantile(std, 0.9)]
-                    above = above[rng.permutation(len(above))[:16]]
-                    grid = montage(above, grid_shape=(4, 4), padding_width=2, fill=limit)
+                if len(blocks):
+                    grid = montage(blocks[:16], grid_shape=(4, 4), padding_width=2, fill=limit)
                     panel.imshow(grid, cmap="gray", vmin=-limit, vmax=limit)
                 panel.set_title(f"{rule}, sigma {sigma}: std above p90", fontsize=8)
             row[0].axvline(sigma, color="k", ls="--", lw=1, label=f"true sigma {sigma}")
@@ -250,7 +251,8 @@ def plot_extraction_histograms(
 
 
 def plot_ablation_bars(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
-    """Grouped bars of PSNR: one group per noise, one bar per method or variant (Figures 5 and 6(a))."""
+    """Grouped bars of PSNR: one group per noise, one bar per method or variant (Figures 5 and 6(a));
+    ``frame`` averaged over seeds (:func:`bench.report.average_seeds`), error bars the std over seeds."""
     noises = list(dict.fromkeys(frame["noise"]))
     methods = list(dict.fromkeys(frame["method"]))
     width = 0.8 / len(methods)
@@ -258,11 +260,19 @@ def plot_ablation_bars(path_stem: Path, *, frame: pd.DataFrame, title: str) -> l
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(1.2 + 1.6 * len(noises) * max(1, len(methods) / 3), 3.6))
         for i, method in enumerate(methods):
-            values = [
-                frame[(frame["noise"] == n) & (frame["method"] == method)]["psnr"].mean() for n in noises
-            ]
+            parts = [frame[(frame["noise"] == n) & (frame["method"] == method)] for n in noises]
+            values = [part["psnr"].mean() for part in parts]
+            errors = [part["psnr_std"].mean() for part in parts]
             x = np.arange(len(noises)) + (i - (len(methods) - 1) / 2) * width
-            bars = ax.bar(x, values, width=width, color=cmap(i % 10), label=method)
+            bars = ax.bar(
+                x,
+                values,
+                width=width,
+                yerr=np.nan_to_num(errors),
+                capsize=2,
+                color=cmap(i % 10),
+                label=method,
+            )
             ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
         ax.set_xticks(np.arange(len(noises)), noises)
         ax.set_ylabel("PSNR (dB)")
@@ -274,7 +284,8 @@ def plot_ablation_bars(path_stem: Path, *, frame: pd.DataFrame, title: str) -> l
 
 
 def plot_init_curves(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
-    """Figure 6(b): PSNR of G2G_j against the iteration j, one panel per noise, one line per start."""
+    """Figure 6(b): PSNR of G2G_j against the iteration j, one panel per noise, one line per start;
+    ``frame`` averaged over seeds, error bars the std over seeds."""
     noises = list(dict.fromkeys(frame["noise"]))
     cmap = plt.get_cmap("tab10")
     with plt.rc_context(STYLE):
@@ -283,7 +294,16 @@ def plot_init_curves(path_stem: Path, *, frame: pd.DataFrame, title: str) -> lis
             part = frame[frame["noise"] == noise]
             for i, variant in enumerate(dict.fromkeys(part["method"])):
                 line = part[part["method"] == variant].sort_values("iteration")
-                ax.plot(line["iteration"], line["psnr"], marker="o", ms=3.5, color=cmap(i), label=variant)
+                ax.errorbar(
+                    line["iteration"],
+                    line["psnr"],
+                    yerr=line["psnr_std"].fillna(0.0),
+                    marker="o",
+                    ms=3.5,
+                    capsize=2,
+                    color=cmap(i),
+                    label=variant,
+                )
             ax.set_title(noise)
             ax.set_xlabel("G2G iteration j")
             ax.set_xticks(sorted(part["iteration"].unique()))
@@ -297,7 +317,8 @@ def plot_gan_convergence(path_stem: Path, *, frame: pd.DataFrame, title: str) ->
     """GAN2GAN's generative model along Algorithm 1, one row per noise, one line per variant: g_theta1's
     random-part std against the extracted noise's, its fixed-pattern std, and the W-estimate of f_w1.
 
-    ``frame`` has columns noise, variant, quantity, step, value and (for the random-part std) reference.
+    ``frame`` has columns noise, variant, quantity, step, value, value_std (the std over seeds, drawn as
+    a band) and (for the random-part std) reference.
     """
     panels = (
         ("g1_random_std", "random-part std of g_theta1 (0-255)"),
@@ -317,6 +338,15 @@ def plot_gan_convergence(path_stem: Path, *, frame: pd.DataFrame, title: str) ->
                 for i, variant in enumerate(variants):
                     line = part[part["variant"] == variant].sort_values("step")
                     ax.plot(line["step"], line["value"], color=cmap(i), lw=1.3, label=variant)
+                    spread = line["value_std"].fillna(0.0)
+                    ax.fill_between(
+                        line["step"],
+                        line["value"] - spread,
+                        line["value"] + spread,
+                        color=cmap(i),
+                        alpha=0.15,
+                        lw=0,
+                    )
                 if quantity == "g1_random_std" and len(part):
                     reference = float(part["reference"].iloc[0])
                     ax.axhline(reference, color="k", ls="--", lw=1, label="extracted noise")
@@ -331,18 +361,30 @@ def plot_gan_convergence(path_stem: Path, *, frame: pd.DataFrame, title: str) ->
 
 def plot_noisy_n2n(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
     """Figure 1: test PSNR of Noisy-N2N_j against sigma_0 (the initial estimates' PSNR under each tick),
-    with N2N as the horizontal upper bound."""
+    with N2N as the horizontal upper bound. ``frame`` is averaged over seeds
+    (:func:`bench.report.average_seeds`): error bars and the band around N2N are the std over seeds."""
     noisy = frame[frame["method"] != "N2N"]
     sigmas = sorted(noisy["sigma0"].unique())
     cmap = plt.get_cmap("tab10")
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots()
-        upper = frame.loc[frame["method"] == "N2N", "psnr"]
+        upper = frame[frame["method"] == "N2N"]
         if len(upper):
-            ax.axhline(float(upper.iloc[0]), color="k", ls="--", lw=1.2, label="N2N (upper bound)")
+            mean, std = float(upper["psnr"].iloc[0]), float(upper["psnr_std"].fillna(0.0).iloc[0])
+            ax.axhline(mean, color="k", ls="--", lw=1.2, label="N2N (upper bound)")
+            ax.axhspan(mean - std, mean + std, color="k", alpha=0.08, lw=0)
         for i, method in enumerate(sorted(noisy["method"].unique())):
             line = noisy[noisy["method"] == method].sort_values("sigma0")
-            ax.plot(line["sigma0"], line["psnr"], marker="o", ms=3.5, color=cmap(i + 1), label=method)
+            ax.errorbar(
+                line["sigma0"],
+                line["psnr"],
+                yerr=line["psnr_std"].fillna(0.0),
+                marker="o",
+                ms=3.5,
+                capsize=2,
+                color=cmap(i + 1),
+                label=method,
+            )
         initial = noisy.groupby("sigma0")["initial_psnr"].first()
         ax.set_xticks(sigmas, [f"{s:g}\n({initial[s]:.2f})" for s in sigmas])
         ax.set_xlabel(r"$\sigma_0$ of the initial estimates (their PSNR, dB)")
@@ -353,7 +395,8 @@ def plot_noisy_n2n(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[
 
 
 def plot_timing(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
-    """Median seconds per test image of every method, one bar colour per device, log scale."""
+    """Median seconds per test image of every method, one bar colour per device, log scale; ``frame``
+    averaged over seeds (:func:`bench.report.average_seeds`), error bars the std over seeds."""
     methods = list(dict.fromkeys(frame["method"]))
     devices = list(dict.fromkeys(frame["device"]))
     width = 0.8 / len(devices)
@@ -362,8 +405,9 @@ def plot_timing(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Pat
         for i, device in enumerate(devices):
             part = frame[frame["device"] == device].set_index("method")
             values = [part["seconds_per_image"].get(m, np.nan) for m in methods]
+            errors = [part["seconds_per_image_std"].get(m, np.nan) for m in methods]
             x = np.arange(len(methods)) + (i - (len(devices) - 1) / 2) * width
-            bars = ax.bar(x, values, width=width, label=device)
+            bars = ax.bar(x, values, width=width, yerr=np.nan_to_num(errors), capsize=2, label=device)
             ax.bar_label(bars, fmt="%.3g", fontsize=6, padding=1)
         ax.set_yscale("log")
         ax.set_xticks(np.arange(len(methods)), methods, rotation=30, ha="right")

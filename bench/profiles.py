@@ -214,7 +214,7 @@ PROFILES: dict[str, Profile] = {
                 "theorem1": {"points": 19, "samples": 300_000},
                 "fig1": {"sigma0": (15, 35), "iterations": 3},
                 "timing": {"images": 2, "repeats": 2},
-                # bench.perf: every measure once, small; ratios are reported, bounds not enforced
+                # bench.experiments.perf: every measure once, small; ratios are reported, bounds not enforced
                 "perf": {
                     "train_steps": 2,
                     "repeats": 1,
@@ -308,7 +308,7 @@ PROFILES: dict[str, Profile] = {
                 "theorem1": {"points": 99, "samples": 1_000_000},
                 "fig1": {"sigma0": (10, 20, 30, 40, 50), "iterations": 3},
                 "timing": {"images": 5, "repeats": 3},
-                # bench.perf: the cpu profile's DnCNN batch; GAN2GAN batches of bench.speed's prototype
+                # bench.experiments.perf: the cpu profile's DnCNN batch; GAN2GAN batches of the prototype
                 "perf": {
                     "train_steps": 10,
                     "repeats": 3,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib.metadata
 import os
 import platform
@@ -27,6 +28,36 @@ PACKAGES: tuple[str, ...] = (
     "pandas",
     "matplotlib",
 )
+
+
+#: The sources that can change a number (cache keys hash them): packages ``noise`` and ``methods`` and
+#: the modules of ``bench`` that load data, run cells and measure.
+CODE_FILES: tuple[str, ...] = (
+    "noise",
+    "methods",
+    "bench/data.py",
+    "bench/metrics.py",
+    "bench/cells.py",
+    "bench/realnoise.py",
+    "bench/shared_data.py",
+)
+#: Libraries whose versions cache keys hash.
+VERSIONED: tuple[str, ...] = ("numpy", "torch", "bm3d", "scikit-image")
+
+
+@cache
+def compute_code_digest() -> str:
+    """SHA-256 over the sources that can change a number, plus key library versions."""
+    h = hashlib.sha256()
+    for entry in CODE_FILES:
+        path = _ROOT / entry
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            h.update(file.relative_to(_ROOT).as_posix().encode())
+            h.update(file.read_bytes())
+    for package in VERSIONED:
+        h.update(f"{package}=={importlib.metadata.version(package)}".encode())
+    return h.hexdigest()
 
 
 def describe_versions() -> dict[str, str]:
@@ -86,8 +117,6 @@ def describe_cpu() -> str:
 
 def describe_provenance(*, prog: str, experiment: str) -> dict:
     """What every report's ``manifest.json`` starts with: the command, versions, git state, code digest."""
-    from bench.cells import compute_code_digest  # cells records provenance too
-
     git = describe_git()
     return {
         "command": " ".join([prog, *sys.argv[1:]]),

@@ -97,6 +97,47 @@ def summarise_results(results: pd.DataFrame) -> pd.DataFrame:
     return summary[list(SUMMARY_COLUMNS)]
 
 
+def average_seeds(frame: pd.DataFrame, *, by: Sequence[str], values: Sequence[str]) -> pd.DataFrame:
+    """Per group of ``by``, the mean over seeds of each of ``values``, its sample standard deviation
+    (ddof=1; ``<value>_std``, NaN with a single seed) and the number of distinct seeds (``seeds``); groups
+    in order of first appearance.
+    """
+    columns = [*by, *(c for v in values for c in (v, f"{v}_std")), "seeds"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    aggregations = {c: (v, f) for v in values for c, f in ((v, "mean"), (f"{v}_std", "std"))}
+    summary = frame.groupby(list(by), as_index=False, sort=False, dropna=False).agg(
+        **aggregations, seeds=("seed", "nunique")
+    )
+    return summary[columns]
+
+
+def format_mean_std(mean: float, std: float, *, digits: int = 2) -> str:
+    """``mean ± std`` to ``digits`` decimals; the mean alone when ``std`` is NaN (a single seed)."""
+    if isinstance(mean, float) and math.isnan(mean):
+        return "-"
+    if isinstance(std, float) and math.isnan(std):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def pivot_mean_std(
+    summary: pd.DataFrame, *, index: Sequence[str], columns: str, value: str, digits: int = 2
+) -> pd.DataFrame:
+    """A table of ``mean ± std`` strings from :func:`average_seeds`'s ``summary``: rows ``index``, one
+    column per value of ``columns`` (in order of first appearance)."""
+    cells = summary.assign(
+        _cell=[
+            format_mean_std(m, s, digits=digits)
+            for m, s in zip(summary[value], summary[f"{value}_std"], strict=True)
+        ]
+    )
+    table = cells.pivot(index=list(index), columns=columns, values="_cell")
+    table = table.reindex(columns=list(dict.fromkeys(summary[columns])))
+    table.columns.name = None
+    return table.fillna("-").reset_index()
+
+
 def write_summary_csv(path: Path, results: pd.DataFrame) -> None:
     """Write :func:`summarise_results` of the tidy ``results`` as CSV: one row per (noise, level, method)
     with the mean and sample std over seeds of PSNR and SSIM and the number of seeds."""

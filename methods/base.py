@@ -12,7 +12,8 @@ import warnings
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from types import MappingProxyType
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import joblib
 import numpy as np
@@ -167,10 +168,29 @@ def _freeze(image: np.ndarray) -> np.ndarray:
 
 @runtime_checkable
 class Denoiser(Protocol):
-    """A denoiser: fitted once on :class:`TrainingData`, then applied to single noisy images."""
+    """A denoiser: fitted once on :class:`TrainingData`, then applied to single noisy images.
+
+    Besides the four calls, a denoiser declares what it offers (:class:`Method` gives every member a
+    default, and every method and stage inherits it): ``batched`` (``denoise`` takes (N, H, W) stacks),
+    ``min_image_size`` (the smallest training image side it can learn from), ``pair_noise`` (the noise
+    of its noisy pairs when it is not the cell's), ``upstream`` (the methods it builds on), ``report``
+    (what its fit reported) and ``unavailable_reason()`` (why it cannot run here).
+    """
 
     name: str
     requires: Requirements
+    upstream: Mapping[str, tuple[str, Mapping[str, Any]]]
+    batched: bool
+    pair_noise: str | None
+    report: Mapping[str, Any]
+
+    @property
+    def min_image_size(self) -> int | None:
+        """The smallest training image side the method learns from; None: any."""
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why the method cannot run here, in one line, or None."""
 
     def fit(
         self, data: TrainingData, *, seed: int, progress: bool = True, checkpoint: Path | None = None
@@ -190,6 +210,30 @@ class Denoiser(Protocol):
     @classmethod
     def load(cls, path: Path, *, device: str = "cpu") -> Denoiser:
         """Rebuild a fitted denoiser from a file written by :meth:`save`."""
+
+
+class Method:
+    """The defaults of the optional members of :class:`Denoiser`; every method and stage inherits them."""
+
+    #: Fitted methods it builds on, by role: (registry key, hyper-parameter overrides). N2C(Eq.4):
+    #: ``{"generator": ("gan2gan", {})}``.
+    upstream: ClassVar[Mapping[str, tuple[str, Mapping[str, Any]]]] = MappingProxyType({})
+    #: Whether ``denoise`` takes (N, H, W) stacks of equal-size images in one call.
+    batched: ClassVar[bool] = False
+    #: The noise of its noisy pairs when it is not the cell's (N2N: blind Gaussian); None: the cell's.
+    pair_noise: ClassVar[str | None] = None
+    #: What the fit reported (GAN2GAN: extraction, diagnostics, stage times); empty before a fit.
+    report: Mapping[str, Any] = MappingProxyType({})
+
+    @property
+    def min_image_size(self) -> int | None:
+        """The smallest training image side the method learns from; None: any."""
+        return None
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        """Why the method cannot run here, in one line, or None (it can)."""
+        return None
 
 
 #: Pixels per forward pass when :func:`denoise_images` stacks equal-size images: 6 BSD68 images, about
@@ -235,7 +279,7 @@ def denoise_images(
     list of ndarray
         The denoised images, in the input order.
     """
-    if getattr(denoiser, "batched", False):
+    if denoiser.batched:
         stacks = plan_batches([image.shape for image in images], batch_pixels=batch_pixels)
     else:
         stacks = [[index] for index in range(len(images))]
@@ -273,7 +317,7 @@ def iterate_denoised(
     list of ndarray
         The denoised images of one group, in the group's order.
     """
-    if getattr(denoiser, "batched", False):
+    if denoiser.batched:
         for group in groups:
             yield [denoiser.denoise(group[0])] if len(group) == 1 else list(denoiser.denoise(np.stack(group)))
         return

@@ -20,7 +20,7 @@ from typing import ClassVar
 import bm3d as _bm3d
 import numpy as np
 
-from methods.base import Requirements, TrainingData
+from methods.base import Method, Requirements, TrainingData
 from noise import NoiseModel, parse_noise
 from noise.estimate import estimate_noise_std
 
@@ -29,7 +29,7 @@ if not hasattr(np, "trapz"):
     np.trapz = np.trapezoid
 
 
-class BM3D:
+class BM3D(Method):
     """BM3D told the true noise std (a white-noise level, also for correlated noise).
 
     Parameters

@@ -56,7 +56,7 @@ def list_blind_methods() -> list[str]:
         key
         for key, cls in METHODS.items()
         if not (cls.requires.clean or cls.requires.pairs or cls.requires.noise_model)
-        and not getattr(cls, "upstream", None)
+        and not cls.upstream
     ]
 
 
@@ -109,7 +109,7 @@ def _fit_locked(args: argparse.Namespace, *, key: str, out: Path, profile: Profi
     params = profile.params(key)
     device = pick_device(args.device)
     method = make_method(key, params=params, device=device)
-    min_size = getattr(method, "min_image_size", None)
+    min_size = method.min_image_size
     small = [f for f in files if min_size and min(f.image.shape) < min_size]
     if small:
         h, w = small[0].image.shape
@@ -143,7 +143,7 @@ def _fit_locked(args: argparse.Namespace, *, key: str, out: Path, profile: Profi
         },
         "profile": profile.name,
         "seed": args.seed,
-        "report": getattr(method, "report", {}),
+        "report": dict(method.report),
         "provenance": {
             "versions": describe_versions(),
             "git": describe_git(),

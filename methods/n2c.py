@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from methods.base import Requirements, TrainingData
+from methods.base import Method, Requirements, TrainingData
 from methods.nets import DnCNN
 from methods.training import (
     TrainConfig,
@@ -30,7 +30,7 @@ from noise import NoiseModel
 BatchSampler = Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]
 
 
-class NoiseToClean:
+class NoiseToClean(Method):
     """A residual DnCNN trained with clean targets and the true noise model (Eq. 1 with clean targets).
 
     Parameters

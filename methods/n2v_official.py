@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from methods.base import Requirements, TrainingData
+from methods.base import Method, Requirements, TrainingData
 from methods.n2v import Replacement
 
 #: The only versions that work together (spec peers B: n2v is not compatible with TensorFlow 2.16).
@@ -119,7 +119,7 @@ def install_official_environment(env_dir: Path, *, python: str = sys.executable)
     return env_python
 
 
-class Noise2VoidOfficial:
+class Noise2VoidOfficial(Method):
     """The ``n2v`` package's N2V model, trained and applied in its own environment.
 
     The defaults are the package's BSD68 reproducibility recipe (spec peers B); the masking options

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from methods.base import Requirements, TrainingData
+from methods.base import Method, Requirements, TrainingData
 from methods.gan2gan.gan import (
     GANConfig,
     GenerativeModel,
@@ -49,7 +49,7 @@ _REFRESH_BATCHES = 16
 _G1_REFRESH_BATCHES = 64
 
 
-class NetworkStage:
+class NetworkStage(Method):
     """One trained network of a multi-stage method, usable wherever a denoiser is evaluated."""
 
     batched: ClassVar[bool] = True
@@ -64,7 +64,7 @@ class NetworkStage:
         return apply_network(self.net, noisy, device=self.device)
 
 
-class GAN2GAN:
+class GAN2GAN(Method):
     """GAN2GAN (Cha et al., ICLR 2021): blind denoising learned from single noisy images only.
 
     Parameters

@@ -1,7 +1,7 @@
 """Micro benchmarks (pytest-benchmark): ``pytest -m benchmark``; excluded from the default run.
 
 Each comparison is a group of two timed functions (ours and the reference) for pytest-benchmark's
-table, and one test asserting the ratio of the two measured side by side (:mod:`bench.perf`), with
+table, and one test asserting the ratio of the two measured side by side (:mod:`bench.experiments.perf`), with
 sizes small enough for a laptop; ``python -m bench.run perf`` measures at the cpu profile's sizes.
 """
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.perf import (
+from bench.experiments.perf import (
     forward_bare,
     make_training_runs,
     measure_generator_iteration,

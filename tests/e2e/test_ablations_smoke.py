@@ -9,17 +9,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.ablation import (
-    CONVERGENCE_NOISES,
-    CONVERGENCE_VARIANTS,
-    FIG2_SIGMAS,
-    FIG5_NOISES,
-    GENERATOR_VARIANTS,
-    INIT_NOISES,
-    INIT_VARIANTS,
-    REPORT_FOLDERS,
-    main,
-)
+from bench.ablation import main
+from bench.experiments import ABLATIONS
+from bench.experiments.ablation_extraction import FIG2_SIGMAS, FIG5_NOISES
+from bench.experiments.ablation_generator import GENERATOR_VARIANTS
+from bench.experiments.ablation_init import INIT_NOISES, INIT_VARIANTS
+from bench.experiments.convergence import CONVERGENCE_NOISES, CONVERGENCE_VARIANTS
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +25,7 @@ def out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(out: Path, name: str) -> Path:
     with contextlib.redirect_stderr(io.StringIO()):
         assert main([name, "--profile", "smoke", "--out", str(out), "--quiet"]) == 0
-    return out / REPORT_FOLDERS.get(name, f"ablation-{name}") / "smoke"
+    return out / ABLATIONS[name].report_folder / "smoke"
 
 
 def test_extraction_rule_4_is_narrower_around_the_true_sigma(out):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.figure4 import FIG4_COLUMNS
+from bench.experiments.fig4 import FIG4_COLUMNS
 from bench.realnoise import CT_LEVELS, FMD_LEVELS, write_ct_fixture, write_fmd_fixture
 from bench.run import main
 from tests.conftest import find_report

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import bench.ablation
 import bench.run
+from bench.experiments import ABLATIONS
 from bench.profiles import get_profile
 from bench.run import main
 
@@ -53,23 +53,16 @@ def test_timing_times_every_method_on_every_device(out):
 
 def test_all_runs_every_experiment_with_the_same_options(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(bench.run, "main", lambda argv: calls.append(("run", argv)) or 0)
-    monkeypatch.setattr(bench.ablation, "main", lambda argv: calls.append(("ablation", argv)) or 0)
-    args = bench.run.build_parser().parse_args(
-        ["all", "--profile", "smoke", "--out", str(tmp_path), "--force"]
-    )
+    monkeypatch.setattr(bench.run, "run_experiment", lambda e, options: calls.append((e.name, options)) or 0)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        assert bench.run.run_all(args) == 0
-    names = [argv[0] for _, argv in calls]
-    assert names == ["table2", "table3", "n2v-check", "theorem1", "fig1", "timing", *bench.ablation.ABLATIONS]
-    for _, argv in calls:
-        assert argv[argv.index("--profile") + 1] == "smoke" and "--force" in argv
-        assert argv[argv.index("--out") + 1] == str(tmp_path)
+        assert main(["all", "--profile", "smoke", "--out", str(tmp_path), "--force"]) == 0
+    names = [name for name, _ in calls]
+    assert names == ["table2", "table3", "n2v-check", "theorem1", "fig1", "timing", *ABLATIONS]
+    for _, options in calls:
+        assert options.profile == "smoke" and options.force and options.out == tmp_path
 
 
 def test_all_reports_a_failed_experiment_in_its_status(monkeypatch, tmp_path):
-    monkeypatch.setattr(bench.run, "main", lambda argv: 2 if argv[0] == "fig1" else 0)
-    monkeypatch.setattr(bench.ablation, "main", lambda argv: 0)
-    args = bench.run.build_parser().parse_args(["all", "--profile", "smoke", "--out", str(tmp_path)])
+    monkeypatch.setattr(bench.run, "run_experiment", lambda e, options: 2 if e.name == "fig1" else 0)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        assert bench.run.run_all(args) != 0
+        assert main(["all", "--profile", "smoke", "--out", str(tmp_path)]) != 0

@@ -12,6 +12,7 @@ from submitit.core import submission
 from submitit.slurm.test_slurm import mocked_slurm
 
 import bench.cells as cells
+import bench.provenance as provenance
 from bench.cells import CellRunner, EvalSpec, invalidate_cells, is_cached, make_fit_spec
 from bench.executors import (
     LocalExecutor,
@@ -57,8 +58,8 @@ def test_plan_puts_upstream_fits_first_and_shares_fits():
     kinds = [[t.kind for t in wave] for wave in waves]
     assert kinds == [["fit"] * 3, ["fit"], ["eval"] * 3]
     # GAN2GAN heads the longest chain: it starts first although its cell comes last
-    assert [t.fit.method for t in waves[0]] == ["gan2gan", "bm3d", "bm3d"]
-    assert [t.fit.method for t in waves[1]] == ["n2c-eq4"]
+    assert [t.method for t in waves[0]] == ["gan2gan", "bm3d", "bm3d"]
+    assert [t.method for t in waves[1]] == ["n2c-eq4"]
     assert waves[1][0].needs() == [dict(n2c.fit.upstream)["generator"]]
 
 
@@ -146,25 +147,25 @@ def test_slurm_jobs_carry_the_requested_resources(tmp_path):
 
 def test_code_digest_changes_with_any_shared_helper(tmp_path, monkeypatch):
     root = tmp_path / "tree"
-    for entry in cells._CODE_FILES:
-        source = cells._ROOT / entry
+    for entry in provenance.CODE_FILES:
+        source = provenance._ROOT / entry
         target = root / entry
         if source.is_dir():
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, target)
-    monkeypatch.setattr(cells, "_ROOT", root)
-    cells.compute_code_digest.cache_clear()
+    monkeypatch.setattr(provenance, "_ROOT", root)
+    provenance.compute_code_digest.cache_clear()
     spec = eval_spec("n2n")
-    before = (cells.compute_code_digest(), spec.key, spec.fit.key)
+    before = (provenance.compute_code_digest(), spec.key, spec.fit.key)
     # a helper no method file names in its spec: the shared training loop
     helper = root / "methods" / "training.py"
     helper.write_text(helper.read_text() + "\n# a changed helper\n")
-    cells.compute_code_digest.cache_clear()
-    after = (cells.compute_code_digest(), spec.key, spec.fit.key)
+    provenance.compute_code_digest.cache_clear()
+    after = (provenance.compute_code_digest(), spec.key, spec.fit.key)
     monkeypatch.undo()
-    cells.compute_code_digest.cache_clear()
+    provenance.compute_code_digest.cache_clear()
     assert all(a != b for a, b in zip(before, after, strict=True))
 
 
@@ -208,16 +209,19 @@ def test_runner_refuses_no_threads(tmp_path, threads):
         (["--jobs", "1", "--executor", "submitit-local"], False, "submitit-local"),
     ],
 )
-def test_auto_executor_fills_the_cores_on_cpu(monkeypatch, options, cuda, expected):
+def test_auto_executor_fills_the_cores_on_cpu(monkeypatch, tmp_path, options, cuda, expected):
     import torch
 
-    from bench.run import build_parser, make_runner_config, resolve_executor
+    from bench.experiments.driver import make_runner_config, resolve_executor
+    from bench.options import parse_options
+    from bench.run import build_parser
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
-    args = build_parser().parse_args(["table2", *options])
-    assert resolve_executor(args) == expected
+    args = build_parser().parse_args(["table2", "--out", str(tmp_path), *options])
+    run = parse_options(args, command="table2")
+    assert resolve_executor(run) == expected
     # cells in this process spread BM3D's test images; worker processes already fill the cores
-    assert make_runner_config(args).image_jobs == (2 if expected == "local" and "2" in options else 1)
+    assert make_runner_config(run).image_jobs == (2 if expected == "local" and "2" in options else 1)
 
 
 def read_resident_bytes() -> int:

@@ -1,0 +1,191 @@
+"""The paper's tables (2 and 3) and the N2V check: every method of the table at every noise and seed, one
+evaluation cell each, reported beside the published numbers (:mod:`bench.tables` holds each table as data).
+Table 1 (what each method needs) is generated from the registry."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.cells import Cell, EvalSpec
+from bench.experiments.base import Context, Experiment, Results, RunRecord, find_unavailable
+from bench.experiments.driver import format_resources, format_unfinished
+from bench.figures import plot_noise_std_histograms, plot_psnr_against_level
+from bench.report import (
+    RESULT_COLUMNS,
+    describe_test_set,
+    format_gan2gan_fits,
+    format_noise_levels,
+    write_latex,
+    write_markdown,
+    write_summary_csv,
+)
+from bench.tables import TableSpec
+from methods.registry import METHODS
+from noise import parse_noise
+
+
+class Table(Experiment):
+    """A table of the paper: its methods (columns) at its noises (rows), for every seed."""
+
+    takes = frozenset({"methods", "noise", "correlated"})
+
+    def __init__(self, spec: TableSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.title = spec.title
+
+    def methods(self, ctx: Context) -> list[str]:
+        """The run's methods: ``--methods`` or the table's."""
+        return list(ctx.options.methods or self.spec.methods)
+
+    def noises(self, ctx: Context) -> list[str]:
+        """The run's noises: ``--noise`` or the table's, correlated noise as ``--correlated`` asks."""
+        return choose_correlated(list(ctx.options.noises or self.spec.noises), ctx.options.correlated)
+
+    def unavailable(self, ctx: Context) -> dict[str, str]:
+        return find_unavailable(self.methods(ctx))
+
+    def plan(self, ctx: Context) -> list[Cell]:
+        unavailable = self.unavailable(ctx)
+        return [
+            ctx.eval_spec(method, noise=noise, seed=seed)
+            for noise in self.noises(ctx)
+            for method in self.methods(ctx)
+            if method not in unavailable
+            for seed in ctx.seeds
+        ]
+
+    def tabulate(self, ctx: Context, results: Results) -> pd.DataFrame:
+        rows = []
+        for cell in self.plan(ctx):
+            result = results.evaluation(cell)
+            if result is None:
+                continue
+            noise = parse_noise(cell.noise)
+            keys = {
+                "table": self.name,
+                "profile": ctx.profile.name,
+                "noise": noise.family,
+                "level": noise.level,
+            }
+            rows += [{**keys, **row} for row in result.stage_rows(device=ctx.runner.device)]
+        return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+
+    def write(self, ctx: Context, frame: pd.DataFrame, out_dir: Path, *, run: RunRecord) -> list[str]:
+        """CSV (per seed and summary), Markdown, LaTeX, figures; the paper's numbers beside ours when the
+        test set is the paper's."""
+        table, profile = self.spec, ctx.profile
+        methods = self.methods(ctx)
+        test_set = describe_test_set(ctx.test_data, limit=profile.test_limit, crop=profile.test_crop)
+        stem = out_dir / table.name
+        frame.to_csv(stem.with_suffix(".csv"), index=False)
+        write_summary_csv(out_dir / f"{table.name}_summary.csv", frame)
+        names = list(dict.fromkeys([*frame["method"], *(METHODS[key].name for key in run.unavailable)]))
+        header = (
+            f"Profile `{profile.name}` ({profile.description}); test set `{ctx.test_data}`, seeds "
+            f"{', '.join(map(str, ctx.seeds))}, device `{ctx.runner.device}`, {ctx.runner.threads} torch "
+            "thread(s) per cell. "
+            + ("Each cell: ours / paper / ours - paper." if test_set is None else "Each cell: ours.")
+        )
+        cells = [cell for cell in self.plan(ctx) if isinstance(cell, EvalSpec)]
+        fits = [
+            (cell.noise, result.fit_report)
+            for cell in cells
+            if (result := run.results.evaluation(cell)) is not None and "extraction" in result.fit_report
+        ]
+        write_markdown(
+            stem.with_suffix(".md"),
+            table=table,
+            results=frame,
+            methods=names,
+            header=header,
+            test_set=test_set,
+            notes=[
+                *format_unfinished(run.status),
+                *format_noise_levels(self.noises(ctx)),
+                *format_shown_params(table, profile.params, methods, profile=profile.name),
+                *(f"- {METHODS[key].name} was not run: {reason}" for key, reason in run.unavailable.items()),
+                *format_gan2gan_fits(fits),
+                *format_resources(dict(run.resources)),
+            ],
+        )
+        written = [f"{table.name}.csv", f"{table.name}_summary.csv", f"{table.name}.md"]
+        if fits:
+            written += [p.name for p in plot_noise_std_histograms(out_dir / "gan2gan_noise_std", fits=fits)]
+        write_latex(stem.with_suffix(".tex"), table=table, results=frame, methods=names, test_set=test_set)
+        written.append(f"{table.name}.tex")
+        title = f"{table.title.split(':')[0]} ({profile.name} profile, on {(test_set or 'BSD68')})"
+        written += [
+            p.name
+            for p in plot_psnr_against_level(
+                stem,
+                table=table,
+                results=frame,
+                methods=names,
+                title=title.replace("`", ""),
+                with_paper=test_set is None,
+            )
+        ]
+        return written
+
+    def describe_profile(self, ctx: Context) -> dict[str, Any]:
+        return {"name": ctx.profile.name}
+
+    def subset_methods(self, ctx: Context) -> Sequence[str]:
+        methods = self.methods(ctx)
+        return methods if set(methods) != set(self.spec.methods) else ()
+
+    def subset_noises(self, ctx: Context) -> Sequence[str]:
+        noises = self.noises(ctx)
+        defaults = choose_correlated(list(self.spec.noises), ctx.options.correlated)
+        return noises if set(noises) != set(defaults) else ()
+
+
+def choose_correlated(noises: list[str], correlated: str) -> list[str]:
+    """``noises`` with correlated noise as ``--correlated`` asks (the authors' code's or the paper's)."""
+    if correlated != "paper":
+        return noises
+    return [n.replace("correlated:", "correlated-paper:") for n in noises]
+
+
+def format_shown_params(table: TableSpec, params_of, methods: list[str], *, profile: str) -> list[str]:
+    """Markdown lines: the table's ``shown_params`` of every method under the profile, side by side.
+
+    A value the profile leaves out is the method's default, read from its signature.
+    """
+    if not table.shown_params:
+        return []
+    columns = {}
+    for key in methods:
+        defaults = {
+            name: parameter.default for name, parameter in inspect.signature(METHODS[key]).parameters.items()
+        }
+        params = {**defaults, **params_of(key)}
+        columns[METHODS[key].name] = [params.get(name, "-") for name in table.shown_params]
+    frame = pd.DataFrame(columns, index=pd.Index(table.shown_params, name="hyper-parameter"))
+    return [f"## Hyper-parameters (profile `{profile}`)", "", frame.to_markdown(), ""]
+
+
+def format_table1() -> str:
+    """The paper's Table 1 (what each method needs), generated from the registered methods."""
+    rows = []
+    for key, cls in METHODS.items():
+        req = cls.requires
+        rows.append(
+            {
+                "method": cls.name,
+                "key": key,
+                "clean image": req.clean,
+                "noisy pairs": req.pairs,
+                "noise model": req.noise_model,
+            }
+        )
+    frame = pd.DataFrame(rows).set_index("method")
+    for column in ("clean image", "noisy pairs", "noise model"):
+        frame[column] = frame[column].map({True: "yes", False: "no"})
+    return "Table 1: what each method needs besides single noisy images\n\n" + frame.to_markdown()
