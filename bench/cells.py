@@ -15,7 +15,7 @@ Layout of the cache folder::
     evals/<key>.partial.jsonl   one line per image already evaluated by an interrupted run
     evals/<key>.lock      held while a process evaluates the cell
     datasets/             the datasets the command's process decoded, mapped by its workers
-                          (:mod:`bench.shared_data`)
+                          (:mod:`bench.datasets.shared`)
 
 ``fit.json`` and ``evals/<key>.json`` also record their provenance (versions, git revision, code digest,
 device, torch threads, host, start and end), which ``python -m bench.cache show KEY`` prints. Every record
@@ -26,7 +26,7 @@ Two processes running the same cell against one cache (two table runs, or worker
 cannot corrupt it: the second waits on the cell's lock, then reads the first's result.
 
 A key hashes the spec, the code that can change a number (packages ``noise`` and ``methods`` and the
-modules ``bench.data``, ``bench.metrics`` and this one) and the versions of numpy, torch, bm3d and
+modules ``bench.datasets.catalog``, ``bench.metrics`` and this one) and the versions of numpy, torch, bm3d and
 scikit-image. Editing a report or the command line keeps every cached result.
 """
 
@@ -50,11 +50,12 @@ import numpy as np
 import torch
 from filelock import FileLock
 
-from bench.data import DataError, Dataset, load_dataset
+from bench.datasets.base import Dataset
+from bench.datasets.catalog import load_dataset
+from bench.datasets.realnoise import check_real_noise_method, is_real_noise
+from bench.datasets.shared import map_dataset, share_dataset
 from bench.metrics import compute_psnr, compute_ssim
-from bench.provenance import compute_code_digest, describe_device, describe_git, describe_versions, now_utc
-from bench.realnoise import check_real_noise_method, is_real_noise
-from bench.shared_data import map_dataset, share_dataset
+from bench.provenance import compute_code_digest
 from methods.base import (
     Denoiser,
     Requirements,
@@ -63,13 +64,16 @@ from methods.base import (
     iterate_denoised,
     plan_batches,
 )
+from methods.images import DataError
+from methods.provenance import describe_device, describe_git, describe_versions, now_utc
 from methods.registry import METHODS, load_method, make_method
 from methods.training import resolve_device
 from noise import parse_noise
 
 #: Seconds between two progress lines of an evaluation when stderr is not a terminal (no bar there).
 PROGRESS_SECONDS = 30.0
-#: A loaded dataset of a runner: its name, ``limit`` and ``min_size`` (:func:`bench.data.load_dataset`).
+#: A loaded dataset of a runner: its name, ``limit`` and ``min_size``
+#: (:func:`bench.datasets.catalog.load_dataset`).
 DatasetKey = tuple[str, int | None, int | None]
 
 
@@ -279,7 +283,7 @@ class CellRunner:
     cache_dir : Path
         Shared cache folder (``<out>/.cache`` by default).
     data_root : Path or None
-        Data root for :func:`bench.data.load_dataset`.
+        Data root for :func:`bench.datasets.catalog.load_dataset`.
     device : str
         'auto', 'cpu' or 'cuda' ('auto' is resolved here, in the process that runs the cells).
     threads : int
@@ -290,7 +294,7 @@ class CellRunner:
         at a time (BM3D); its results do not depend on it. Torch methods get stacks of equal-size images.
     shared_datasets : dict
         Datasets the command's process decoded, by ``(name, limit, min_size)``: the file of each
-        (:func:`bench.shared_data.share_dataset`), mapped here instead of decoded again.
+        (:func:`bench.datasets.shared.share_dataset`), mapped here instead of decoded again.
     force : bool
         Recompute every cell this runner meets (its cached result is deleted the first time).
     force_methods : frozenset of str
@@ -338,7 +342,7 @@ class CellRunner:
 
     def share_datasets(self) -> dict[DatasetKey, Path]:
         """Write every dataset loaded so far to ``<cache>/datasets`` for worker processes to map
-        (:mod:`bench.shared_data`), so a run decodes each dataset once. Real-noise datasets, which
+        (:mod:`bench.datasets.shared`), so a run decodes each dataset once. Real-noise datasets, which
         carry a noisy side, are left to each process to decode."""
         return {
             key: share_dataset(dataset, self.cache_dir / "datasets")
@@ -348,7 +352,8 @@ class CellRunner:
 
     def check_data(self, cells: list[Cell]) -> None:
         """Load every dataset the fits and evaluations of ``cells`` need, so bad data stops a run before
-        any work with one clear :class:`~bench.data.DataError` (and workers are not the first to find it)."""
+        any work with one clear :class:`~methods.images.DataError` (and workers are not the first to find
+        it)."""
         fits = {fit.key: fit for cell in cells for root in list_fits(cell) for fit in walk_fits(root)}
         for fit in fits.values():
             if _learns_from_images(METHODS[fit.method].requires):

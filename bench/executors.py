@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from bench.cells import Cell, CellRunner, ComputeSpec, DatasetKey, EvalSpec, FitSpec, is_cached, list_fits
-from bench.provenance import now_utc
+from methods.provenance import now_utc
 from methods.registry import METHODS
 from methods.workers import delay_in_worker
 

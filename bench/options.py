@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.data import DataError
 from bench.executors import EXECUTORS, SlurmOptions
-from bench.profiles import PROFILES, UnknownProfileError
+from bench.profiles import PROFILES, ProfileError
 from bench.tables import UnknownTableError
+from methods.images import DataError
 from methods.registry import UnknownMethodError, find_method
 from noise import NoiseSpecError, parse_noise
 
@@ -32,7 +32,7 @@ USER_ERRORS = (
     DataError,
     NoiseSpecError,
     UnknownMethodError,
-    UnknownProfileError,
+    ProfileError,
     UnknownTableError,
 )
 

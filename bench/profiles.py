@@ -1,4 +1,5 @@
-"""Hyper-parameters of every method under each profile, in one place, with where each choice comes from.
+"""The profiles: each the datasets, the method budgets (:mod:`methods.presets`) and the sizes of every
+experiment, as typed configuration checked when a command starts (:func:`check_profile`).
 
 - ``smoke``: the whole table in a few minutes on 2 CPU cores: tiny networks, few steps, bundled
   scikit-image images (no download). For tests and CI; its numbers mean nothing.
@@ -6,107 +7,141 @@
   of Table 2 takes about half an hour on 2 CPU cores (DnCNN-17 trains at about 47k pixels/s there).
   Expect numbers below the paper's; orderings and trends are what it can show.
 - ``paper``: the published hyper-parameters (a GPU job: hours). Where the paper and the authors' code
-  disagree the code wins (spec/official-code.md section 8); ``SOURCES`` says which is which.
+  disagree the code wins (spec/official-code.md section 8); :data:`methods.presets.SOURCES` says which is
+  which.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
+from methods.presets import PRESETS, check_params, check_presets
+from methods.registry import METHODS
 
-class UnknownProfileError(ValueError):
+
+class ProfileError(ValueError):
+    """A profile that cannot be used: an unknown name, or a setting that does not fit."""
+
+
+class UnknownProfileError(ProfileError):
     """A profile name that is not defined."""
 
 
 @dataclass(frozen=True)
+class Sizes:
+    """The sizes of one experiment; every field a positive number unless its type allows None."""
+
+    def __post_init__(self) -> None:
+        for item in fields(self):
+            value = getattr(self, item.name)
+            values = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(v, int | float) and not isinstance(v, bool) and v <= 0 for v in values):
+                raise ValueError(f"{type(self).__name__}.{item.name} must be positive, got {value!r}")
+
+    def describe(self) -> dict[str, Any]:
+        """The sizes as plain data (for manifests and cache keys)."""
+        return {item.name: _to_plain(getattr(self, item.name)) for item in fields(self)}
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _to_plain(item) for key, item in value.items()}
+    return list(value) if isinstance(value, tuple) else value
+
+
+@dataclass(frozen=True)
+class Theorem1Sizes(Sizes):
+    """Theorem 1's Monte Carlo check: grid points of y in (0, 1) and samples per point."""
+
+    points: int
+    samples: int
+
+
+@dataclass(frozen=True)
+class Figure1Sizes(Sizes):
+    """Figure 1: the extra noise levels sigma_0 of the initial estimates and the Noisy-N2N iterations."""
+
+    sigma0: tuple[float, ...]
+    iterations: int
+
+
+@dataclass(frozen=True)
+class TimingSizes(Sizes):
+    """Inference timing: test images timed and repeats per image."""
+
+    images: int
+    repeats: int
+
+
+@dataclass(frozen=True)
+class PerfSizes(Sizes):
+    """The performance suite's sizes, and whether its bounds decide the exit status (``enforce``)."""
+
+    train_steps: int
+    repeats: int
+    bm3d_images: int
+    gan_batch: int
+    pair_batch: int
+    pair_patch: int
+    enforce: bool
+
+
+@dataclass(frozen=True)
+class Figure4Sizes(Sizes):
+    """Figure 4 (real noise): training and test images per level (None: all), the test crop, and
+    GAN2GAN's extraction on each dataset (overrides of its hyper-parameters)."""
+
+    train_limit: int | None
+    test_limit: int | None
+    test_crop: int | None
+    gan2gan: Mapping[str, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
 class Profile:
-    """Datasets and per-method hyper-parameters of one profile.
+    """Datasets, per-method hyper-parameters and experiment sizes of one profile.
 
     Parameters
     ----------
     name : str
         'smoke', 'cpu' or 'paper'.
     train_data, test_data : str
-        Dataset names for :func:`bench.data.load_dataset`.
+        Dataset names for :func:`bench.datasets.catalog.load_dataset`.
+    methods : mapping
+        Method key -> keyword arguments of the method's constructor (:data:`methods.presets.PRESETS`).
+    theorem1, fig1, timing, perf, fig4 : Sizes
+        The sizes of those experiments.
     train_limit, test_limit : int or None
         Keep only the first N images (None: all).
     test_crop : int or None
         Centre-crop test images to this square size (None: whole images).
-    methods : mapping
-        Method key -> keyword arguments of the method's constructor.
-    experiments : mapping
-        Experiment name -> its sizes (e.g. ``theorem1``: grid points and Monte Carlo samples).
     """
 
     name: str
     train_data: str
     test_data: str
     methods: Mapping[str, Mapping[str, Any]]
+    theorem1: Theorem1Sizes
+    fig1: Figure1Sizes
+    timing: TimingSizes
+    perf: PerfSizes
+    fig4: Figure4Sizes
     train_limit: int | None = None
     test_limit: int | None = None
     test_crop: int | None = None
-    experiments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     description: str = field(default="", compare=False)
 
     def params(self, method: str) -> dict[str, Any]:
         """Constructor keyword arguments of ``method`` under this profile."""
         return dict(self.methods.get(method, {}))
 
-
-#: Blind-spot masking of N2V, shared by ``n2v`` and ``n2v-official`` so ``n2v-check`` compares like
-#: with like: the n2v package's BSD68 recipe, and its defaults for short runs (see SOURCES).
-_BSD68_N2V_MASKING: dict[str, Any] = {"percent": 0.198, "radius": 2, "replacement": "uniform_withCP"}
-_SHORT_N2V_MASKING: dict[str, Any] = {"percent": 1.5, "radius": 5, "replacement": "uniform_withCP"}
-
-#: Rule (4) on BSD400 (180x180 images; window, stride and lambda are not published, spec 4.7): 64x64
-#: windows (what g_theta1 generates and the critics see), stride 4, and lambda = the 10,000th smallest
-#: Eq.-(4) statistic, i.e. the 10,000 smoothest windows. The paper's N is 20,000, but at sigma 15 the
-#: 20,000 smoothest windows already include texture (median std 16.9 instead of 15.8).
-_BSD_EXTRACTION: dict[str, Any] = {
-    "extraction": "wavelet",
-    "window": 64,
-    "stride": 4,
-    "lam": None,
-    "count": 10_000,
-}
-
-#: GAN2GAN's generative model in the short profiles (smoke, cpu), chosen from issue 20's measurements
-#: (listed in ``methods/gan2gan/__init__.py``; ``python -m bench.ablation convergence`` reruns the
-#: comparison). The authors' critics have BatchNorm and see the
-#: real and the fake batch in separate passes, so they barely see the noise level; their g_theta1 starts
-#: with a fixed checkerboard pattern and a weak border that a short run never removes. Here: critics
-#: without BatchNorm kept 1-Lipschitz by a gradient penalty (WGAN-GP; Adam 4e-4, betas (0.5, 0.9)),
-#: 32 features wide (the 128 of the authors cost 2x the whole iteration on CPU), a standardised
-#: g_theta1 (zero-mean, stationary, its std one gain started at the extracted patches' std), the
-#: g_theta1 whose noise best matches the extracted patches (clean-free), and G2G pairs from whole-image
-#: estimates with noise crops off g_theta1's border. n_critic and the learning rates are the authors'.
-_SHORT_GAN: dict[str, Any] = {
-    "critic_norm": "none",
-    "lipschitz": "penalty",
-    "critic_optimizer": "adam",
-    "critic_betas": (0.5, 0.9),
-    "lr_critic": 4e-4,
-    "critic_features": 32,
-    "generator_output": "standardised",
-    "gan_selection": "noise-match",
-    "g2g_estimate": "images",
-    "g2g_noise_offset": "interior",
-}
-
-#: The G2G training recipe of the official code (spec 3.2), used by every 17-layer N2C of the paper profile.
-_PAPER_N2C: dict[str, Any] = {
-    "depth": 17,
-    "features": 64,
-    "steps": 4800,
-    "batch_size": 128,
-    "patch_size": 64,
-    "lr": 1e-3,
-    "milestones": (1600, 3200),
-    "gamma": 0.5,
-}
+    def sizes(self, experiment: str) -> Sizes | None:
+        """The sizes of ``experiment``; None for one that has none."""
+        by_name = {"theorem1": self.theorem1, "fig1": self.fig1, "timing": self.timing, "perf": self.perf}
+        return {**by_name, "fig4": self.fig4}.get(experiment)
 
 
 #: Figure 4 (real noise): GAN2GAN's extraction on FMD wide field and CT replaces the BSD one. The authors
@@ -121,84 +156,8 @@ _CPU_REAL_EXTRACTION: dict[str, dict[str, Any]] = {
 }
 
 
-#: DnCNN-B's schedule in each profile; N2N (paper 5.1: the same 20-layer DnCNN) trains with it too.
-_SMOKE_DNCNN_B: dict[str, Any] = {
-    "depth": 5,
-    "features": 16,
-    "steps": 150,
-    "batch_size": 16,
-    "patch_size": 32,
-    "lr": 2e-3,
-    "milestones": (120,),
-    "gamma": 0.1,
-}
-_CPU_DNCNN_B: dict[str, Any] = {
-    "depth": 20,
-    "features": 64,
-    "steps": 800,
-    "batch_size": 32,
-    "patch_size": 40,
-    "lr": 1e-3,
-    "milestones": (550, 720),
-    "gamma": 0.2,
-}
-_PAPER_DNCNN_B: dict[str, Any] = {
-    "depth": 20,
-    "features": 64,
-    "steps": 150_000,
-    "batch_size": 128,
-    "patch_size": 50,
-    "lr": 1e-3,
-    "milestones": (90_000,),
-    "gamma": 0.1,
-}
-
-#: Noisy N2N (Figure 1), per iteration: the G2G recipe of each profile (it is G2G with the true noise).
-_SMOKE_NOISY_N2N: dict[str, Any] = {
-    "depth": 5,
-    "features": 16,
-    "steps": 40,
-    "batch_size": 8,
-    "patch_size": 32,
-    "lr": 2e-3,
-    "milestones": (),
-}
-_CPU_NOISY_N2N: dict[str, Any] = {
-    "depth": 17,
-    "features": 64,
-    "steps": 200,
-    "batch_size": 32,
-    "patch_size": 40,
-    "lr": 1e-3,
-    "milestones": (150,),
-    "gamma": 0.3,
-}
-
-#: N2C(Eq.4) and N2C(Eq.3) in the short profiles (the paper profile uses _PAPER_N2C).
-_SMOKE_N2C_EQ: dict[str, Any] = {
-    "depth": 5,
-    "features": 16,
-    "steps": 60,
-    "batch_size": 16,
-    "patch_size": 32,
-    "lr": 2e-3,
-    "milestones": (50,),
-    "gamma": 0.1,
-}
-_CPU_N2C_EQ: dict[str, Any] = {
-    "depth": 17,
-    "features": 64,
-    "steps": 300,
-    "batch_size": 32,
-    "patch_size": 40,
-    "lr": 1e-3,
-    "milestones": (200,),
-    "gamma": 0.3,
-}
-
-
-def _frozen(methods: dict[str, dict[str, Any]]) -> Mapping[str, Mapping[str, Any]]:
-    return MappingProxyType({k: MappingProxyType(v) for k, v in methods.items()})
+def _frozen(mapping: dict[str, dict[str, Any]]) -> Mapping[str, Mapping[str, Any]]:
+    return MappingProxyType({k: MappingProxyType(v) for k, v in mapping.items()})
 
 
 PROFILES: dict[str, Profile] = {
@@ -209,300 +168,95 @@ PROFILES: dict[str, Profile] = {
         test_data="skimage-test",
         test_limit=4,
         test_crop=128,
-        experiments=_frozen(
-            {
-                "theorem1": {"points": 19, "samples": 300_000},
-                "fig1": {"sigma0": (15, 35), "iterations": 3},
-                "timing": {"images": 2, "repeats": 2},
-                # bench.experiments.perf: every measure once, small; ratios are reported, bounds not enforced
-                "perf": {
-                    "train_steps": 2,
-                    "repeats": 1,
-                    "bm3d_images": 4,
-                    "gan_batch": 2,
-                    "pair_batch": 4,
-                    "pair_patch": 32,
-                    "enforce": False,
-                },
-                # real noise: every image of the data root (write_fmd_fixture's small set is the
-                # intended input); GAN2GAN keeps the smoothest quarter of the 64x64 windows at stride 8
-                "fig4": {
-                    "train_limit": None,
-                    "test_limit": None,
-                    "test_crop": None,
-                    "gan2gan": {"fmd": {"stride": 8, "count": 64}, "ct": {"stride": 8, "count": 64}},
-                },
-            }
+        theorem1=Theorem1Sizes(points=19, samples=300_000),
+        fig1=Figure1Sizes(sigma0=(15, 35), iterations=3),
+        timing=TimingSizes(images=2, repeats=2),
+        # every measure once, small; ratios are reported, bounds not enforced
+        perf=PerfSizes(
+            train_steps=2, repeats=1, bm3d_images=4, gan_batch=2, pair_batch=4, pair_patch=32, enforce=False
         ),
-        methods=_frozen(
-            {
-                "bm3d": {"profile": "np"},
-                "bm3d-psd": {"profile": "np"},
-                "bm3d-blind": {"profile": "np"},
-                "dncnn-b": _SMOKE_DNCNN_B,
-                "n2c-oracle": {
-                    "depth": 5,
-                    "features": 16,
-                    "steps": 100,
-                    "batch_size": 16,
-                    "patch_size": 32,
-                    "lr": 2e-3,
-                    "milestones": (80,),
-                    "gamma": 0.1,
-                },
-                "n2n": _SMOKE_DNCNN_B,
-                "n2v": {
-                    "depth": 5,
-                    "features": 16,
-                    "steps": 150,
-                    "batch_size": 16,
-                    "patch_size": 32,
-                    "lr": 2e-3,
-                    "milestones": (120,),
-                    "gamma": 0.1,
-                    **_SHORT_N2V_MASKING,
-                },
-                "n2v-official": {
-                    **_SHORT_N2V_MASKING,
-                    "steps": 150,
-                    "epochs": 3,
-                    "batch_size": 16,
-                    "patch_size": 32,
-                    "features": 16,
-                    "residual": False,
-                },
-                "gan2gan": {
-                    **_BSD_EXTRACTION,
-                    **_SHORT_GAN,
-                    "stride": 16,
-                    "count": 500,
-                    "gan_steps": 12,
-                    "gan_batch_size": 4,
-                    "n_critic": 1,
-                    "gan_monitor_every": 4,
-                    "features": 8,
-                    "g2_depth": 3,
-                    "g3_depth": 3,
-                    "critic_features": 8,
-                    "denoiser_depth": 5,
-                    "iterations": 3,
-                    "g2g_steps": 40,
-                    "g2g_batch_size": 8,
-                    "g2g_patch_size": 32,
-                    "g2g_lr": 2e-3,
-                    "g2g_milestones": (),
-                },
-                "noisy-n2n": _SMOKE_NOISY_N2N,
-                "n2c-eq4": _SMOKE_N2C_EQ,
-                "n2c-gcbd": _SMOKE_N2C_EQ,
-            }
+        # real noise: every image of the data root (the demo's small set is the intended input); GAN2GAN
+        # keeps the smoothest quarter of the 64x64 windows at stride 8
+        fig4=Figure4Sizes(
+            train_limit=None,
+            test_limit=None,
+            test_crop=None,
+            gan2gan=_frozen({"fmd": {"stride": 8, "count": 64}, "ct": {"stride": 8, "count": 64}}),
         ),
+        methods=PRESETS["smoke"],
     ),
     "cpu": Profile(
         name="cpu",
         description="paper architectures, reduced training (~30 min per noise level on 2 cores), full BSD68",
         train_data="bsd400",
         test_data="bsd68",
-        experiments=_frozen(
-            {
-                "theorem1": {"points": 99, "samples": 1_000_000},
-                "fig1": {"sigma0": (10, 20, 30, 40, 50), "iterations": 3},
-                "timing": {"images": 5, "repeats": 3},
-                # bench.experiments.perf: the cpu profile's DnCNN batch; GAN2GAN batches of the prototype
-                "perf": {
-                    "train_steps": 10,
-                    "repeats": 3,
-                    "bm3d_images": 16,
-                    "gan_batch": 16,
-                    "pair_batch": 32,
-                    "pair_patch": 64,
-                    "enforce": True,
-                },
-                # real noise: 300 training images per level, round-robin over the fields of view
-                # (FMD has 2,850 of 512x512 per level), the whole test set
-                "fig4": {
-                    "train_limit": 300,
-                    "test_limit": None,
-                    "test_crop": None,
-                    "gan2gan": _CPU_REAL_EXTRACTION,
-                },
-            }
+        theorem1=Theorem1Sizes(points=99, samples=1_000_000),
+        fig1=Figure1Sizes(sigma0=(10, 20, 30, 40, 50), iterations=3),
+        timing=TimingSizes(images=5, repeats=3),
+        # the cpu profile's DnCNN batch; GAN2GAN batches of the prototype
+        perf=PerfSizes(
+            train_steps=10,
+            repeats=3,
+            bm3d_images=16,
+            gan_batch=16,
+            pair_batch=32,
+            pair_patch=64,
+            enforce=True,
         ),
-        methods=_frozen(
-            {
-                "bm3d": {"profile": "np"},
-                "bm3d-psd": {"profile": "np"},
-                "bm3d-blind": {"profile": "np"},
-                "dncnn-b": _CPU_DNCNN_B,
-                "n2c-oracle": {
-                    "depth": 17,
-                    "features": 64,
-                    "steps": 500,
-                    "batch_size": 32,
-                    "patch_size": 40,
-                    "lr": 1e-3,
-                    "milestones": (330, 440),
-                    "gamma": 0.2,
-                },
-                "n2n": _CPU_DNCNN_B,
-                "n2v": {
-                    "depth": 17,
-                    "features": 64,
-                    "steps": 400,
-                    "batch_size": 16,
-                    "patch_size": 64,
-                    "lr": 1e-3,
-                    "milestones": (300,),
-                    "gamma": 0.3,
-                    **_SHORT_N2V_MASKING,
-                },
-                "n2v-official": {
-                    **_SHORT_N2V_MASKING,
-                    "steps": 400,
-                    "epochs": 10,
-                    "batch_size": 16,
-                    "patch_size": 64,
-                    "features": 32,
-                    "residual": False,
-                },
-                "gan2gan": {
-                    **_BSD_EXTRACTION,
-                    **_SHORT_GAN,
-                    "gan_steps": 400,
-                    "gan_batch_size": 8,
-                    "iterations": 3,
-                    "g2g_steps": 200,
-                    "g2g_batch_size": 32,
-                    "g2g_patch_size": 40,
-                    "g2g_lr": 1e-3,
-                    "g2g_milestones": (150,),
-                    "g2g_gamma": 0.3,
-                },
-                "noisy-n2n": _CPU_NOISY_N2N,
-                "n2c-eq4": _CPU_N2C_EQ,
-                "n2c-gcbd": _CPU_N2C_EQ,
-            }
+        # real noise: 300 training images per level, round-robin over the fields of view (FMD has 2,850 of
+        # 512x512 per level), the whole test set
+        fig4=Figure4Sizes(
+            train_limit=300, test_limit=None, test_crop=None, gan2gan=_frozen(_CPU_REAL_EXTRACTION)
         ),
+        methods=PRESETS["cpu"],
     ),
     "paper": Profile(
         name="paper",
         description="published hyper-parameters (code wins where code and paper disagree); a GPU job",
         train_data="bsd400",
         test_data="bsd68",
-        experiments=_frozen(
-            {
-                "theorem1": {"points": 99, "samples": 1_000_000},
-                "fig1": {"sigma0": (10, 20, 30, 40, 50), "iterations": 3},
-                "timing": {"images": 10, "repeats": 5},
-                "perf": {
-                    "train_steps": 10,
-                    "repeats": 3,
-                    "bm3d_images": 16,
-                    "gan_batch": 64,
-                    "pair_batch": 128,
-                    "pair_patch": 64,
-                    "enforce": True,
-                },
-                "fig4": {
-                    "train_limit": None,
-                    "test_limit": None,
-                    "test_crop": None,
-                    "gan2gan": _PAPER_REAL_EXTRACTION,
-                },
-            }
+        theorem1=Theorem1Sizes(points=99, samples=1_000_000),
+        fig1=Figure1Sizes(sigma0=(10, 20, 30, 40, 50), iterations=3),
+        timing=TimingSizes(images=10, repeats=5),
+        perf=PerfSizes(
+            train_steps=10,
+            repeats=3,
+            bm3d_images=16,
+            gan_batch=64,
+            pair_batch=128,
+            pair_patch=64,
+            enforce=True,
         ),
-        methods=_frozen(
-            {
-                "bm3d": {"profile": "np"},
-                "bm3d-psd": {"profile": "np"},
-                "bm3d-blind": {"profile": "np"},
-                "dncnn-b": _PAPER_DNCNN_B,
-                "n2c-oracle": _PAPER_N2C,
-                "n2n": _PAPER_DNCNN_B,
-                "n2v": {
-                    "depth": 17,
-                    "features": 64,
-                    "steps": 80_000,
-                    "batch_size": 128,
-                    "patch_size": 64,
-                    "lr": 4e-4,
-                    "milestones": (40_000, 60_000),
-                    "gamma": 0.5,
-                    **_BSD68_N2V_MASKING,
-                },
-                "n2v-official": {
-                    **_BSD68_N2V_MASKING,
-                    "steps": 80_000,
-                    "epochs": 200,
-                    "batch_size": 128,
-                    "patch_size": 64,
-                },
-                "gan2gan": {
-                    **_BSD_EXTRACTION,
-                    "gan_steps": None,
-                    "iterations": 3,
-                    "g2g_steps": 4800,
-                    "g2g_batch_size": 128,
-                    "g2g_patch_size": 64,
-                    "g2g_lr": 1e-3,
-                    "g2g_milestones": (1600, 3200),
-                    "g2g_gamma": 0.5,
-                },
-                "noisy-n2n": _PAPER_N2C,
-                "n2c-eq4": _PAPER_N2C,
-                "n2c-gcbd": _PAPER_N2C,
-            }
+        fig4=Figure4Sizes(
+            train_limit=None, test_limit=None, test_crop=None, gan2gan=_frozen(_PAPER_REAL_EXTRACTION)
         ),
+        methods=PRESETS["paper"],
     ),
 }
 
-SOURCES: Mapping[str, str] = MappingProxyType(
-    {
-        "bm3d.profile": "bm3d package default 'np', one thread (bm3d changelog: threads change outputs)",
-        "dncnn-b.depth": "paper 5.1 and DnCNN paper: 20-layer DnCNN-B; spec 1.3: 667,008 parameters",
-        "dncnn-b.patch_size/steps": "DnCNN paper: 50x50 patches, 128 x 3,000 patches per epoch, 50 epochs",
-        "dncnn-b.lr": "cszn/DnCNN MATLAB v1.1: Adam 1e-3 for 30 epochs then 1e-4 (spec peers C)",
-        "dncnn-b.noise": "paper 5.1: composite sigma in [0, 55], fresh per patch",
-        "n2c-oracle.depth": "paper 5.1: the 17-layer DnCNN of G2G_j (spec 1.3: 556,032 parameters)",
-        "gan2gan.extraction": "not published for BSD (spec 4.7): 64x64 windows, stride 4, the 10,000 "
-        "smoothest by Eq. (4); see _BSD_EXTRACTION",
-        "gan2gan.gan": "official code (spec 2.1): batch 64, n_critic 5, RMSprop 5e-5, clip 0.02, Adam 4e-4 "
-        "(0.5, 0.999), alpha/beta/gamma 5/1/10, 30 epochs, linear decay after epoch 10",
-        "gan2gan.g2g": "official code (spec 3.2): DnCNN-17, Adam 1e-3, MSE, batch 128, 64x64, 30 epochs of "
-        "160 steps, StepLR(10 epochs, 0.5), 3 iterations, warm start",
-        "gan2gan.cpu": "cpu profile (issue 20 study, see _SHORT_GAN): WGAN-GP critics without BN (32 wide), "
-        "a standardised g_theta1 started at the extracted std, noise-match choice of g_theta1, batch 8, "
-        "n_critic 5, the authors' generator rate 4e-4, 400 iterations; G2G 3 x 200 steps of 32 x 40x40 "
-        "from whole-image estimates, noise crops off g_theta1's border",
-        "cpu.budget": "cpu profile steps sized from measured speeds on 2 cores (DnCNN-17, batch 32 of 40x40: "
-        "0.62 s a step; inference 0.52 s per BSD68 image; BM3D 6.6 s) so the whole Table 2 (4 levels, all "
-        "methods) takes under 3 h (measured: 163 min with two worker processes): DnCNN-B/N2N 800 steps, N2V "
-        "400, N2C(oracle) 500, G2G 3 x 150",
-        "n2n": "paper 5.1: the 20-layer DnCNN of DnCNN-B on noisy pairs of clean BSD400, sigma in [0, 55] "
-        "per pair; the DnCNN-B schedule of each profile (the paper gives none for N2N)",
-        "n2v.paper": "n2v package, BSD68 reproducibility notebook (spec peers B): 0.198% masked pixels, "
-        "radius 2, uniform_withCP, 64x64 patches, batch 128, 200 epochs x 400 steps, Adam 4e-4; its "
-        "ReduceLROnPlateau (0.5) is replaced by halving at 50% and 75%; the network: the paper's DnCNN-17",
-        "n2v.cpu_smoke": "n2v package defaults (spec peers B): 1.5% masked pixels (64 per 64x64 patch), "
-        "radius 5, so short runs see 8x more loss pixels per patch",
-        "n2v-official": "n2v package (spec peers B) with the masking and the step/batch/patch budget of "
-        "our n2v in each profile; its own optimiser (Adam 4e-4, ReduceLROnPlateau 0.5/10 epochs) and "
-        "U-Net (depth 2, kernel 3; 96 first features and residual in the BSD68 recipe, the package's "
-        "32 and non-residual in the cpu profile, 16 in smoke); 5% of the training tiles as validation",
-        "n2c-eq4": "paper 5.1: 17-layer DnCNN on clean BSD400 + g_theta1 noise; the G2G recipe",
-        "fig4.gan2gan": "spec 4.1: Eq. (4) on 96x96 windows at stride 24, lambda 0.42 (FMD WF) or 0.15 (CT), "
-        "at most 40,000 windows (the paper's N for microscopy); the smoothest 40,000 (paper) or 10,000 (cpu) "
-        "under that lambda instead of the first in scan order",
-        "fig4.train_limit": "cpu profile: 300 of the 2,850 FMD captures per level (round-robin over "
-        "fields of view) to fit memory and time on 2 cores; paper: all",
-        "n2c-oracle.schedule": "official code G2G recipe (spec 3.2): Adam 1e-3, batch 128, 64x64 crops, "
-        "30 epochs, StepLR(10 epochs, 0.5); an epoch is 160 steps (20,500 patches / 128)",
-    }
-)
-
 
 def get_profile(name: str) -> Profile:
-    """Return the profile called ``name``."""
+    """Return the profile called ``name``, checked (:func:`check_profile`)."""
     if name not in PROFILES:
         raise UnknownProfileError(f"unknown profile {name!r}; valid: {', '.join(PROFILES)}")
+    check_profile(PROFILES[name])
     return PROFILES[name]
+
+
+def check_profile(profile: Profile) -> None:
+    """Check a profile before any cell runs: every method's hyper-parameters are keyword arguments of its
+    constructor and the overrides of GAN2GAN for Figure 4 too (the experiment sizes are checked when the
+    profile is built).
+
+    Raises
+    ------
+    ProfileError
+        Naming the profile, the method and the parameter that does not fit.
+    """
+    try:
+        check_presets(profile.name, METHODS)
+        for dataset, overrides in profile.fig4.gan2gan.items():
+            params = {**profile.params("gan2gan"), **overrides}
+            check_params(METHODS, "gan2gan", params, where=f"profile {profile.name!r}, fig4 {dataset}")
+    except ValueError as error:
+        raise ProfileError(str(error)) from None

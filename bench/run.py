@@ -31,11 +31,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bench.datasets.realnoise import LEVELS as REAL_NOISE_LEVELS
 from bench.experiments import ABLATIONS, ALL, EXPERIMENTS
 from bench.experiments.driver import run_experiment
 from bench.experiments.tables import format_table1
 from bench.options import UsageError, add_run_options, call_command, format_examples, parse_options
-from bench.realnoise import LEVELS as REAL_NOISE_LEVELS
 
 #: Every command of ``python -m bench.run`` and what it makes.
 COMMAND_HELP: dict[str, str] = {

@@ -28,15 +28,15 @@ import tempfile
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 
-from bench.data import DataError
-from bench.images import ImageFile, list_image_files, read_image_file, write_image_file
-from bench.profiles import PROFILES, Profile, UnknownProfileError, get_profile
-from bench.provenance import describe_device, describe_git, describe_versions, now_utc
 from methods.base import TrainingData
+from methods.images import DataError, ImageFile, list_image_files, read_image_file, write_image_file
 from methods.modelfile import ModelFileError, load_model_file, read_model_info, save_model_file
+from methods.presets import PRESETS, UnknownPresetError, get_presets
+from methods.provenance import describe_device, describe_git, describe_versions, now_utc
 from methods.registry import METHODS, UnknownMethodError, find_method, make_method
 from methods.training import resolve_device
 
@@ -45,7 +45,7 @@ class UsageError(ValueError):
     """A command-line value that cannot be used."""
 
 
-USER_ERRORS = (UsageError, DataError, ModelFileError, UnknownMethodError, UnknownProfileError)
+USER_ERRORS = (UsageError, DataError, ModelFileError, UnknownMethodError, UnknownPresetError)
 #: Seeds reach numpy and torch; both take 0 <= seed < 2**32 here.
 MAX_SEED = 2**32 - 1
 
@@ -55,8 +55,7 @@ def list_blind_methods() -> list[str]:
     return [
         key
         for key, cls in METHODS.items()
-        if not (cls.requires.clean or cls.requires.pairs or cls.requires.noise_model)
-        and not cls.upstream
+        if not (cls.requires.clean or cls.requires.pairs or cls.requires.noise_model) and not cls.upstream
     ]
 
 
@@ -71,7 +70,7 @@ def fit_model(args: argparse.Namespace) -> int:
         )
     if not 0 <= args.seed <= MAX_SEED:
         raise UsageError(f"--seed must be between 0 and {MAX_SEED}, got {args.seed}")
-    profile = get_profile(args.profile)
+    presets = get_presets(args.profile)  # refuses an unknown profile before any work
     out: Path = args.out
     check_model_target(out)
     lock = FileLock(out.with_name(f".{out.name}.lock"), timeout=0)
@@ -82,12 +81,12 @@ def fit_model(args: argparse.Namespace) -> int:
             f"another fit is writing {out} (it holds {lock.lock_file}); wait for it or choose another --out"
         ) from None
     try:
-        return _fit_locked(args, key=key, out=out, profile=profile)
+        return _fit_locked(args, key=key, out=out, params=dict(presets.get(key, {})))
     finally:
         lock.release()
 
 
-def _fit_locked(args: argparse.Namespace, *, key: str, out: Path, profile: Profile) -> int:
+def _fit_locked(args: argparse.Namespace, *, key: str, out: Path, params: dict[str, Any]) -> int:
     """The part of ``fit`` that runs while it holds the lock of ``out``."""
     if out.exists():
         held = read_model_info(out)  # refuses a file that is not a model
@@ -106,7 +105,6 @@ def _fit_locked(args: argparse.Namespace, *, key: str, out: Path, profile: Profi
             f"{args.noisy_dir} mixes bit depths ({kinds}); a model learns the noise of one kind of image: "
             "fit on one bit depth"
         )
-    params = profile.params(key)
     device = pick_device(args.device)
     method = make_method(key, params=params, device=device)
     min_size = method.min_image_size
@@ -119,10 +117,10 @@ def _fit_locked(args: argparse.Namespace, *, key: str, out: Path, profile: Profi
     checkpoint = out.with_name(f".{out.name}.checkpoint")
     resumed = any(checkpoint.parent.glob(f"{checkpoint.name}*"))
     say = _say(args.quiet)
-    warn_smoke(profile.name, what=f"the model {out}")
+    warn_smoke(args.profile, what=f"the model {out}")
     note_conversions(files, say=say)
     say(
-        f"fitting {METHODS[key].name} (profile {profile.name}, seed {args.seed}, {device}) on {len(files)} "
+        f"fitting {METHODS[key].name} (profile {args.profile}, seed {args.seed}, {device}) on {len(files)} "
         f"{next(iter(depths))} images of {args.noisy_dir}"
         + (" (resuming from its checkpoint)" if resumed else "")
     )
@@ -141,7 +139,7 @@ def _fit_locked(args: argparse.Namespace, *, key: str, out: Path, profile: Profi
             "sizes": sorted({f"{f.image.shape[0]}x{f.image.shape[1]}" for f in files}),
             "files": [f.path.name for f in files],
         },
-        "profile": profile.name,
+        "profile": args.profile,
         "seed": args.seed,
         "report": dict(method.report),
         "provenance": {
@@ -348,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("method", help=f"one of {', '.join(list_blind_methods())}")
     fit.add_argument("noisy_dir", type=Path, help="folder of noisy PNG, TIFF, BMP or JPEG images (8/16-bit)")
     fit.add_argument("--out", type=Path, required=True, help="model file to write")
-    fit.add_argument("--profile", default="cpu", help=f"{', '.join(PROFILES)} (default: cpu)")
+    fit.add_argument("--profile", default="cpu", help=f"{', '.join(PRESETS)}: the budget (default: cpu)")
     fit.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     fit.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     fit.add_argument("--overwrite", action="store_true", help="replace an existing model of the same method")

@@ -48,10 +48,6 @@ class Context:
         """The test set: ``--test-data`` or the profile's."""
         return self.options.test_data or self.profile.test_data
 
-    def sizes(self, experiment: str) -> Mapping[str, Any]:
-        """The profile's sizes of ``experiment`` (grid points, samples, images, ...)."""
-        return self.profile.experiments[experiment]
-
     def eval_spec(
         self, method: str, *, noise: str, seed: int, params: Mapping[str, Any] | None = None
     ) -> EvalSpec:
@@ -178,8 +174,8 @@ class Experiment:
 
     def describe_profile(self, ctx: Context) -> dict[str, Any]:
         """The part of the profile this experiment used, for the manifest."""
-        sizes = ctx.profile.experiments.get(self.name)
-        return {"name": ctx.profile.name, **({self.name: dict(sizes)} if sizes else {})}
+        sizes = ctx.profile.sizes(self.name)
+        return {"name": ctx.profile.name, **({self.name: sizes.describe()} if sizes is not None else {})}
 
     def describe_data(self, ctx: Context, cells: list[Cell]) -> dict[str, Any] | None:
         """The datasets the run read with their checksums, for the manifest; None: the driver's account

@@ -25,8 +25,9 @@ from bench.executors import (
 from bench.experiments.base import Context, Experiment, Results, RunRecord
 from bench.options import RunOptions, UsageError, check_writable
 from bench.profiles import get_profile
-from bench.provenance import describe_device, describe_provenance
+from bench.provenance import describe_provenance
 from bench.report import open_report_folder, write_manifest
+from methods.provenance import describe_device
 from methods.registry import METHODS
 from methods.training import resolve_device
 

@@ -41,8 +41,8 @@ class Figure1(Experiment):
     title = "Figure 1: iterative Noisy N2N"
 
     def _cells(self, ctx: Context, seed: int) -> dict[str, Cell]:
-        sizes, base = ctx.sizes("fig1"), ctx.profile.params("noisy-n2n")
-        j = sizes["iterations"]
+        sizes, base = ctx.profile.fig1, ctx.profile.params("noisy-n2n")
+        j = sizes.iterations
         # N2N gets the training budget of all J iterations together, so it bounds them fairly.
         budget = {"steps": base["steps"] * j, "milestones": tuple(m * j for m in base.get("milestones", ()))}
         cells: dict[str, Cell] = {
@@ -50,7 +50,7 @@ class Figure1(Experiment):
                 "noisy-n2n", noise=NOISE, seed=seed, params={**base, **budget, "sigma0": 0.0, "iterations": 1}
             )
         }
-        for sigma0 in sizes["sigma0"]:
+        for sigma0 in sizes.sigma0:
             params = {**base, "sigma0": float(sigma0), "iterations": j}
             cells[f"{float(sigma0)}"] = ctx.eval_spec("noisy-n2n", noise=NOISE, seed=seed, params=params)
             cells[f"{float(sigma0)} initial"] = make_compute_spec(
@@ -78,7 +78,7 @@ class Figure1(Experiment):
                 rows.append(
                     {"seed": seed, "sigma0": 0.0, "method": "N2N", "psnr": stage.psnr, "ssim": stage.ssim}
                 )
-            for sigma0 in ctx.sizes("fig1")["sigma0"]:
+            for sigma0 in ctx.profile.fig1.sigma0:
                 result = results.evaluation(cells[f"{float(sigma0)}"])
                 initial = results.computation(cells[f"{float(sigma0)} initial"])
                 if result is None or initial is None:

@@ -5,7 +5,8 @@ methods that learn from noisy images alone (N2V, GAN2GAN) train on that level's 
 the others as everywhere else: DnCNN-B on the profile's clean set with blind Gaussian noise (mismatched,
 as in the paper), BM3D with sigma estimated per image (Chen et al. 2015). Every method is evaluated on
 the level's real noisy test images against their ground truth (the cells' noise is ``real:<level>``: no
-noise is added; see :mod:`bench.realnoise`). The paper's bars average PSNR over the levels; the report
+noise is added; see :mod:`bench.datasets.realnoise`). The paper's bars average PSNR over the levels; the
+report
 has them beside the per-level numbers and the authors' README numbers (pretrained weights).
 """
 
@@ -22,13 +23,8 @@ import numpy as np
 import pandas as pd
 
 from bench.cells import Cell, CellRunner, ComputeSpec, EvalSpec, make_compute_spec, make_fit_spec
-from bench.data import resolve_data_root
-from bench.experiments.base import Context, Experiment, Results, RunRecord, find_unavailable
-from bench.figures import plot_real_noise
-from bench.metrics import compute_psnr
-from bench.options import UsageError
-from bench.profiles import Profile
-from bench.realnoise import (
+from bench.datasets.catalog import resolve_data_root
+from bench.datasets.realnoise import (
     CT_SCALE,
     CT_TEST_PATIENTS,
     FMD_HELD_OUT_FOV,
@@ -37,6 +33,11 @@ from bench.realnoise import (
     describe_real_noise_files,
     make_real_noise_name,
 )
+from bench.experiments.base import Context, Experiment, Results, RunRecord, find_unavailable
+from bench.figures import plot_real_noise
+from bench.metrics import compute_psnr
+from bench.options import UsageError
+from bench.profiles import Profile
 from bench.report import RESULT_COLUMNS, name_report_folder
 from methods.registry import METHODS
 
@@ -179,7 +180,8 @@ class Figure4(Experiment):
             raise UsageError(
                 f"fig4 needs --data-root DIR (or $GAN2GAN_DATA) holding the {ctx.options.dataset} data "
                 "(layout "
-                "in bench/realnoise.py; python -m bench.realnoise fmd DIR writes a small synthetic one)"
+                "in bench/datasets/realnoise.py; python -m bench.datasets.demo fmd DIR writes a small "
+                "synthetic one)"
             )
         if ctx.options.test_data:
             raise UsageError(
@@ -206,7 +208,7 @@ class Figure4(Experiment):
 
     def _cells(self, ctx: Context, seed: int) -> dict[tuple[str, str], Cell]:
         dataset, root, profile = ctx.options.dataset, self.root(ctx), ctx.profile
-        sizes, unavailable = ctx.sizes("fig4"), self.unavailable(ctx)
+        sizes, unavailable = ctx.profile.fig4, self.unavailable(ctx)
         cells: dict[tuple[str, str], Cell] = {}
         for level in LEVELS[dataset]:
             noise = f"real:{level}"
@@ -216,15 +218,15 @@ class Figure4(Experiment):
                 seed=ctx.seeds[0],  # the test images' own noise: the same for every seed
                 label=f"noisy input {dataset} {level}",
                 test_data=test,
-                test_limit=sizes["test_limit"],
-                test_crop=sizes["test_crop"],
+                test_limit=sizes.test_limit,
+                test_crop=sizes.test_crop,
             )
             for method in self.methods(ctx):
                 if method in unavailable:
                     continue
                 params = profile.params(method)
                 if method == "gan2gan":
-                    params.update(sizes["gan2gan"][dataset])
+                    params.update(sizes.gan2gan[dataset])
                 learns = METHODS[method].requires.noisy_images
                 fit = make_fit_spec(
                     method,
@@ -232,7 +234,7 @@ class Figure4(Experiment):
                     train_data=make_real_noise_name(dataset, root, level=level, split="train")
                     if learns
                     else ctx.train_data,
-                    train_limit=sizes["train_limit"] if learns else profile.train_limit,
+                    train_limit=sizes.train_limit if learns else profile.train_limit,
                     noise=noise,
                     seed=seed,
                     params_of=profile.params,
@@ -240,8 +242,8 @@ class Figure4(Experiment):
                 cells[(level, method)] = EvalSpec(
                     fit=fit,
                     test_data=test,
-                    test_limit=sizes["test_limit"],
-                    test_crop=sizes["test_crop"],
+                    test_limit=sizes.test_limit,
+                    test_crop=sizes.test_crop,
                     noise=noise,
                     seed=seed,
                 )
@@ -285,7 +287,7 @@ class Figure4(Experiment):
         return [p.name for p in written]
 
     def describe_profile(self, ctx: Context) -> dict[str, Any]:
-        return {"name": ctx.profile.name, "fig4": dict(ctx.sizes("fig4"))}
+        return {"name": ctx.profile.name, "fig4": ctx.profile.fig4.describe()}
 
     def describe_data(self, ctx: Context, cells: list[Cell]) -> dict[str, Any]:
         """The SHA-256 of every real-noise file read, and of the clean training set of DnCNN-B."""
@@ -337,7 +339,7 @@ class Figure4(Experiment):
 def format_figure4_header(ctx: Context, *, root: Path) -> str:
     """The report's opening paragraph: profile, data, seeds, device, and what each method learns from."""
     profile, dataset = ctx.profile, ctx.options.dataset
-    sizes = profile.experiments["fig4"]
+    sizes = profile.fig4
     split = (
         f"Training leaves out the test field of view {FMD_HELD_OUT_FOV}."
         if dataset == "fmd"
@@ -348,8 +350,8 @@ def format_figure4_header(ctx: Context, *, root: Path) -> str:
         f"Profile `{profile.name}` ({profile.description}); data `{root}`; seeds "
         f"{', '.join(map(str, ctx.seeds))} (mean over seeds); device `{ctx.runner.device}`, "
         f"{ctx.runner.threads} torch thread(s). N2V and GAN2GAN train on each level's noisy training images "
-        f"(limit {sizes['train_limit']}, round-robin over fields of view or patients); DnCNN-B on "
+        f"(limit {sizes.train_limit}, round-robin over fields of view or patients); DnCNN-B on "
         f"`{ctx.train_data}` with blind Gaussian noise (mismatched, as in the paper); BM3D estimates "
         "sigma per image (Chen et al. 2015). Test: each level's real noisy images against their ground "
-        f"truth (limit {sizes['test_limit']}, crop {sizes['test_crop']}); nothing is synthesised. {split}"
+        f"truth (limit {sizes.test_limit}, crop {sizes.test_crop}); nothing is synthesised. {split}"
     )

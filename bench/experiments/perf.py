@@ -40,16 +40,16 @@ import torch
 from torch import nn
 
 from bench.cells import Cell, CellRunner, ComputeSpec, crop_centre, derive_rng, make_compute_spec
-from bench.data import Dataset
+from bench.datasets.base import Dataset
 from bench.experiments.base import Context, Experiment, Results, RunRecord
 from bench.profiles import Profile, get_profile
-from bench.provenance import describe_device, describe_git
 from bench.tables import TABLE2_METHODS
 from methods.base import TrainingData, denoise_images, plan_batches
 from methods.gan2gan.gan import GANConfig, GANOptimizers, GenerativeModel, step_generative_model
 from methods.gan2gan.iterate import make_pair_sampler
 from methods.gan2gan.method import NetworkStage
 from methods.nets import DnCNN, NoiseGenerator
+from methods.provenance import describe_device, describe_git
 from methods.registry import METHODS, make_method
 from methods.training import TrainConfig, train_network
 from noise import parse_noise
@@ -382,10 +382,10 @@ def read_table2_run(folder: Path) -> list[PerfRow]:
 
 def run_perf(runner: CellRunner, profile: Profile, *, jobs: int, seed: int) -> list[PerfRow]:
     """Every measure of the module docstring but the table2 run's, with the sizes of
-    ``profile.experiments["perf"]``; BM3D over ``jobs`` processes."""
-    sizes = profile.experiments["perf"]
+    ``profile.perf``; BM3D over ``jobs`` processes."""
+    sizes = profile.perf
     device = torch.device(runner.device)
-    repeats = sizes["repeats"]
+    repeats = sizes.repeats
     start = time.perf_counter()
     train = runner.dataset(profile.train_data, limit=profile.train_limit)
     test = runner.dataset(profile.test_data, limit=profile.test_limit, min_size=profile.test_crop)
@@ -396,7 +396,7 @@ def run_perf(runner: CellRunner, profile: Profile, *, jobs: int, seed: int) -> l
     noisy = [(image + noise.sample(image.shape, rng=rng)).astype(np.float32) for image in clean]
     rows = [
         measure_training_step(
-            params=profile.params("n2c-oracle"), steps=sizes["train_steps"], repeats=repeats, device=device
+            params=profile.params("n2c-oracle"), steps=sizes.train_steps, repeats=repeats, device=device
         )
     ]
     inference = [
@@ -404,7 +404,7 @@ def run_perf(runner: CellRunner, profile: Profile, *, jobs: int, seed: int) -> l
         for label, denoiser, net in list_inference_subjects(profile, device=device)
     ]
     rows += inference
-    bm3d, bm3d_seconds = measure_bm3d_processes(noisy[: sizes["bm3d_images"]], jobs=jobs, profile=profile)
+    bm3d, bm3d_seconds = measure_bm3d_processes(noisy[: sizes.bm3d_images], jobs=jobs, profile=profile)
     g2g = next(row for row in inference if "G2G" in row.measure)
     rows.append(
         PerfRow(
@@ -417,9 +417,9 @@ def run_perf(runner: CellRunner, profile: Profile, *, jobs: int, seed: int) -> l
         )
     )
     rows += [
-        measure_generator_iteration(batch=sizes["gan_batch"], repeats=repeats, device=device),
+        measure_generator_iteration(batch=sizes.gan_batch, repeats=repeats, device=device),
         measure_pair_generation(
-            batch=sizes["pair_batch"], patch=sizes["pair_patch"], repeats=repeats, device=device
+            batch=sizes.pair_batch, patch=sizes.pair_patch, repeats=repeats, device=device
         ),
         bm3d,
     ]
@@ -468,7 +468,7 @@ class Perf(Experiment):
                 label="perf",
                 profile=profile.name,
                 settings=json.dumps(
-                    {"methods": profile.methods, "perf": profile.experiments["perf"]},
+                    {"methods": profile.methods, "perf": profile.perf.describe()},
                     default=str,
                     sort_keys=True,
                 ),
@@ -508,7 +508,7 @@ class Perf(Experiment):
         )
         table["ok"] = table["ok"].map({1.0: "yes", 0.0: "NO"}).fillna("-")
         device, git = describe_device(ctx.runner.device), describe_git()
-        sizes = ctx.sizes("perf")
+        sizes = ctx.profile.perf
         header = (
             f"Profile `{ctx.profile.name}`; device `{ctx.runner.device}` ({device.get('cpu', '')}, "
             f"{device.get('cpu_count', '')} CPUs), {ctx.runner.threads} torch thread(s), "
@@ -532,7 +532,7 @@ class Perf(Experiment):
 
     def exit_status(self, frame: pd.DataFrame, ctx: Context) -> int:
         """1 when a measured ratio misses its bound and the profile enforces them (cpu, paper)."""
-        return 1 if frame["ok"].eq(False).any() and ctx.sizes("perf")["enforce"] else 0
+        return 1 if frame["ok"].eq(False).any() and ctx.profile.perf.enforce else 0
 
 
 def _describe_dataset(dataset: Dataset) -> str:

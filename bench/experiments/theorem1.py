@@ -215,14 +215,14 @@ class Theorem1(Experiment):
     title = "Theorem 1 in closed form with its Monte Carlo check"
 
     def plan(self, ctx: Context) -> list[Cell]:
-        sizes = ctx.sizes("theorem1")
+        sizes = ctx.profile.theorem1
         return [
             make_compute_spec(
                 simulate_theorem1,
                 seed=seed,
                 label="Theorem 1",
-                points=sizes["points"],
-                samples=sizes["samples"],
+                points=sizes.points,
+                samples=sizes.samples,
             )
             for seed in ctx.seeds
         ]

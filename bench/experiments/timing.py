@@ -23,9 +23,9 @@ import torch
 from bench.cells import Cell, CellRunner, ComputeSpec, crop_centre, derive_rng, make_compute_spec
 from bench.experiments.base import Context, Experiment, Results, RunRecord, find_unavailable
 from bench.figures import plot_timing
-from bench.provenance import describe_cpu
 from bench.report import average_seeds, format_mean_std
 from bench.tables import TABLE2_METHODS
+from methods.provenance import describe_cpu
 from methods.registry import METHODS, load_method
 from noise import parse_noise
 
@@ -116,7 +116,7 @@ class Timing(Experiment):
         return find_unavailable(self.methods(ctx))
 
     def plan(self, ctx: Context) -> list[Cell]:
-        sizes, unavailable = ctx.sizes("timing"), self.unavailable(ctx)
+        sizes, unavailable = ctx.profile.timing, self.unavailable(ctx)
         cells = []
         for seed in ctx.seeds:
             for key in self.methods(ctx):
@@ -133,8 +133,8 @@ class Timing(Experiment):
                         test_data=spec.test_data,
                         test_limit=spec.test_limit,
                         test_crop=spec.test_crop,
-                        images=sizes["images"],
-                        repeats=sizes["repeats"],
+                        images=sizes.images,
+                        repeats=sizes.repeats,
                     )
                 )
         return cells
@@ -149,7 +149,7 @@ class Timing(Experiment):
 
     def write(self, ctx: Context, frame: pd.DataFrame, out_dir: Path, *, run: RunRecord) -> list[str]:
         """The CSV (per seed), the Markdown table (median seconds, mean ± std over seeds) and the figure."""
-        sizes = ctx.sizes("timing")
+        sizes = ctx.profile.timing
         frame.to_csv(out_dir / "timing.csv", index=False)
         keys = ["method", "stage", "device", "paper_seconds", "paper_device"]
         summary = average_seeds(frame, by=keys, values=["seconds_per_image"])
@@ -166,7 +166,7 @@ class Timing(Experiment):
                     "# Inference time per test image (median over images of the median of repeats)",
                     "",
                     f"Profile `{ctx.profile.name}` (its architectures); test set `{ctx.test_data}`; "
-                    f"{sizes['images']} images, {sizes['repeats']} repeats after one warm-up call; devices: "
+                    f"{sizes.images} images, {sizes.repeats} repeats after one warm-up call; devices: "
                     f"{devices}; seeds {', '.join(map(str, ctx.seeds))} (mean ± std over seeds). The paper's "
                     "claims beside (section 5.2).",
                     "",

@@ -10,8 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bench.datasets.demo import write_ct_fixture, write_fmd_fixture
+from bench.datasets.realnoise import CT_LEVELS, FMD_LEVELS
 from bench.experiments.fig4 import FIG4_COLUMNS
-from bench.realnoise import CT_LEVELS, FMD_LEVELS, write_ct_fixture, write_fmd_fixture
 from bench.run import main
 from tests.conftest import find_report
 

@@ -31,11 +31,11 @@ def test_figure1_has_the_upper_bound_and_every_iteration_per_sigma0(out):
     for name in ("fig1.csv", "fig1.md", "fig1.png", "fig1.pdf", "manifest.json"):
         assert (folder / name).stat().st_size > 0, name
     frame = pd.read_csv(folder / "fig1.csv")
-    sizes = get_profile("smoke").experiments["fig1"]
+    sizes = get_profile("smoke").fig1
     assert list(frame.loc[frame["method"] == "N2N", "sigma0"]) == [0.0]
     noisy = frame[frame["method"] != "N2N"]
-    assert sorted(noisy["sigma0"].unique()) == sorted(float(s) for s in sizes["sigma0"])
-    assert set(noisy["method"]) == {f"Noisy-N2N_{j}" for j in range(1, sizes["iterations"] + 1)}
+    assert sorted(noisy["sigma0"].unique()) == sorted(float(s) for s in sizes.sigma0)
+    assert set(noisy["method"]) == {f"Noisy-N2N_{j}" for j in range(1, sizes.iterations + 1)}
     # the axis labels: a larger sigma_0 makes a worse initial estimate
     initial = noisy.groupby("sigma0")["initial_psnr"].first()
     assert initial.is_monotonic_decreasing and initial.iloc[0] < 30

@@ -26,7 +26,7 @@ def check_executors_agree(tmp_path: Path, *options: str) -> None:
     for executor in ("joblib", "submitit-local"):
         other = run_table(tmp_path / executor, *options, "--executor", executor, "--jobs", "2")
         pd.testing.assert_frame_equal(local, other, check_exact=True)
-        # the workers mapped the datasets the command's process decoded (bench.shared_data)
+        # the workers mapped the datasets the command's process decoded (bench.datasets.shared)
         assert len(list((tmp_path / executor / ".cache" / "datasets").glob("*.npy"))) == 2
     assert not (tmp_path / "local" / ".cache" / "datasets").exists()
 

@@ -1,4 +1,5 @@
-"""Tests of bench.data: BSD datasets, scikit-image splits, image folders, checksums, fetching and the CLI."""
+"""Tests of bench.datasets.catalog: BSD datasets, scikit-image splits, image folders, checksums, fetching
+and the CLI."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 from skimage import io
 
 from bench import data
-from bench.data import (
+from bench.datasets.catalog import (
     DATA_ROOT_ENV,
     DataError,
     Dataset,
@@ -356,7 +357,7 @@ def test_cli_errors(tmp_path, capsys, partial_bsd68):
 def test_cli_module_entry_point(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != DATA_ROOT_ENV}
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.data", "verify", "bsd400", "--data-root", str(tmp_path)],
+        [sys.executable, "-m", "bench.datasets", "verify", "bsd400", "--data-root", str(tmp_path)],
         capture_output=True,
         text=True,
         env=env,

@@ -1,4 +1,5 @@
-"""Tests of bench.realnoise: FMD and CT layouts, pairing by name, hold-outs, errors and the fixtures."""
+"""Tests of bench.datasets.realnoise: FMD and CT layouts, pairing by name, hold-outs, errors and the
+demo data."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pytest
 from skimage import io
 
 from bench.cells import EvalSpec, FitSpec, _noisy_test_set
-from bench.data import DataError, load_dataset
-from bench.realnoise import (
+from bench.datasets.catalog import DataError, load_dataset
+from bench.datasets.demo import write_ct_fixture, write_fmd_fixture
+from bench.datasets.realnoise import (
     CT_SCALE,
     FMD_LEVELS,
     RealNoiseDataset,
@@ -26,8 +28,6 @@ from bench.realnoise import (
     load_ct,
     load_fmd,
     make_real_noise_name,
-    write_ct_fixture,
-    write_fmd_fixture,
 )
 from methods.base import Requirements
 

@@ -8,9 +8,9 @@ import pytest
 
 import bench.cells as cells
 from bench.cells import CellRunner
-from bench.data import DataError, load_dataset
+from bench.datasets.catalog import DataError, load_dataset
+from bench.datasets.shared import map_dataset, share_dataset
 from bench.executors import RunnerConfig
-from bench.shared_data import map_dataset, share_dataset
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.data import DataError, Dataset
+from bench.datasets.base import Dataset
+from methods.images import DataError
 
 __all__ = ["map_dataset", "share_dataset"]
 
@@ -35,7 +36,7 @@ def share_dataset(dataset: Dataset, folder: Path) -> Path:
     Parameters
     ----------
     dataset : Dataset
-        A decoded dataset (:func:`bench.data.load_dataset`).
+        A decoded dataset (:func:`bench.datasets.catalog.load_dataset`).
     folder : Path
         The shared folder, ``<cache>/datasets``.
 

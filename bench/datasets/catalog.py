@@ -3,28 +3,30 @@
 Images are returned as read-only float32 arrays of shape (H, W) with values in [0, 1].
 BSD400 and BSD68 live under a data root (``--data-root DIR`` or ``$GAN2GAN_DATA``) as
 ``<root>/BSD400/*.png`` and ``<root>/BSD68/*.png``; their SHA256 sums ship with the package
-(``bench/data_sha256sums.txt``) and :func:`fetch_dataset` downloads them from the public DnCNN repository.
+(``bench/datasets/sha256sums.txt``) and :func:`fetch_dataset` downloads them from the public DnCNN repository.
 
 Command line::
 
-    python -m bench.data list [--data-root DIR]
-    python -m bench.data verify NAME [--data-root DIR]
-    python -m bench.data fetch NAME [--data-root DIR] [--base-url URL]
+    python -m bench.datasets list [--data-root DIR]
+    python -m bench.datasets verify NAME [--data-root DIR]
+    python -m bench.datasets fetch NAME [--data-root DIR] [--base-url URL]
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import os
 import sys
 import warnings
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
+from bench.datasets.base import Dataset
+from bench.datasets.realnoise import load_real_noise
+from methods.images import IMAGE_EXTENSIONS, DataError, is_image_file, read_gray_image, sha256_file
 
 __all__ = [
     "BSD68_URL",
@@ -70,71 +72,18 @@ SKIMAGE_TRAIN = (
 _SKIMAGE = {"skimage-train": SKIMAGE_TRAIN, "skimage-test": SKIMAGE_TEST}
 
 _FOLDER_PREFIX = "folder:"
-#: Real-noise datasets (FMD wide field, CT) of :mod:`bench.realnoise`: ``fmd:ROOT:LEVEL:SPLIT``, ``ct:...``.
+#: Real-noise datasets (FMD wide field, CT) of :mod:`bench.datasets.realnoise`: ``fmd:ROOT:LEVEL:SPLIT``,
+#: ``ct:...``.
 _REAL_NOISE_PREFIXES = ("fmd:", "ct:")
 _REAL_NOISE = "real-noise"
-#: The image formats read everywhere: folder datasets and ``python -m methods`` (issue 21).
-IMAGE_EXTENSIONS = frozenset({".png", ".tif", ".tiff", ".bmp", ".jpg", ".jpeg"})
-#: What :func:`to_gray_float` says when it converts color (``skimage.color.rgb2gray``'s luma weights).
-GRAY_CONVERSION = "color converted to gray as 0.2125 R + 0.7154 G + 0.0721 B"
-_SUMS_FILE = "data_sha256sums.txt"
+_SUMS_FILE = "sha256sums.txt"
 
 _log = logging.getLogger(__name__)
 
 
-class DataError(ValueError):
-    """A dataset cannot be found, read or verified; the message is one line naming the file or dataset."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(_one_line(message))
-
-
-@dataclass(frozen=True, eq=False)
-class Dataset:
-    """A loaded set of grayscale images.
-
-    Attributes
-    ----------
-    name : str
-        Dataset name, e.g. ``"bsd68"``, ``"skimage-test"`` or ``"folder:/abs/path"``.
-    images : tuple of numpy.ndarray
-        Read-only float32 arrays of shape (H, W) with values in [0, 1].
-    names : tuple of str
-        File names (image names for scikit-image datasets), in the order of ``images``.
-    source : str
-        Folder the images were read from, or ``"scikit-image <version> (bundled)"``.
-    checksums : tuple of str
-        SHA256 hex digest of each file's bytes, in the order of ``images``.
-    """
-
-    name: str
-    images: tuple[np.ndarray, ...]
-    names: tuple[str, ...]
-    source: str
-    checksums: tuple[str, ...]
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-
-# --------------------------------------------------------------------------------------------- helpers
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _read_sums() -> dict[str, dict[str, str]]:
     """Return the shipped checksums as ``{folder: {file name: sha256}}``."""
-    text = resources.files("bench").joinpath(_SUMS_FILE).read_text(encoding="utf-8")
+    text = resources.files("bench.datasets").joinpath(_SUMS_FILE).read_text(encoding="utf-8")
     sums: dict[str, dict[str, str]] = {}
     for line in text.splitlines():
         line = line.strip()
@@ -166,67 +115,6 @@ def _skimage_source() -> str:
     return f"scikit-image {skimage.__version__} (bundled)"
 
 
-def _is_image_file(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
-
-
-def read_raw_image(path: Path) -> np.ndarray:
-    """The pixels of one image file as stored (dtype and channels kept); an unreadable file is a
-    :class:`DataError` naming it."""
-    from skimage import io
-
-    try:
-        with warnings.catch_warnings():
-            # imageio probes its legacy plugins on undecodable files; their deprecation notices are noise here
-            warnings.filterwarnings("ignore", message=r"The legacy `\w+` plugin", category=DeprecationWarning)
-            return np.asarray(io.imread(path))
-    except Exception as exc:
-        raise DataError(f"cannot read image {path}: {exc}") from exc
-
-
-def _read_image(path: Path) -> tuple[np.ndarray, str]:
-    """Read one image file as float32 gray in [0, 1]; also return how it was converted ('' if not)."""
-    return to_gray_float(read_raw_image(path), path)
-
-
-def to_gray_float(raw: np.ndarray, path: Path) -> tuple[np.ndarray, str]:
-    """``raw`` pixels as float32 gray in [0, 1] and a note of what was converted ('' when nothing was).
-
-    Color becomes gray by ``skimage.color.rgb2gray`` (:data:`GRAY_CONVERSION`); an alpha channel is
-    dropped and the note says so.
-    """
-    from skimage.color import rgb2gray
-
-    if raw.dtype == np.uint8:
-        img = raw.astype(np.float64) / 255.0
-    elif raw.dtype == np.uint16:
-        img = raw.astype(np.float64) / 65535.0
-    elif raw.dtype == np.bool_:
-        img = raw.astype(np.float64)
-    elif np.issubdtype(raw.dtype, np.floating):
-        img = raw.astype(np.float64)
-        if not np.all(np.isfinite(img)) or img.min() < 0.0 or img.max() > 1.0:
-            raise DataError(
-                f"image {path} has float values outside [0, 1] (min {np.nanmin(img):.4g}, "
-                f"max {np.nanmax(img):.4g}); rescale it or save it as 8/16-bit"
-            )
-    else:
-        raise DataError(f"image {path} has unsupported pixel type {raw.dtype} (need 8-bit, 16-bit or float)")
-
-    notes = []
-    if img.ndim == 3 and img.shape[-1] in (1, 2):  # gray, or gray + alpha
-        notes += ["alpha channel dropped"] if img.shape[-1] == 2 else []
-        img = img[..., 0]
-    elif img.ndim == 3 and img.shape[-1] in (3, 4):
-        notes += [GRAY_CONVERSION] + (["alpha channel dropped"] if img.shape[-1] == 4 else [])
-        img = rgb2gray(img[..., :3])
-    if img.ndim != 2:
-        raise DataError(f"image {path} has unsupported shape {raw.shape} (need HxW gray or HxWx3/4 color)")
-    out = np.clip(img, 0.0, 1.0).astype(np.float32)
-    out.setflags(write=False)
-    return out, ", ".join(notes)
-
-
 def _check_size(img: np.ndarray, path: Path | str, min_size: int | None) -> None:
     if min_size is not None and min(img.shape) < min_size:
         h, w = img.shape
@@ -251,13 +139,13 @@ def _bsd_folder(name: str, data_root: str | os.PathLike | None) -> Path:
     if root is None:
         raise DataError(
             f"dataset '{name}' not found: no data root given (pass --data-root DIR or set ${DATA_ROOT_ENV}). "
-            f"Get it with: python -m bench.data fetch {name} --data-root DIR"
+            f"Get it with: python -m bench.datasets fetch {name} --data-root DIR"
         )
     folder = root / folder_name
     if not folder.is_dir():
         raise DataError(
             f"dataset '{name}' not found: looked in {folder} ({_root_origin(data_root)}). "
-            f"Get it with: python -m bench.data fetch {name} --data-root {root}"
+            f"Get it with: python -m bench.datasets fetch {name} --data-root {root}"
         )
     return folder
 
@@ -284,7 +172,7 @@ def _folder_files(folder: Path) -> list[Path]:
         raise DataError(f"image folder {folder} does not exist")
     if not folder.is_dir():
         raise DataError(f"image folder {folder} is not a folder")
-    files = sorted((p for p in folder.iterdir() if _is_image_file(p)), key=lambda p: p.name)
+    files = sorted((p for p in folder.iterdir() if is_image_file(p)), key=lambda p: p.name)
     if not files:
         exts = ", ".join(sorted(IMAGE_EXTENSIONS))
         raise DataError(f"image folder {folder} holds no image files ({exts})")
@@ -347,7 +235,7 @@ def load_dataset(
     [0, 1]; color images are converted to gray with one warning per dataset.
 
     ``fmd:ROOT:LEVEL:SPLIT`` and ``ct:ROOT:LEVEL:SPLIT`` are the real-noise data of
-    :mod:`bench.realnoise` (FMD wide field, reconstructed CT; e.g. ``fmd:/data/fmd:avg1:train``): a
+    :mod:`bench.datasets.realnoise` (FMD wide field, reconstructed CT; e.g. ``fmd:/data/fmd:avg1:train``): a
     training split holds the noisy images, a test split the clean references with their noisy images.
 
     Parameters
@@ -378,8 +266,6 @@ def load_dataset(
     if kind in _SKIMAGE:
         return _load_skimage(name, limit=limit, min_size=min_size)
     if kind == _REAL_NOISE:
-        from bench.realnoise import load_real_noise  # it imports this module
-
         return load_real_noise(name, limit=limit, min_size=min_size)
     return _load_folder(name, limit=limit, min_size=min_size)
 
@@ -387,13 +273,13 @@ def load_dataset(
 def _load_bsd(name: str, *, data_root, limit: int | None, min_size: int | None) -> Dataset:
     folder = _bsd_folder(name, data_root)
     expected = _expected_sums(name)
-    present = {p.name for p in folder.iterdir() if _is_image_file(p)}
+    present = {p.name for p in folder.iterdir() if is_image_file(p)}
     missing = sorted(set(expected) - present)
     extra = sorted(present - set(expected))
     if missing:
         raise DataError(
             f"dataset '{name}' in {folder} is incomplete: {len(missing)} of {len(expected)} files missing "
-            f"(first: {missing[0]}). Check with: python -m bench.data verify {name} --data-root "
+            f"(first: {missing[0]}). Check with: python -m bench.datasets verify {name} --data-root "
             f"{folder.parent}"
         )
     if extra:
@@ -410,7 +296,7 @@ def _load_bsd(name: str, *, data_root, limit: int | None, min_size: int | None) 
         images=tuple(images),
         names=tuple(p.name for p in files),
         source=str(folder),
-        checksums=tuple(_sha256_file(p) for p in files),
+        checksums=tuple(sha256_file(p) for p in files),
     )
 
 
@@ -419,7 +305,7 @@ def _read_files(files: list[Path], min_size: int | None) -> tuple[list[np.ndarra
     images: list[np.ndarray] = []
     notes: dict[str, int] = {}
     for path in files:
-        img, note = _read_image(path)
+        img, note = read_gray_image(path)
         _check_size(img, path, min_size)
         images.append(img)
         for part in filter(None, note.split(", ")):
@@ -443,7 +329,7 @@ def _load_skimage(name: str, *, limit: int | None, min_size: int | None) -> Data
         images=tuple(images),
         names=tuple(p.stem for p in files),
         source=_skimage_source(),
-        checksums=tuple(_sha256_file(p) for p in files),
+        checksums=tuple(sha256_file(p) for p in files),
     )
 
 
@@ -465,7 +351,7 @@ def _load_folder(name: str, *, limit: int | None, min_size: int | None) -> Datas
         images=tuple(images),
         names=tuple(p.name for p in files),
         source=str(folder),
-        checksums=tuple(_sha256_file(p) for p in files),
+        checksums=tuple(sha256_file(p) for p in files),
     )
 
 
@@ -503,11 +389,11 @@ def verify_dataset(name: str, *, data_root: str | os.PathLike | None = None) -> 
             if not path.is_file():
                 problems.append(f"missing: {path}")
                 continue
-            actual = _sha256_file(path)
+            actual = sha256_file(path)
             if actual != digest:
                 problems.append(f"checksum mismatch: {path} (expected sha256 {digest}, got {actual})")
         for path in sorted(folder.iterdir()):
-            if _is_image_file(path) and path.name not in expected:
+            if is_image_file(path) and path.name not in expected:
                 problems.append(f"unexpected file: {path}")
         return problems
     if kind == _REAL_NOISE:
@@ -526,7 +412,7 @@ def verify_dataset(name: str, *, data_root: str | os.PathLike | None = None) -> 
             problems.append(f"missing: {path}")
             continue
         try:
-            _read_image(path)
+            read_gray_image(path)
         except DataError as exc:
             problems.append(str(exc))
     return problems
@@ -600,7 +486,7 @@ def fetch_dataset(
     todo = [
         f
         for f, digest in expected.items()
-        if not ((folder / f).is_file() and _sha256_file(folder / f) == digest)
+        if not ((folder / f).is_file() and sha256_file(folder / f) == digest)
     ]
     if not todo:
         return folder
@@ -657,7 +543,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help=f"data root holding BSD400/ and BSD68/ (default: ${DATA_ROOT_ENV})",
     )
     parser = argparse.ArgumentParser(
-        prog="python -m bench.data", description="List, verify and fetch datasets."
+        prog="python -m bench.datasets", description="List, verify and fetch datasets."
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", parents=[common], help="list datasets and whether they are found")
@@ -671,7 +557,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the ``python -m bench.data`` command line.
+    """Run the ``python -m bench.datasets`` command line.
 
     Parameters
     ----------
@@ -690,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
                 count, source, status = _status(name, args.data_root)
                 print(f"{name:<14} {count:>4} images  {status:<10}  {source}")
             print("also: folder:PATH (any folder of .png/.tif/.tiff/.jpg/.jpeg images)")
-            print("also: fmd:ROOT:LEVEL:SPLIT, ct:ROOT:LEVEL:SPLIT (real noise, see bench/realnoise.py)")
+            print("also: fmd:ROOT:LEVEL:SPLIT, ct:ROOT:LEVEL:SPLIT (real noise: bench/datasets/realnoise.py)")
             return 0
         if args.command == "verify":
             problems = verify_dataset(args.name, data_root=args.data_root)
@@ -715,9 +601,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 2  # unreachable: argparse requires a command
-
-
-if __name__ == "__main__":
-    from bench.data import main as _main  # the imported module, whose DataError bench.realnoise raises
-
-    sys.exit(_main())
