@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import torch
 from filelock import FileLock
+from threadpoolctl import threadpool_limits
 
 from bench.datasets.base import Dataset
 from bench.datasets.catalog import load_dataset
@@ -571,7 +572,10 @@ class CellRunner:
                     self.fit(fit)
                 started = now_utc()
                 self.log(f"[compute] {spec.label}: computing")
-                result = _find_function(spec.function)(self, spec)
+                # numpy's BLAS sums in another order with another thread count: pin it, so the result
+                # depends on --threads and never on the executor (a joblib worker caps it, this process not)
+                with threadpool_limits(limits=self.threads):
+                    result = _find_function(spec.function)(self, spec)
                 record = {
                     "spec": asdict(spec),
                     "key": spec.key,

@@ -37,13 +37,14 @@ from bench.experiments.driver import run_experiment
 from bench.experiments.tables import format_table1
 from bench.options import UsageError, add_run_options, call_command, format_examples, parse_options
 
-#: Every command of ``python -m bench.run`` and what it makes.
-COMMAND_HELP: dict[str, str] = {
-    "table1": "Table 1: which method needs what (from the registry)",
-    **{name: experiment.title for name, experiment in EXPERIMENTS.items()},
-    "all": "every table, figure and ablation, sharing one cache",
-}
-COMMANDS: tuple[str, ...] = tuple(COMMAND_HELP)
+
+def list_commands() -> dict[str, str]:
+    """Every command of ``python -m bench.run`` and what it makes (the experiments as registered now)."""
+    return {
+        "table1": "Table 1: which method needs what (from the registry)",
+        **{name: experiment.title for name, experiment in EXPERIMENTS.items()},
+        "all": "every table, figure and ablation, sharing one cache",
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=format_examples(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("table", nargs="?", help="the command: " + ", ".join(COMMANDS))
+    parser.add_argument("table", nargs="?", help="the command: " + ", ".join(list_commands()))
     parser.add_argument(
         "--dataset",
         choices=tuple(REAL_NOISE_LEVELS),
@@ -85,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_command(args: argparse.Namespace) -> int:
     """Dispatch the parsed command line to its experiment (``all``: every one in :data:`ALL`)."""
-    if args.table not in COMMANDS:
-        raise UsageError(f"unknown command {args.table!r}; valid: {', '.join(COMMANDS)}")
+    if args.table not in list_commands():
+        raise UsageError(f"unknown command {args.table!r}; valid: {', '.join(list_commands())}")
     if args.table == "table1":
         print(format_table1())
         return 0
@@ -104,8 +105,9 @@ def run_command(args: argparse.Namespace) -> int:
 
 def format_commands() -> str:
     """What ``python -m bench.run`` alone prints: every command, one line each, and where to read more."""
-    width = max(map(len, COMMANDS))
-    lines = [f"  {name:<{width}}  {about}" for name, about in COMMAND_HELP.items()]
+    commands = list_commands()
+    width = max(map(len, commands))
+    lines = [f"  {name:<{width}}  {about}" for name, about in commands.items()]
     return "\n".join(
         [
             "usage: python -m bench.run COMMAND [options]   (python -m bench.run --help for the options)",

@@ -67,16 +67,15 @@ def run_experiment(experiment: Experiment, options: RunOptions) -> int:
         return 130
     results = read_results(ctx.runner, cells)
     frame = experiment.tabulate(ctx, results)
-    final = options.out / experiment.report_folder / experiment.name_folder(ctx)
+    previous = final = options.out / experiment.report_folder / experiment.name_folder(ctx)
     record = RunRecord(
         status=status,
         results=results,
         resources=summarise_resources(status, started=started),
         unavailable=unavailable,
-        previous=final,
+        previous=previous,
     )
     unfinished = [o for o in status.unfinished if o.task.kind != "fit"]
-    previous = final
     if unfinished and final.exists():
         final = final.with_name(f"{final.name}_incomplete")
         print(
@@ -114,20 +113,19 @@ def execute(ctx: Context, cells: list[Cell], *, executor: str) -> CellStatus:
     runner.check_data(cells)
     if forced:
         ctx.log(f"[cells] --force: {runner.invalidate(cells)} cached results deleted")
-    name = executor
-    executor = make_executor(
-        name,
+    running_on = make_executor(
+        executor,
         runner=runner,
         config=make_runner_config(
-            options, shared_datasets=runner.share_datasets() if name != "local" else None
+            options, shared_datasets=runner.share_datasets() if executor != "local" else None
         ),
         jobs=options.count_jobs,
         slurm=options.slurm,
     )
     try:
-        return run_cells(cells, executor=executor, cache_dir=runner.cache_dir, log=ctx.log)
+        return run_cells(cells, executor=running_on, cache_dir=runner.cache_dir, log=ctx.log)
     except KeyboardInterrupt:
-        running = executor.cancel()
+        running = running_on.cancel()
         finished = sum(is_cached(runner.cache_dir, cell) for cell in cells)
         print(
             f"\ninterrupted: {finished} of {len(cells)} cells are finished and cached in {runner.cache_dir}; "

@@ -515,7 +515,7 @@ class Perf(Experiment):
             f"{ctx.options.count_jobs} BM3D processes; git {git['revision'][:10]}"
             f"{' (dirty)' if git['dirty'] else ''}; seeds {', '.join(map(str, ctx.seeds))} (medians over "
             "seeds; ok: for every seed). Sizes: "
-            + ", ".join(f"{key} {value}" for key, value in sizes.items())
+            + ", ".join(f"{key} {value}" for key, value in sizes.describe().items())
             + "."
         )
         columns = ["measure", "ours", "reference", "ratio", "ratio_min", "bound", "ok", "unit", "note"]

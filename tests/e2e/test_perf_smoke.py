@@ -13,7 +13,7 @@ def test_perf_smoke_writes_every_measure(tmp_path: Path) -> None:
     code = main(["perf", "--profile", "smoke", "--out", str(tmp_path), "--quiet"])
     assert code == 0  # the smoke profile reports its ratios without enforcing the bounds
     frame = pd.read_csv(tmp_path / "perf" / "smoke" / "perf.csv")
-    assert list(frame.columns[:6]) == ["measure", "ours", "reference", "ratio", "bound", "ok"]
+    assert list(frame.columns[:7]) == ["seed", "measure", "ours", "reference", "ratio", "bound", "ok"]
     measures = " | ".join(frame["measure"])
     for name in ("training step", "DnCNN-B", "N2N", "N2V", "G2G_j", "N2C(oracle)", "generator iteration"):
         assert name in measures

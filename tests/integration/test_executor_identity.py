@@ -40,3 +40,16 @@ def test_executors_give_identical_numbers(tmp_path: Path):
 def test_whole_smoke_table_identical_across_executors(tmp_path: Path):
     """The acceptance check: all of Table 2 at smoke size with two seeds (about 15 minutes)."""
     check_executors_agree(tmp_path)
+
+
+def test_a_computation_cell_is_identical_across_executors(tmp_path: Path):
+    """Theorem 1's Monte Carlo check (numpy, whose BLAS a joblib worker caps at fewer threads than this
+    process has): bit-identical in this process and in a worker, two seeds."""
+    frames = []
+    for executor in ("local", "joblib"):
+        out = tmp_path / executor
+        argv = ["theorem1", "--profile", "smoke", "--seeds", "2", "--out", str(out), "--quiet"]
+        assert main([*argv, "--executor", executor, "--jobs", "2"]) == 0
+        frames.append(pd.read_csv(find_report(out, "theorem1") / "theorem1.csv"))
+    assert sorted(frames[0]["seed"].unique()) == [0, 1]
+    pd.testing.assert_frame_equal(*frames, check_exact=True)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from skimage import io
 
-from bench import data
+from bench.datasets import catalog as data
 from bench.datasets.catalog import (
     DATA_ROOT_ENV,
     DataError,
@@ -80,7 +80,7 @@ def test_unknown_dataset():
 
 
 def test_shipped_sums_match_shared_file():
-    shipped = (REPO_ROOT / "bench" / "data_sha256sums.txt").read_text()
+    shipped = (REPO_ROOT / "bench" / "datasets" / "sha256sums.txt").read_text()
     sums = data._read_sums()
     assert len(sums["BSD400"]) == 400 and len(sums["BSD68"]) == 68
     if SHARED is not None:

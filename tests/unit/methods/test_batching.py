@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from methods.base import TrainingData, denoise_images, iterate_denoised, plan_batches
+from methods.base import Method, TrainingData, denoise_images, iterate_denoised, plan_batches
 from methods.bm3d import BM3D
 from methods.n2c import NoiseToClean
 from noise import parse_noise
 
 
-class Recorder:
+class Recorder(Method):
     """A batched denoiser that records the shapes it is called with and halves its input."""
 
     batched = True
@@ -31,7 +31,7 @@ class Recorder:
         return noisy / 2
 
 
-class Sleeper:
+class Sleeper(Method):
     """A denoiser of one image per call that takes ``seconds`` and halves its input; it leaves a file in
     ``marks`` as each call starts."""
 

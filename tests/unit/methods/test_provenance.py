@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import provenance
+from methods import provenance
 
 
 def git(root: Path, *args: str) -> None:
