@@ -145,10 +145,8 @@ class Experiment:
 
     def check(self, ctx: Context) -> None:
         """Refuse options this experiment cannot honour, before any work (:class:`UsageError`)."""
-        for option in ("methods", "noise", "dataset"):
-            value = {"methods": ctx.options.methods, "noise": ctx.options.noises}.get(
-                option, ctx.options.dataset
-            )
+        given = {"methods": ctx.options.methods, "noise": ctx.options.noises, "dataset": ctx.options.dataset}
+        for option, value in given.items():
             if value is not None and option not in self.takes:
                 raise UsageError(f"{self.name} takes no --{option}")
 

@@ -137,7 +137,7 @@ class Convergence(Experiment):
         frame.to_csv(out_dir / "convergence.csv", index=False)
         summary.to_csv(out_dir / "convergence_summary.csv", index=False)
         curves = average_seeds(
-            frame, by=["noise", "variant", "quantity", "step", "reference"], values=["value"]
+            frame, by=["noise", "variant", "quantity", "step"], values=["value", "reference"]
         )
         figure = plot_gan_convergence(
             out_dir / "convergence",

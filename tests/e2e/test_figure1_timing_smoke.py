@@ -55,11 +55,13 @@ def test_all_runs_every_experiment_with_the_same_options(monkeypatch, tmp_path):
     calls = []
     monkeypatch.setattr(bench.run, "run_experiment", lambda e, options: calls.append((e.name, options)) or 0)
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        assert main(["all", "--profile", "smoke", "--out", str(tmp_path), "--force"]) == 0
+        argv = ["all", "--profile", "smoke", "--out", str(tmp_path), "--force", "--methods", "bm3d"]
+        assert main(argv) == 0
     names = [name for name, _ in calls]
     assert names == ["table2", "table3", "n2v-check", "theorem1", "fig1", "timing", *ABLATIONS]
     for _, options in calls:
         assert options.profile == "smoke" and options.force and options.out == tmp_path
+        assert options.methods is None  # one experiment's option: every experiment runs its own methods
 
 
 def test_all_reports_a_failed_experiment_in_its_status(monkeypatch, tmp_path):
