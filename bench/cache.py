@@ -4,12 +4,12 @@ Examples
 --------
 ::
 
-    python -m bench.cache list                       # every cached fit and evaluation, newest last
+    python -m bench.cache list                       # every cached fit, evaluation and computation
     python -m bench.cache show 3f2a9c                # spec, numbers and provenance of one cell
     python -m bench.cache show 3f2a9c --cache DIR    # another cache folder (default: reports/.cache)
     python -m bench.cache verify                     # check every record and model file; 1 if any is damaged
 
-A KEY is the hash a report's ``manifest.json`` lists for each cell (``eval`` and ``fit``); any unique
+A KEY is the hash a report's ``manifest.json`` lists for each cell (``key`` and ``fit``); any unique
 prefix of it will do. A damaged record (cut short, edited, or a model file that does not match its fit) is
 listed as damaged and left where it is: the next run that needs it moves it to ``damaged/`` and recomputes.
 """
@@ -29,13 +29,11 @@ class CacheLookupError(LookupError):
 
 
 def find_record(cache_dir: Path, key: str) -> Path:
-    """The ``fit.json`` or ``evals/<key>.json`` whose key starts with ``key``."""
+    """The record (``fit.json``, ``evals/<key>.json`` or ``computed/<key>.json``) whose key starts with
+    ``key``."""
     if not key or not all(c in "0123456789abcdef" for c in key):
         raise CacheLookupError(f"{key!r} is not a cell key (hexadecimal, from a report's manifest.json)")
-    candidates = [
-        *(p / "fit.json" for p in (cache_dir / "fits").glob(f"{key}*") if (p / "fit.json").exists()),
-        *(p for p in (cache_dir / "evals").glob(f"{key}*.json") if p.name.count(".") == 1),
-    ]
+    candidates = [p for p in _record_paths(cache_dir) if _key_of(p).startswith(key)]
     if not candidates:
         raise CacheLookupError(f"no finished cell with key {key!r} in {cache_dir}")
     if len(candidates) > 1:
@@ -49,8 +47,17 @@ def format_record(path: Path) -> str:
     """A fit's or an evaluation's record as readable text: what, its numbers, and where it came from."""
     record = read_record(path)
     spec = record["spec"]
-    lines = [f"{'fit' if path.name == 'fit.json' else 'evaluation'} {_key_of(path)}  ({path})", ""]
-    if path.name == "fit.json":
+    kind = {"fits": "fit", "evals": "evaluation", "computed": "computation"}[_kind_of(path)]
+    lines = [f"{kind} {_key_of(path)}  ({path})", ""]
+    if kind == "computation":
+        lines += [
+            f"function: {spec['function']}, seed {spec['seed']}",
+            *(f"  {name} = {value}" for name, value in spec["params"]),
+            "",
+            "result:",
+            *(f"  {name}: {_summarise_value(value)}" for name, value in record["result"].items()),
+        ]
+    elif kind == "fit":
         lines += _format_fit_spec(spec)
         lines += ["", f"fit time: {record['seconds']:.1f} s"]
     else:
@@ -84,6 +91,9 @@ def list_records(cache_dir: Path) -> list[str]:
         except DamagedRecordError as damage:
             lines.append(f"{_key_of(path)}  DAMAGED: {damage.why}")
             continue
+        if _kind_of(path) == "computed":
+            lines.append(f"{_key_of(path)}  comp  {spec['label']}  seed {spec['seed']}")
+            continue
         fit = spec if path.name == "fit.json" else spec["fit"]
         kind = "fit " if path.name == "fit.json" else "eval"
         noise = spec["noise"] or "noise-independent"
@@ -107,8 +117,24 @@ def verify_cache(cache_dir: Path) -> tuple[int, list[DamagedRecordError]]:
 
 
 def _record_paths(cache_dir: Path) -> list[Path]:
-    paths = [*(cache_dir / "fits").glob("*/fit.json"), *(cache_dir / "evals").glob("*.json")]
+    paths = [
+        *(cache_dir / "fits").glob("*/fit.json"),
+        *(cache_dir / "evals").glob("*.json"),
+        *(cache_dir / "computed").glob("*.json"),
+    ]
     return [p for p in paths if p.name == "fit.json" or p.name.count(".") == 1]
+
+
+def _summarise_value(value: Any) -> str:
+    if isinstance(value, list):
+        return f"{len(value)} items"
+    if isinstance(value, dict):
+        return f"{len(value)} entries ({', '.join(list(value)[:4])}{', ...' if len(value) > 4 else ''})"
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _kind_of(path: Path) -> str:
+    return "fits" if path.name == "fit.json" else path.parent.name
 
 
 def _format_fit_spec(spec: dict[str, Any]) -> list[str]:

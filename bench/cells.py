@@ -1,6 +1,7 @@
 """Cells: frozen specs whose hash names a cached result, so a rerun skips finished work.
 
-A table expands into :class:`EvalSpec` cells (test data, noise, method, profile, seed). Each needs a
+An experiment expands into :class:`EvalSpec` cells (test data, noise, method, profile, seed) and
+:class:`ComputeSpec` cells (a function of the runner, its parameters and a seed). An evaluation needs a
 fitted method, itself a :class:`FitSpec` cell cached separately: a method that never sees the cell's
 noise (DnCNN-B, BM3D's empty fit) gets ``noise=None`` and is fitted once for a whole table.
 
@@ -14,20 +15,23 @@ Layout of the cache folder::
     evals/<key>.json      per-stage means and per-image metrics of a finished evaluation
     evals/<key>.partial.jsonl   one line per image already evaluated by an interrupted run
     evals/<key>.lock      held while a process evaluates the cell
+    computed/<key>.json   the result of a finished computation
     datasets/             the datasets the command's process decoded, mapped by its workers
                           (:mod:`bench.datasets.shared`)
 
-``fit.json`` and ``evals/<key>.json`` also record their provenance (versions, git revision, code digest,
-device, torch threads, host, start and end), which ``python -m bench.cache show KEY`` prints. Every record
-carries the SHA-256 of its own contents (``checksum``), and ``fit.json`` that of the model file
-(``model_sha256``): a record that cannot be read or does not match is named in one warning line, moved to
-``damaged/`` (never deleted) and its cell computed again; ``python -m bench.cache verify`` checks them all.
+``fit.json``, ``evals/<key>.json`` and ``computed/<key>.json`` also record their provenance (versions,
+git revision, code digest, device, torch threads, host, start and end), which ``python -m bench.cache show
+KEY`` prints. Every record carries the SHA-256 of its own contents (``checksum``), and ``fit.json`` that of
+the model file (``model_sha256``): a record that cannot be read or does not match is named in one warning
+line, moved to ``damaged/`` (never deleted) and its cell computed again; ``python -m bench.cache verify``
+checks them all.
 Two processes running the same cell against one cache (two table runs, or workers of a cluster job)
 cannot corrupt it: the second waits on the cell's lock, then reads the first's result.
 
-A key hashes the spec, the code that can change a number (packages ``noise`` and ``methods`` and the
-modules ``bench.datasets.catalog``, ``bench.metrics`` and this one) and the versions of numpy, torch, bm3d and
-scikit-image. Editing a report or the command line keeps every cached result.
+A key hashes the spec, the code that can change a number (:data:`bench.provenance.CODE_FILES`: packages
+``noise``, ``methods`` and ``bench.datasets``, the modules ``bench.metrics`` and this one; a computation
+adds its own module) and the versions of numpy, torch, bm3d and scikit-image. Editing a report or the
+command line keeps every cached result.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""Executors: a table's cells run in process, in worker processes (joblib) or as submitit jobs.
+"""Executors: an experiment's cells run in process, in worker processes (joblib) or as submitit jobs.
 
 A run is planned as waves of tasks (:func:`plan_waves`): first the fits no other fit feeds, then the
-fits built on them (N2C(Eq.4) on GAN2GAN), then every evaluation. The tasks of one wave are
+fits built on them (N2C(Eq.4) on GAN2GAN), then every evaluation and computation. The tasks of one wave are
 independent, so an executor may run them in any order and in parallel; a wave starts when the one
 before it has finished. Every worker writes its results to the shared cache folder
 (:mod:`bench.cells`), so a worker's result reaches the reports through the cache, whatever executor
@@ -13,8 +13,8 @@ that need it are not started and fail with the same reason.
 - ``submitit-local``: submitit's local executor (subprocesses with logs under ``<cache>/submitit``);
 - ``slurm``: one Slurm job array per wave through submitit.
 
-The command line's default, ``auto`` (:func:`bench.run.resolve_executor`), is joblib on CPU when more
-than one process fits the cores, else local.
+The command line's default, ``auto`` (:func:`bench.experiments.driver.resolve_executor`), is joblib on
+CPU when more than one process fits the cores, else local.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ EXECUTORS: tuple[str, ...] = ("local", "joblib", "submitit-local", "slurm")
 #: How long a joblib worker may wait for work before loky retires it. Loky's default (300 s) retires a
 #: worker that waits for the last long fit of a wave and starts a fresh one for the next wave, so a run
 #: would have more worker processes than ``--jobs`` and the sum of their peaks (the run's memory bound,
-#: :func:`bench.run.summarise_resources`) would count a retired worker as still resident. A worker whose
-#: command is gone does not wait that long: it exits with it (:func:`methods.workers.call_in_worker`).
+#: :func:`bench.experiments.driver.summarise_resources`) would count a retired worker as still resident.
+#: A worker whose command is gone does not wait that long: it exits with it
+#: (:func:`methods.workers.call_in_worker`).
 WORKER_IDLE_SECONDS = 24 * 3600
 
 

@@ -105,3 +105,22 @@ def test_damaged_record_is_named_set_aside_and_recomputed(name, clean_run, tmp_p
     pd.testing.assert_frame_equal(metrics(out), metrics(clean))
     assert [p.name.split("-", 2)[2] for p in (cache / "damaged").iterdir()] != []  # kept, not deleted
     assert bench_cache.main(["--cache", str(cache), "verify"]) == 0
+
+
+def test_a_damaged_computation_is_listed_set_aside_and_recomputed(tmp_path, capsys):
+    """Computation cells (Theorem 1's Monte Carlo) are records like the others: listed, shown, verified,
+    and a damaged one is moved to damaged/ and computed again to the same numbers."""
+    argv = ["theorem1", "--profile", "smoke", "--executor", "local", "--out", str(tmp_path), "--quiet"]
+    assert main(argv) == 0
+    before = pd.read_csv(find_report(tmp_path, "theorem1") / "theorem1.csv")
+    cache = tmp_path / ".cache"
+    (record,) = (cache / "computed").glob("*.json")
+    assert bench_cache.main(["--cache", str(cache), "list"]) == 0
+    assert f"{record.stem}  comp  Theorem 1  seed 0" in capsys.readouterr().out
+    assert bench_cache.main(["--cache", str(cache), "show", record.stem[:8]]) == 0
+    assert "function: bench.experiments.theorem1:simulate_theorem1" in capsys.readouterr().out
+    record.write_text(record.read_text().replace('"seed": 0', '"seed": 9', 1))  # an edited record
+    assert bench_cache.main(["--cache", str(cache), "verify"]) == 1
+    assert main(argv) == 0
+    assert "is damaged" in capsys.readouterr().err and len(list((cache / "damaged").iterdir())) == 1
+    pd.testing.assert_frame_equal(before, pd.read_csv(find_report(tmp_path, "theorem1") / "theorem1.csv"))
