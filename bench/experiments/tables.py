@@ -5,7 +5,7 @@ Table 1 (what each method needs) is generated from the registry."""
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +153,9 @@ def choose_correlated(noises: list[str], correlated: str) -> list[str]:
     return [n.replace("correlated:", "correlated-paper:") for n in noises]
 
 
-def format_shown_params(table: TableSpec, params_of, methods: list[str], *, profile: str) -> list[str]:
+def format_shown_params(
+    table: TableSpec, params_of: Callable[[str], dict[str, Any]], methods: list[str], *, profile: str
+) -> list[str]:
     """Markdown lines: the table's ``shown_params`` of every method under the profile, side by side.
 
     A value the profile leaves out is the method's default, read from its signature.
