@@ -85,16 +85,9 @@ def summarise_results(results: pd.DataFrame) -> pd.DataFrame:
     results : pandas.DataFrame
         Tidy results, one row per (noise, level, method, seed); see :data:`RESULT_COLUMNS`.
     """
-    if results.empty:
-        return pd.DataFrame(columns=list(SUMMARY_COLUMNS))
-    summary = results.groupby(["noise", "level", "method"], as_index=False).agg(
-        psnr=("psnr", "mean"),
-        psnr_std=("psnr", "std"),
-        ssim=("ssim", "mean"),
-        ssim_std=("ssim", "std"),
-        seeds=("seed", "nunique"),
-    )
-    return summary[list(SUMMARY_COLUMNS)]
+    keys = ["noise", "level", "method"]
+    summary = average_seeds(results, by=keys, values=["psnr", "ssim"])
+    return summary.sort_values(keys, ignore_index=True)[list(SUMMARY_COLUMNS)]
 
 
 def average_seeds(frame: pd.DataFrame, *, by: Sequence[str], values: Sequence[str]) -> pd.DataFrame:
