@@ -198,6 +198,3 @@ class ExtractionAblation(Experiment):
         ]
         (out_dir / "ablation-extraction.md").write_text("\n".join(text))
         return [*written, "ablation-extraction.md"]
-
-    def describe_profile(self, ctx: Context) -> dict[str, Any]:
-        return {"name": ctx.profile.name, "gan2gan": ctx.profile.params("gan2gan")}

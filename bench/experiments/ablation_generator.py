@@ -88,6 +88,3 @@ class GeneratorAblation(Experiment):
         ]
         (out_dir / "ablation-generator.md").write_text("\n".join(text))
         return ["fig6a.csv", *(p.name for p in figure), "ablation-generator.md"]
-
-    def describe_profile(self, ctx: Context) -> dict[str, Any]:
-        return {"name": ctx.profile.name, "gan2gan": ctx.profile.params("gan2gan")}

@@ -87,6 +87,3 @@ class InitAblation(Experiment):
         ]
         (out_dir / "ablation-init.md").write_text("\n".join(text))
         return ["fig6b.csv", *(p.name for p in figure), "ablation-init.md"]
-
-    def describe_profile(self, ctx: Context) -> dict[str, Any]:
-        return {"name": ctx.profile.name, "gan2gan": ctx.profile.params("gan2gan")}

@@ -177,6 +177,3 @@ class Convergence(Experiment):
         ]
         (out_dir / "convergence.md").write_text("\n".join(text))
         return ["convergence.csv", "convergence_summary.csv", *(p.name for p in figure), "convergence.md"]
-
-    def describe_profile(self, ctx: Context) -> dict[str, Any]:
-        return {"name": ctx.profile.name, "gan2gan": ctx.profile.params("gan2gan")}

@@ -66,6 +66,13 @@ def run_experiment(experiment: Experiment, options: RunOptions) -> int:
     except RunInterruptedError:
         return 130
     results = read_results(ctx.runner, cells)
+    if cells and not results.values:
+        print(
+            f"no cell of {experiment.name} has finished ({len(status.unfinished)} tasks failed or not "
+            "finished): there is nothing to report; the cache keeps what each failure said",
+            file=sys.stderr,
+        )
+        return 1
     frame = experiment.tabulate(ctx, results)
     previous = final = options.out / experiment.report_folder / experiment.name_folder(ctx)
     record = RunRecord(

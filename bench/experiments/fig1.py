@@ -133,6 +133,3 @@ class Figure1(Experiment):
             title=f"Figure 1: iterative Noisy N2N ({ctx.profile.name} profile)",
         )
         return ["fig1.csv", "fig1.md", *(p.name for p in figure)]
-
-    def describe_profile(self, ctx: Context) -> dict[str, Any]:
-        return {**super().describe_profile(ctx), "noisy-n2n": ctx.profile.params("noisy-n2n")}

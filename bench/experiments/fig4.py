@@ -286,9 +286,6 @@ class Figure4(Experiment):
         written = write_figure4(frame, dataset=dataset, out_dir=out_dir, profile=ctx.profile, header=header)
         return [p.name for p in written]
 
-    def describe_profile(self, ctx: Context) -> dict[str, Any]:
-        return {"name": ctx.profile.name, "fig4": ctx.profile.fig4.describe()}
-
     def describe_data(self, ctx: Context, cells: list[Cell]) -> dict[str, Any]:
         """The SHA-256 of every real-noise file read, and of the clean training set of DnCNN-B."""
         evals = [cell for cell in cells if isinstance(cell, EvalSpec)]

@@ -133,9 +133,6 @@ class Table(Experiment):
         ]
         return written
 
-    def describe_profile(self, ctx: Context) -> dict[str, Any]:
-        return {"name": ctx.profile.name}
-
     def subset_methods(self, ctx: Context) -> Sequence[str]:
         methods = self.methods(ctx)
         return methods if set(methods) != set(self.spec.methods) else ()
