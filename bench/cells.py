@@ -43,7 +43,6 @@ import os
 import shutil
 import sys
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
@@ -73,18 +72,13 @@ from methods.images import DataError
 from methods.provenance import describe_device, describe_git, describe_versions, now_utc
 from methods.registry import METHODS, load_method, make_method
 from methods.training import resolve_device
-from noise import parse_noise
+from noise import derive_rng, parse_noise
 
 #: Seconds between two progress lines of an evaluation when stderr is not a terminal (no bar there).
 PROGRESS_SECONDS = 30.0
 #: A loaded dataset of a runner: its name, ``limit`` and ``min_size``
 #: (:func:`bench.datasets.catalog.load_dataset`).
 DatasetKey = tuple[str, int | None, int | None]
-
-
-def derive_rng(seed: int, *labels: str) -> np.random.Generator:
-    """A generator for one purpose of one seed, e.g. ``derive_rng(0, "test-noise", "gaussian:25")``."""
-    return np.random.default_rng([seed, *(zlib.crc32(label.encode()) for label in labels)])
 
 
 @dataclass(frozen=True)

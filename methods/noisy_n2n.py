@@ -26,7 +26,7 @@ from methods.gan2gan.method import NetworkStage
 from methods.n2c import NoiseToClean
 from methods.nets import DnCNN
 from methods.training import apply_network, init_seeded, sample_patches, to_batch, train_network
-from noise import NoiseModel
+from noise import NoiseModel, derive_rng, derive_seed
 
 
 def make_noisy_pair_sampler(
@@ -63,7 +63,7 @@ def make_initial_estimates(
 ) -> tuple[np.ndarray, ...]:
     """The initial noisy estimates: each clean image plus Gaussian noise of std ``sigma0`` (0-255 units),
     one fixed realisation per seed."""
-    rng = np.random.default_rng([seed, 0x5E0])
+    rng = derive_rng(seed, 0x5E0)
     return tuple((image + rng.normal(0.0, sigma0 / 255, image.shape)).astype(np.float32) for image in clean)
 
 
@@ -102,7 +102,7 @@ class NoisyN2N(NoiseToClean):
         self.nets = []
         source, estimator = estimates, None
         for j in range(1, p["iterations"] + 1):
-            stage_seed = int(np.random.SeedSequence([seed, j]).generate_state(1)[0])
+            stage_seed = derive_seed(seed, j)
             if estimator is None:
                 net = init_seeded(self.build_network, seed=stage_seed)
             else:

@@ -25,6 +25,8 @@ from torch.nn.functional import l1_loss, mse_loss
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from tqdm import tqdm
 
+from noise.seeds import derive_rng
+
 _LOSSES: dict[str, Callable[..., torch.Tensor]] = {
     "mse": mse_loss,
     "l1": l1_loss,
@@ -321,7 +323,7 @@ def run_training(
     for module in modules.values():
         module.to(device)
         module.train()
-    rng = np.random.default_rng(seed)
+    rng = derive_rng(seed)
     log_every = max(1, steps // 50)
     settings = {"seed": seed, **settings}
     logged_steps: list[int] = []

@@ -18,9 +18,11 @@ from noise.models import (
     WhiteGaussian,
     parse_noise,
 )
+from noise.seeds import SEED_SCHEME, derive_rng, derive_seed
 from noise.statistics import NoiseStatistics, measure_noise
 
 __all__ = [
+    "SEED_SCHEME",
     "VALID_SPECS",
     "Correlated",
     "ExtractionResult",
@@ -31,6 +33,8 @@ __all__ = [
     "UniformSigmaGaussian",
     "WhiteGaussian",
     "compute_wavelet_statistic",
+    "derive_rng",
+    "derive_seed",
     "estimate_noise_std",
     "extract_gcbd_patches",
     "extract_noise_patches",

@@ -16,7 +16,7 @@ import numpy as np
 
 from bench.datasets.realnoise import CT_LEVELS, CT_SCALE, FMD_HELD_OUT_FOV, FMD_LEVELS, LEVELS
 from methods.images import read_gray_image
-from noise import parse_noise
+from noise import derive_rng, parse_noise
 
 #: Bundled scikit-image images the FMD fixture crops its clean fields of view from.
 _FIXTURE_SOURCES = ("cell.png", "ihc.png", "coins.png", "moon.png", "camera.png", "brick.png")
@@ -45,7 +45,7 @@ def write_fmd_fixture(
     ``avgN`` image is the mean of N fresh raw captures; every image is saved as 8-bit PNG. Training
     gets ``captures`` images per field of view and level, the ground truth is the clean image, and
     the test set holds ``test_images`` images per type from ``held_out_fov`` (the same names under
-    ``gt/``). All randomness comes from ``numpy.random.default_rng(seed)``.
+    ``gt/``). All randomness comes from ``noise.derive_rng(seed)``.
 
     Parameters
     ----------
@@ -83,7 +83,7 @@ def write_fmd_fixture(
     if size < 16:
         raise ValueError(f"size must be at least 16, got {size}")
     root = Path(root).expanduser().resolve()
-    rng = np.random.default_rng(seed)
+    rng = derive_rng(seed)
     extra = parse_noise(correlated)
     fields = [(kind, fov) for kind in types for fov in (*fovs, held_out_fov)]
     clean = {key: _crop_source(i, size=size, rng=rng) for i, key in enumerate(fields)}
@@ -164,7 +164,7 @@ def write_ct_fixture(
     sigma_at_25 : float
         Noise std at dose 25.
     seed : int
-        Seed of ``numpy.random.default_rng``.
+        Seed of ``noise.derive_rng``.
 
     Returns
     -------
@@ -174,7 +174,7 @@ def write_ct_fixture(
     import tifffile
 
     root = Path(root).expanduser().resolve()
-    rng = np.random.default_rng(seed)
+    rng = derive_rng(seed)
     stacks: dict[str, np.ndarray] = {}
     for i, patient in enumerate(patients):
         stacks[patient] = np.stack([_crop_source(i * slices + s, size=size, rng=rng) for s in range(slices)])

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.cells import Cell, CellRunner, ComputeSpec, EvalSpec, derive_rng, make_compute_spec
+from bench.cells import Cell, CellRunner, ComputeSpec, EvalSpec, make_compute_spec
 from bench.experiments.base import Context, Experiment, Results, RunRecord, describe_stage
 from bench.figures import plot_ablation_bars, plot_extraction_histograms
 from bench.report import average_seeds, pivot_mean_std
-from noise import extract_gcbd_patches, extract_wavelet_patches, parse_noise
+from noise import derive_rng, extract_gcbd_patches, extract_wavelet_patches, parse_noise
 
 #: Figure 2's noise levels (white Gaussian, 0-255 units).
 FIG2_SIGMAS: tuple[int, ...] = (25, 50)

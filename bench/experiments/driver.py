@@ -30,12 +30,7 @@ from bench.report import open_report_folder, write_manifest
 from methods.provenance import describe_device
 from methods.registry import METHODS
 from methods.training import resolve_device
-
-#: How seeds become random streams (recorded in the manifest).
-SEED_STREAMS = (
-    "numpy default_rng([seed, crc32(purpose), crc32(noise spec)]); test noise: purpose 'test-noise', drawn "
-    "over the test images sorted by name; training noise: 'train-noise'"
-)
+from noise import SEED_SCHEME
 
 
 class RunInterruptedError(Exception):
@@ -283,7 +278,7 @@ def describe_run(
             "methods": {key: ctx.profile.params(key) for key in sorted({f.method for f in fits.values()})},
         },
         "seeds": list(ctx.seeds),
-        "seed_streams": SEED_STREAMS,
+        "seed_streams": SEED_SCHEME,
         "noises": sorted({cell.noise for cell in cells if cell.noise}),
         "methods": sorted({cell.fit.method for cell in evals}),
         "unavailable": dict(record.unavailable),

@@ -39,7 +39,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from bench.cells import Cell, CellRunner, ComputeSpec, crop_centre, derive_rng, make_compute_spec
+from bench.cells import Cell, CellRunner, ComputeSpec, crop_centre, make_compute_spec
 from bench.datasets.base import Dataset
 from bench.experiments.base import Context, Experiment, Results, RunRecord
 from bench.profiles import Profile, get_profile
@@ -52,7 +52,7 @@ from methods.nets import DnCNN, NoiseGenerator
 from methods.provenance import describe_device, describe_git
 from methods.registry import METHODS, make_method
 from methods.training import TrainConfig, train_network
-from noise import parse_noise
+from noise import derive_rng, parse_noise
 
 #: The noise every measure draws its noisy images with.
 NOISE = "gaussian:25"
@@ -266,7 +266,7 @@ def measure_generator_iteration(*, batch: int, repeats: int, device: torch.devic
 def measure_pair_generation(*, batch: int, patch: int, repeats: int, device: torch.device) -> PerfRow:
     """Seconds per G2G mini-batch of pairs (g_theta1 + a 17-layer DnCNN estimator): batched vs per sample."""
     torch.manual_seed(0)
-    rng = np.random.default_rng(0)
+    rng = derive_rng(0)
     images = [rng.random((180, 180), dtype=np.float32) for _ in range(8)]
     generator, estimator = NoiseGenerator(), DnCNN(depth=17)
 
@@ -280,7 +280,7 @@ def measure_pair_generation(*, batch: int, patch: int, repeats: int, device: tor
             device=device,
             per_sample=per_sample,
         )
-        return lambda: draw(np.random.default_rng(1))
+        return lambda: draw(derive_rng(1))
 
     times = time_alternating({"ours": run(False), "authors": run(True)}, repeats=repeats, device=device)
     return PerfRow(

@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.cells import Cell, CellRunner, ComputeSpec, derive_rng, make_compute_spec
+from bench.cells import Cell, CellRunner, ComputeSpec, make_compute_spec
 from bench.experiments.base import Context, Experiment, Results, RunRecord
 from bench.figures import plot_theorem1
 from bench.report import average_seeds, format_mean_std
+from noise import derive_rng
 
 #: Noise-to-signal ratios ``var_n / var_x`` of the report: weak, equal and strong noise.
 RATIOS: tuple[float, ...] = (0.25, 1.0, 4.0)

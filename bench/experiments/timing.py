@@ -20,14 +20,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bench.cells import Cell, CellRunner, ComputeSpec, crop_centre, derive_rng, make_compute_spec
+from bench.cells import Cell, CellRunner, ComputeSpec, crop_centre, make_compute_spec
 from bench.experiments.base import Context, Experiment, Results, RunRecord, find_unavailable
 from bench.figures import plot_timing
 from bench.report import average_seeds, format_mean_std
 from bench.tables import TABLE2_METHODS
 from methods.provenance import describe_cpu
 from methods.registry import METHODS, load_method
-from noise import parse_noise
+from noise import derive_rng, parse_noise
 
 #: The paper's claims (section 5.2), by method name: (seconds per image, device).
 PAPER_CLAIMS: dict[str, tuple[str, str]] = {

@@ -29,6 +29,7 @@ from torch.nn.functional import l1_loss
 
 from methods.nets import Critic, DnCNN, NoiseGenerator, init_dcgan_
 from methods.training import TrainHistory, run_training, sample_patches, to_batch
+from noise.seeds import derive_rng
 from noise.statistics import NoiseStatistics, measure_noise
 
 #: What :class:`GANMonitor` records at each diagnosed iteration (standard deviations in image units).
@@ -509,7 +510,7 @@ def measure_extracted_noise(
     noise_patches: Sequence[np.ndarray] | np.ndarray, *, seed: int
 ) -> NoiseStatistics:
     """:func:`noise.measure_noise` of ``MONITOR_SAMPLES`` 64x64 crops of the extracted noise patches."""
-    rng = np.random.default_rng([seed, 0x3018])
+    rng = derive_rng(seed, 0x3018)
     noise = sample_patches(noise_patches, size=64, count=MONITOR_SAMPLES, rng=rng, augment="none")
     return measure_noise(noise.astype(np.float64))
 
@@ -526,7 +527,7 @@ def make_monitor(
     """A :class:`GANMonitor` that has diagnosed the untrained ``model`` (step 0), with fixed latents and
     crops drawn from their own generator (the training's draws are untouched) and the statistics of 256
     extracted noise patches (each crop's mean removed)."""
-    rng = np.random.default_rng([seed, 0x3017])
+    rng = derive_rng(seed, 0x3017)
     reference = measure_extracted_noise(noise_patches, seed=seed)
     crops = sample_patches(noisy_images, size=64, count=MONITOR_CROPS, rng=rng, augment="none")
     latents = rng.standard_normal((MONITOR_SAMPLES, model.g1.nz), dtype=np.float32)

@@ -40,6 +40,7 @@ from methods.training import (
     train_network,
 )
 from noise.extraction import ExtractionResult, extract_noise_patches
+from noise.seeds import derive_rng, derive_seed
 from noise.statistics import measure_noise
 
 #: Batches used to re-estimate BN statistics of g_theta2 and of g_theta1 after Algorithm 1 (g_theta1 is
@@ -47,6 +48,9 @@ from noise.statistics import measure_noise
 #: by the root of the samples: 64 batches of 8 leave a fixed pattern of 1/23 of the noise std).
 _REFRESH_BATCHES = 16
 _G1_REFRESH_BATCHES = 64
+#: The integer label of this module's streams (:func:`noise.derive_rng`): 1 for the generated-noise
+#: statistics, 2 for the BN re-estimation.
+_STREAM = 0x6A2
 
 
 class NetworkStage(Method):
@@ -310,7 +314,9 @@ class GAN2GAN(Method):
         )
         self._refresh_statistics(noisy, seed=seed)
         history = fit.history
-        generated = measure_noise(self.learned_noise().sample((256, 64, 64), rng=_rng(seed, 1)))
+        generated = measure_noise(
+            self.learned_noise().sample((256, 64, 64), rng=derive_rng(seed, _STREAM, 1))
+        )
         self.report["gan"] = {
             "steps": config.steps,
             "selection": config.selection,
@@ -328,7 +334,7 @@ class GAN2GAN(Method):
 
     def _refresh_statistics(self, noisy: tuple[np.ndarray, ...], *, seed: int) -> None:
         """Re-estimate the BN statistics of g_theta1 and g_theta2 (used in eval mode) from final weights."""
-        rng = _rng(seed, 2)
+        rng = derive_rng(seed, _STREAM, 2)
         batch, nz = self.params["gan_batch_size"], self.params["nz"]
         latents = [
             torch.from_numpy(rng.standard_normal((batch, nz), dtype=np.float32)).to(self.device)
@@ -360,7 +366,7 @@ class GAN2GAN(Method):
             net.load_state_dict(state["net"])
             self.report["seconds"][f"G2G_{j}"] = state["seconds"]
             return net.to(self.device).eval()
-        stage_seed = int(np.random.SeedSequence([seed, j]).generate_state(1)[0])
+        stage_seed = derive_seed(seed, j)
         net = init_seeded(self._build_denoiser, seed=stage_seed) if j == 1 else copy.deepcopy(estimator)
         config = self.g2g_config()
         draw = make_pair_sampler(
@@ -450,10 +456,6 @@ class GAN2GAN(Method):
             method.denoisers.append(net.to(method.device).eval())
         method.report = json.loads(state["report"])
         return method
-
-
-def _rng(seed: int, purpose: int) -> np.random.Generator:
-    return np.random.default_rng([seed, 0x6A2, purpose])
 
 
 def _stage_file(checkpoint: Path | None, stage: str) -> Path | None:

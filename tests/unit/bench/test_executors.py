@@ -11,7 +11,6 @@ import pytest
 from submitit.core import submission
 from submitit.slurm.test_slurm import mocked_slurm
 
-import bench.cells as cells
 import bench.provenance as provenance
 from bench.cells import CellRunner, EvalSpec, invalidate_cells, is_cached, make_fit_spec
 from bench.executors import (
@@ -182,13 +181,6 @@ def test_force_method_deletes_the_method_and_what_builds_on_it(tmp_path):
     assert removed == 3  # the GAN2GAN fit, the N2C(Eq.4) fit built on it, and its evaluation
     assert is_cached(tmp_path, bm3d) and is_cached(tmp_path, bm3d.fit)
     assert not is_cached(tmp_path, n2c) and not is_cached(tmp_path, n2c.fit)
-
-
-def test_seed_streams_are_independent_and_repeatable():
-    a = cells.derive_rng(3, "test-noise", NOISE).standard_normal(5)
-    assert np.array_equal(a, cells.derive_rng(3, "test-noise", NOISE).standard_normal(5))
-    assert not np.array_equal(a, cells.derive_rng(4, "test-noise", NOISE).standard_normal(5))
-    assert not np.array_equal(a, cells.derive_rng(3, "train-noise", NOISE).standard_normal(5))
 
 
 @pytest.mark.parametrize("threads", [0, -1])
