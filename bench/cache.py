@@ -21,7 +21,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.cells import DamagedRecordError, hash_file, read_record
+from bench.store import (
+    DamagedRecordError,
+    find_record_paths,
+    hash_file,
+    model_path,
+    parse_record_path,
+    read_record,
+)
 
 
 class CacheLookupError(LookupError):
@@ -33,12 +40,13 @@ def find_record(cache_dir: Path, key: str) -> Path:
     ``key``."""
     if not key or not all(c in "0123456789abcdef" for c in key):
         raise CacheLookupError(f"{key!r} is not a cell key (hexadecimal, from a report's manifest.json)")
-    candidates = [p for p in _record_paths(cache_dir) if _key_of(p).startswith(key)]
+    candidates = [p for p in find_record_paths(cache_dir) if parse_record_path(p)[1].startswith(key)]
     if not candidates:
         raise CacheLookupError(f"no finished cell with key {key!r} in {cache_dir}")
     if len(candidates) > 1:
         raise CacheLookupError(
-            f"key {key!r} is ambiguous in {cache_dir}: {', '.join(_key_of(p) for p in candidates)}"
+            f"key {key!r} is ambiguous in {cache_dir}: "
+            + ", ".join(parse_record_path(p)[1] for p in candidates)
         )
     return candidates[0]
 
@@ -47,8 +55,8 @@ def format_record(path: Path) -> str:
     """A fit's or an evaluation's record as readable text: what, its numbers, and where it came from."""
     record = read_record(path)
     spec = record["spec"]
-    kind = {"fits": "fit", "evals": "evaluation", "computed": "computation"}[_kind_of(path)]
-    lines = [f"{kind} {_key_of(path)}  ({path})", ""]
+    kind = {"fit": "fit", "eval": "evaluation", "compute": "computation"}[parse_record_path(path)[0]]
+    lines = [f"{kind} {parse_record_path(path)[1]}  ({path})", ""]
     if kind == "computation":
         lines += [
             f"function: {spec['function']}, seed {spec['seed']}",
@@ -85,44 +93,38 @@ def format_record(path: Path) -> str:
 def list_records(cache_dir: Path) -> list[str]:
     """One line per finished cell of the cache, oldest first (a damaged one says so)."""
     lines = []
-    for path in sorted(_record_paths(cache_dir), key=lambda p: p.stat().st_mtime):
+    for path in sorted(find_record_paths(cache_dir), key=lambda p: p.stat().st_mtime):
         try:
             spec = read_record(path)["spec"]
         except DamagedRecordError as damage:
-            lines.append(f"{_key_of(path)}  DAMAGED: {damage.why}")
+            lines.append(f"{parse_record_path(path)[1]}  DAMAGED: {damage.why}")
             continue
-        if _kind_of(path) == "computed":
-            lines.append(f"{_key_of(path)}  comp  {spec['label']}  seed {spec['seed']}")
+        kind = parse_record_path(path)[0]
+        if kind == "compute":
+            lines.append(f"{parse_record_path(path)[1]}  comp  {spec['label']}  seed {spec['seed']}")
             continue
-        fit = spec if path.name == "fit.json" else spec["fit"]
-        kind = "fit " if path.name == "fit.json" else "eval"
+        fit = spec if kind == "fit" else spec["fit"]
         noise = spec["noise"] or "noise-independent"
-        lines.append(f"{_key_of(path)}  {kind}  {fit['method']:<12} {noise}  seed {spec['seed']}")
+        lines.append(
+            f"{parse_record_path(path)[1]}  {kind:<4}  {fit['method']:<12} {noise}  seed {spec['seed']}"
+        )
     return lines
 
 
 def verify_cache(cache_dir: Path) -> tuple[int, list[DamagedRecordError]]:
     """Check every record against its checksum and every model file against its fit: (records, damage)."""
-    paths = _record_paths(cache_dir)
+    paths = find_record_paths(cache_dir)
     damaged = []
     for path in paths:
         try:
             record = read_record(path)
-            model = path.with_name("model")
-            if path.name == "fit.json" and record.get("model_sha256") != hash_file(model):
+            kind, key = parse_record_path(path)
+            model = model_path(cache_dir, key)
+            if kind == "fit" and record.get("model_sha256") != hash_file(model):
                 raise DamagedRecordError(model, "it does not match fit.json's model_sha256")
         except DamagedRecordError as damage:
             damaged.append(damage)
     return len(paths), damaged
-
-
-def _record_paths(cache_dir: Path) -> list[Path]:
-    paths = [
-        *(cache_dir / "fits").glob("*/fit.json"),
-        *(cache_dir / "evals").glob("*.json"),
-        *(cache_dir / "computed").glob("*.json"),
-    ]
-    return [p for p in paths if p.name == "fit.json" or p.name.count(".") == 1]
 
 
 def _summarise_value(value: Any) -> str:
@@ -131,10 +133,6 @@ def _summarise_value(value: Any) -> str:
     if isinstance(value, dict):
         return f"{len(value)} entries ({', '.join(list(value)[:4])}{', ...' if len(value) > 4 else ''})"
     return f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
-def _kind_of(path: Path) -> str:
-    return "fits" if path.name == "fit.json" else path.parent.name
 
 
 def _format_fit_spec(spec: dict[str, Any]) -> list[str]:
@@ -162,10 +160,6 @@ def _format_provenance(provenance: dict[str, Any]) -> list[str]:
         f"  code digest: {provenance.get('code_digest')}",
         f"  versions: {versions}",
     ]
-
-
-def _key_of(path: Path) -> str:
-    return path.parent.name if path.name == "fit.json" else path.stem
 
 
 def main(argv: list[str] | None = None) -> int:

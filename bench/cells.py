@@ -5,26 +5,9 @@ An experiment expands into :class:`EvalSpec` cells (test data, noise, method, pr
 fitted method, itself a :class:`FitSpec` cell cached separately: a method that never sees the cell's
 noise (DnCNN-B, BM3D's empty fit) gets ``noise=None`` and is fitted once for a whole table.
 
-Layout of the cache folder::
-
-    fits/<key>/model      what the method's ``save`` wrote (written via a temp file + rename)
-    fits/<key>/fit.json   the spec and the fit's wall time; its presence marks the fit as finished
-    fits/<key>/checkpoint training state of an unfinished fit (resumed on the next run)
-    fits/<key>/.lock      held while a process fits the cell (others wait, then load its result)
-    damaged/              records that failed their checks, moved aside with the time they were found
-    evals/<key>.json      per-stage means and per-image metrics of a finished evaluation
-    evals/<key>.partial.jsonl   one line per image already evaluated by an interrupted run
-    evals/<key>.lock      held while a process evaluates the cell
-    computed/<key>.json   the result of a finished computation
-    datasets/             the datasets the command's process decoded, mapped by its workers
-                          (:mod:`bench.datasets.shared`)
-
-``fit.json``, ``evals/<key>.json`` and ``computed/<key>.json`` also record their provenance (versions,
-git revision, code digest, device, torch threads, host, start and end), which ``python -m bench.cache show
-KEY`` prints. Every record carries the SHA-256 of its own contents (``checksum``), and ``fit.json`` that of
-the model file (``model_sha256``): a record that cannot be read or does not match is named in one warning
-line, moved to ``damaged/`` (never deleted) and its cell computed again; ``python -m bench.cache verify``
-checks them all.
+Results lie in a cache folder laid out by :mod:`bench.store` (finished records, checkpoints, locks,
+damaged records), and ``python -m bench.cache`` lists, shows and verifies them. Each record also holds its
+provenance (versions, git revision, code digest, device, torch threads, host, start and end).
 Two processes running the same cell against one cache (two table runs, or workers of a cluster job)
 cannot corrupt it: the second waits on the cell's lock, then reads the first's result.
 
@@ -60,6 +43,23 @@ from bench.datasets.realnoise import check_real_noise_method, is_real_noise
 from bench.datasets.shared import map_dataset, share_dataset
 from bench.metrics import compute_psnr, compute_ssim
 from bench.provenance import compute_code_digest
+from bench.store import (
+    DamagedRecordError,
+    Kind,
+    checkpoint_path,
+    compute_checksum,
+    datasets_folder,
+    fit_folder,
+    hash_file,
+    lock_path,
+    model_path,
+    partial_path,
+    read_record,
+    record_path,
+    set_aside,
+    write_atomic,
+    write_record,
+)
 from methods.base import (
     Denoiser,
     Requirements,
@@ -344,7 +344,7 @@ class CellRunner:
         (:mod:`bench.datasets.shared`), so a run decodes each dataset once. Real-noise datasets, which
         carry a noisy side, are left to each process to decode."""
         return {
-            key: share_dataset(dataset, self.cache_dir / "datasets")
+            key: share_dataset(dataset, datasets_folder(self.cache_dir))
             for key, dataset in self._datasets.items()
             if type(dataset) is Dataset
         }
@@ -382,29 +382,30 @@ class CellRunner:
         if key in self._fitted:
             return self._fitted[key]
         self.invalidate([spec])
-        folder = self.cache_dir / "fits" / key
-        if not (folder / "fit.json").exists() or (cached := self._load_fit(spec, folder)) is None:
-            folder.mkdir(parents=True, exist_ok=True)
-            with FileLock(folder / ".lock"):
-                if not (folder / "fit.json").exists():  # nobody finished it while we waited for the lock
-                    self._fitted[key] = self._run_fit(spec, folder)
+        record = record_path(self.cache_dir, "fit", key)
+        if not record.exists() or (cached := self._load_fit(spec)) is None:
+            fit_folder(self.cache_dir, key).mkdir(parents=True, exist_ok=True)
+            with FileLock(lock_path(self.cache_dir, "fit", key)):
+                if not record.exists():  # nobody finished it while we waited for the lock
+                    self._fitted[key] = self._run_fit(spec)
                     return self._fitted[key]
             return self.fit(spec)  # another process finished it meanwhile: load (and check) its result
         self.log(f"[fit] {METHODS[spec.method].name}: cached ({_describe(spec)})")
         self._fitted[key] = cached
         return cached
 
-    def _load_fit(self, spec: FitSpec, folder: Path) -> tuple[Denoiser, float] | None:
-        """The cached fit in ``folder``, or None when its record or model file is damaged (set aside)."""
+    def _load_fit(self, spec: FitSpec) -> tuple[Denoiser, float] | None:
+        """The cached fit, or None when its record or model file is damaged (set aside)."""
+        record, model = record_path(self.cache_dir, "fit", spec.key), model_path(self.cache_dir, spec.key)
         try:
-            state = read_record(folder / "fit.json")
-            if state.get("model_sha256") != hash_file(folder / "model"):
-                raise DamagedRecordError(folder / "model", "it does not match fit.json's model_sha256")
+            state = read_record(record)
+            if state.get("model_sha256") != hash_file(model):
+                raise DamagedRecordError(model, "it does not match fit.json's model_sha256")
         except DamagedRecordError as damage:
-            set_aside(self.cache_dir, damage, [folder / "fit.json", folder / "model"])
+            set_aside(self.cache_dir, damage, [record, model])
             return None
         self._reports[spec.key] = state.get("report", {})
-        return load_method(spec.method, folder / "model", device=self.device), state["seconds"]
+        return load_method(spec.method, model, device=self.device), state["seconds"]
 
     def report(self, spec: FitSpec) -> dict[str, Any]:
         """What a fitted method reported about its fit (GAN2GAN: extraction and stage times), or {}."""
@@ -422,10 +423,11 @@ class CellRunner:
             "finished": now_utc(),
         }
 
-    def _run_fit(self, spec: FitSpec, folder: Path) -> tuple[Denoiser, float]:
+    def _run_fit(self, spec: FitSpec) -> tuple[Denoiser, float]:
         params = dict(spec.params)
         upstream = {role: self.fit(up)[0] for role, up in spec.upstream}
-        checkpoint = folder / "checkpoint"
+        checkpoint = checkpoint_path(self.cache_dir, spec.key)
+        model = model_path(self.cache_dir, spec.key)
         method = make_method(spec.method, params=params, device=self.device)
         requires = method.requires
         images = self._training_images(spec, method) if _learns_from_images(requires) else ()
@@ -441,23 +443,23 @@ class CellRunner:
                 upstream=upstream,
                 pair_noise=parse_noise(method.pair_noise) if method.pair_noise else None,
             )
-        resumed = " (resuming)" if any(folder.glob(f"{checkpoint.name}*")) else ""
+        resumed = " (resuming)" if any(checkpoint.parent.glob(f"{checkpoint.name}*")) else ""
         self.log(f"[fit] {method.name}: fitting{resumed} ({_describe(spec)})")
         started = now_utc()
         start = time.perf_counter()
         method.fit(training, seed=spec.seed, progress=self.progress, checkpoint=checkpoint)
         seconds = time.perf_counter() - start
         report = dict(method.report)
-        _write_atomic(folder / "model", method.save)
+        write_atomic(model, method.save)
         record = {
             "spec": asdict(spec),
             "key": spec.key,
             "seconds": seconds,
             "report": report,
-            "model_sha256": hash_file(folder / "model"),
+            "model_sha256": hash_file(model),
             "provenance": self.describe_provenance(started=started),
         }
-        written = write_record(folder / "fit.json", record)
+        written = write_record(record_path(self.cache_dir, "fit", spec.key), record)
         _remove_checkpoints(checkpoint)
         self._reports[spec.key] = written["report"]
         return method, seconds
@@ -465,10 +467,10 @@ class CellRunner:
     def evaluate(self, spec: EvalSpec) -> EvalResult:
         """Return the result of ``spec``, evaluating (and fitting) only what is not cached."""
         self.invalidate([spec])
-        final = self.cache_dir / "evals" / f"{spec.key}.json"
+        final = record_path(self.cache_dir, "eval", spec.key)
         if not final.exists() or (cached := self._load_evaluation(spec, final)) is None:
             final.parent.mkdir(parents=True, exist_ok=True)
-            with FileLock(final.with_suffix(".lock")):
+            with FileLock(lock_path(self.cache_dir, "eval", spec.key)):
                 if not final.exists():  # nobody finished it while we waited for the lock
                     return self._run_evaluation(spec, final)
             return self.evaluate(spec)  # another process finished it meanwhile: load (and check) it
@@ -490,7 +492,7 @@ class CellRunner:
         )
 
     def _run_evaluation(self, spec: EvalSpec, final: Path) -> EvalResult:
-        partial = final.with_suffix(".partial.jsonl")
+        partial = partial_path(self.cache_dir, spec.key)
         method, fit_seconds = self.fit(spec.fit)
         started = now_utc()
         done = _read_partial(partial)
@@ -521,7 +523,7 @@ class CellRunner:
                                 "ssim_authors": compute_ssim(denoised, clean, data_range="denoised"),
                                 "seconds": seconds,
                             }
-                            out.write(json.dumps({**row, "checksum": _checksum(row)}) + "\n")
+                            out.write(json.dumps({**row, "checksum": compute_checksum(row)}) + "\n")
                             done[(stage_name, name)] = row
                         out.flush()
                         start = time.perf_counter()
@@ -557,14 +559,14 @@ class CellRunner:
     def compute(self, spec: ComputeSpec) -> dict[str, Any]:
         """Return the result of ``spec``, computing it (and the fits it reads) unless cached."""
         self.invalidate([spec])
-        final = self.cache_dir / "computed" / f"{spec.key}.json"
+        final = record_path(self.cache_dir, "compute", spec.key)
         if final.exists():
             try:
                 return read_record(final)["result"]
             except DamagedRecordError as damage:
                 set_aside(self.cache_dir, damage, [final])
         final.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(final.with_suffix(".lock")):
+        with FileLock(lock_path(self.cache_dir, "compute", spec.key)):
             if not final.exists():  # nobody finished it while we waited for the lock
                 for fit in spec.fits:
                     self.fit(fit)
@@ -584,79 +586,6 @@ class CellRunner:
         return self.compute(spec)  # another process finished it meanwhile: load (and check) it
 
 
-class DamagedRecordError(Exception):
-    """A cache record that cannot be trusted: unreadable, cut short, edited, or not matching its model."""
-
-    def __init__(self, path: Path, why: str) -> None:
-        super().__init__(f"{path}: {why}")
-        self.path = path
-        self.why = why
-
-
-def write_record(path: Path, record: dict[str, Any]) -> dict[str, Any]:
-    """Write ``record`` as JSON with the SHA-256 of its contents (``checksum``), atomically; return what
-    was written (numpy numbers as plain numbers, anything else unknown to JSON as text)."""
-    plain = json.loads(json.dumps(record, default=_to_json))
-    text = json.dumps({**plain, "checksum": _checksum(plain)}, indent=1)
-    _write_atomic(path, lambda p: p.write_text(text))
-    return plain
-
-
-def read_record(path: Path) -> dict[str, Any]:
-    """The record at ``path`` after checking it against its checksum.
-
-    Raises
-    ------
-    DamagedRecordError
-        If the file cannot be read or parsed, has no checksum, or does not match it.
-    """
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DamagedRecordError(path, f"cannot be read ({type(error).__name__}: {error})") from None
-    if not isinstance(record, dict) or "checksum" not in record:
-        raise DamagedRecordError(path, "it carries no checksum")
-    claimed = record.pop("checksum")
-    if claimed != _checksum(record):
-        raise DamagedRecordError(path, "its contents do not match its checksum")
-    return record
-
-
-def hash_file(path: Path) -> str | None:
-    """SHA-256 of a file's bytes, or None when it does not exist."""
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def set_aside(cache_dir: Path, damage: DamagedRecordError, paths: list[Path]) -> None:
-    """Move the files of a damaged cell to ``<cache>/damaged/`` (never delete them) and say so in one line."""
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    folder = cache_dir / "damaged"
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in paths:
-        if path.exists():
-            name = path.relative_to(cache_dir).as_posix().replace("/", "__")
-            os.replace(path, folder / f"{stamp}-{os.getpid()}-{name}")
-    print(
-        f"warning: cache record {damage.path} is damaged ({damage.why}); moved to {folder}, recomputing",
-        file=sys.stderr,
-        flush=True,
-    )
-
-
-def _checksum(record: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def _to_json(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else str(value)
-
-
 def walk_fits(fit: FitSpec) -> Iterator[FitSpec]:
     """``fit`` and every fit it builds on, recursively."""
     yield fit
@@ -668,13 +597,16 @@ def _learns_from_images(requires: Requirements) -> bool:
     return requires.clean or requires.noisy_images or requires.pairs
 
 
+def kind_of(spec: FitSpec | EvalSpec | ComputeSpec) -> Kind:
+    """The kind of a cell (:data:`bench.store.Kind`)."""
+    if isinstance(spec, FitSpec):
+        return "fit"
+    return "compute" if isinstance(spec, ComputeSpec) else "eval"
+
+
 def is_cached(cache_dir: Path, spec: FitSpec | EvalSpec | ComputeSpec) -> bool:
     """Whether ``spec``'s result is finished in ``cache_dir``."""
-    if isinstance(spec, FitSpec):
-        return (cache_dir / "fits" / spec.key / "fit.json").exists()
-    if isinstance(spec, ComputeSpec):
-        return (cache_dir / "computed" / f"{spec.key}.json").exists()
-    return (cache_dir / "evals" / f"{spec.key}.json").exists()
+    return record_path(cache_dir, kind_of(spec), spec.key).exists()
 
 
 def list_fits(cell: FitSpec | EvalSpec | ComputeSpec) -> list[FitSpec]:
@@ -701,19 +633,19 @@ def invalidate_cells(
     evals = [spec for spec in specs if isinstance(spec, EvalSpec)]
     fits = {fit.key: fit for spec in specs for root in list_fits(spec) for fit in walk_fits(root)}
     for key, fit in fits.items():
-        folder = cache_dir / "fits" / key
+        folder = fit_folder(cache_dir, key)
         if forced(fit) and folder.exists():
             shutil.rmtree(folder)
             removed += 1
     for spec in evals:
         if forced(spec.fit):
-            final = cache_dir / "evals" / f"{spec.key}.json"
+            final = record_path(cache_dir, "eval", spec.key)
             removed += final.exists()
             final.unlink(missing_ok=True)
-            final.with_suffix(".partial.jsonl").unlink(missing_ok=True)
+            partial_path(cache_dir, spec.key).unlink(missing_ok=True)
     for spec in specs:
         if isinstance(spec, ComputeSpec) and (methods is None or any(map(forced, spec.fits))):
-            final = cache_dir / "computed" / f"{spec.key}.json"
+            final = record_path(cache_dir, "compute", spec.key)
             removed += final.exists()
             final.unlink(missing_ok=True)
     return removed
@@ -795,7 +727,7 @@ def _read_partial(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
         except (json.JSONDecodeError, AttributeError, KeyError):
             dropped += number < len(lines)  # only the last line may be cut short by a kill
             continue
-        if claimed != _checksum(row):
+        if claimed != compute_checksum(row):
             dropped += 1
             continue
         done[(row["stage"], row["image"])] = row
@@ -813,16 +745,6 @@ def _remove_checkpoints(checkpoint: Path) -> None:
     """Delete a fit's checkpoint and the stage files named after it (``<checkpoint>-<stage>``)."""
     for path in checkpoint.parent.glob(f"{checkpoint.name}*"):
         path.unlink(missing_ok=True)
-
-
-def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temp file in the same folder and rename, so a crash leaves no half file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _progress(items: list, enabled: bool, desc: str) -> Iterator:

@@ -34,7 +34,18 @@ from functools import cache
 from pathlib import Path
 from typing import Literal, Protocol
 
-from bench.cells import Cell, CellRunner, ComputeSpec, DatasetKey, EvalSpec, FitSpec, is_cached, list_fits
+from bench.cells import (
+    Cell,
+    CellRunner,
+    ComputeSpec,
+    DatasetKey,
+    EvalSpec,
+    FitSpec,
+    is_cached,
+    kind_of,
+    list_fits,
+)
+from bench.store import Kind, failure_path, submitit_folder, write_atomic
 from methods.provenance import now_utc
 from methods.registry import METHODS
 from methods.workers import delay_in_worker
@@ -55,7 +66,7 @@ WORKER_IDLE_SECONDS = 24 * 3600
 class Task:
     """One fit, evaluation or computation to run."""
 
-    kind: Literal["fit", "eval", "compute"]
+    kind: Kind
     spec: FitSpec | EvalSpec | ComputeSpec
 
     @property
@@ -162,22 +173,13 @@ def plan_waves(cells: list[Cell]) -> list[list[Task]]:
     built_on = {up.key for _, fit in depth.values() for _, up in fit.upstream}
     for level, fit in sorted(depth.values(), key=lambda item: item[1].key not in built_on):
         waves[level].append(Task("fit", fit))
-    last = {cell.key: Task("compute" if isinstance(cell, ComputeSpec) else "eval", cell) for cell in cells}
+    last = {cell.key: Task(kind_of(cell), cell) for cell in cells}
     return [*waves, list(last.values())]
-
-
-def failure_path(cache_dir: Path, task: Task) -> Path:
-    """Where a failed task's reason is recorded."""
-    if task.kind == "fit":
-        return cache_dir / "fits" / task.key / "failed.json"
-    if task.kind == "compute":
-        return cache_dir / "computed" / f"{task.key}.failed.json"
-    return cache_dir / "evals" / f"{task.key}.failed.json"
 
 
 def read_failure(cache_dir: Path, task: Task) -> str | None:
     """The recorded one-line reason a task failed, or None."""
-    path = failure_path(cache_dir, task)
+    path = failure_path(cache_dir, task.kind, task.key)
     if not path.exists():
         return None
     try:
@@ -188,17 +190,15 @@ def read_failure(cache_dir: Path, task: Task) -> str | None:
 
 def record_failure(cache_dir: Path, task: Task, reason: str, *, details: str = "") -> None:
     """Record that ``task`` failed (read by ``--collect`` and the reports)."""
-    path = failure_path(cache_dir, task)
+    path = failure_path(cache_dir, task.kind, task.key)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"task": task.label, "reason": reason, "details": details, "time": now_utc()}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    os.replace(tmp, path)
+    write_atomic(path, lambda p: p.write_text(json.dumps(record, indent=1)))
 
 
 def execute_task(runner: CellRunner, task: Task) -> Outcome:
     """Run one task with ``runner``; an exception becomes a ``failed`` outcome recorded in the cache."""
-    failure_path(runner.cache_dir, task).unlink(missing_ok=True)
+    failure_path(runner.cache_dir, task.kind, task.key).unlink(missing_ok=True)
     start = time.perf_counter()
     status, reason = "done", ""
     try:
@@ -421,7 +421,7 @@ def make_submitit_executor(name: str, *, config: RunnerConfig, slurm: SlurmOptio
     """submitit's local or Slurm executor with its logs under ``<cache>/submitit``."""
     import submitit
 
-    folder = config.cache_dir / "submitit" / "%j"
+    folder = submitit_folder(config.cache_dir) / "%j"
     if name == "submitit-local":
         executor = submitit.LocalExecutor(folder=folder)
         executor.update_parameters(timeout_min=slurm.time_min)

@@ -12,7 +12,7 @@ from submitit.core import submission
 from submitit.slurm.test_slurm import mocked_slurm
 
 import bench.provenance as provenance
-from bench.cells import CellRunner, EvalSpec, invalidate_cells, is_cached, make_fit_spec
+from bench.cells import CellRunner, EvalSpec, invalidate_cells, is_cached, kind_of, make_fit_spec
 from bench.executors import (
     LocalExecutor,
     RunnerConfig,
@@ -27,6 +27,7 @@ from bench.executors import (
     run_cells,
     write_log_line,
 )
+from bench.store import record_path
 from methods.bm3d import BlindBM3D
 from methods.gan2gan.method import GAN2GAN
 
@@ -100,7 +101,7 @@ def test_failed_fit_fails_its_dependants_without_running_them(tmp_path, monkeypa
     assert reasons["fit GAN2GAN gaussian:25 seed 0"] == "ValueError: generator diverged"
     assert reasons["fit N2C(Eq.4) gaussian:25 seed 0"].startswith("needs fit GAN2GAN gaussian:25 seed 0")
     assert reasons["eval N2C(Eq.4) gaussian:25 seed 0"].startswith("needs fit N2C(Eq.4)")
-    assert not (tmp_path / "fits" / spec.fit.key / "fit.json").exists()
+    assert not record_path(tmp_path, "fit", spec.fit.key).exists()
 
 
 def test_slurm_jobs_carry_the_requested_resources(tmp_path):
@@ -171,12 +172,10 @@ def test_code_digest_changes_with_any_shared_helper(tmp_path, monkeypatch):
 def test_force_method_deletes_the_method_and_what_builds_on_it(tmp_path):
     n2c, bm3d = eval_spec("n2c-eq4"), eval_spec("bm3d")
     gan = dict(n2c.fit.upstream)["generator"]
-    for fit in (gan, n2c.fit, bm3d.fit):
-        (tmp_path / "fits" / fit.key).mkdir(parents=True)
-        (tmp_path / "fits" / fit.key / "fit.json").write_text("{}")
-    (tmp_path / "evals").mkdir()
-    for spec in (n2c, bm3d):
-        (tmp_path / "evals" / f"{spec.key}.json").write_text("{}")
+    for spec in (gan, n2c.fit, bm3d.fit, n2c, bm3d):
+        path = record_path(tmp_path, kind_of(spec), spec.key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
     removed = invalidate_cells(tmp_path, [n2c, bm3d], methods={"gan2gan"})
     assert removed == 3  # the GAN2GAN fit, the N2C(Eq.4) fit built on it, and its evaluation
     assert is_cached(tmp_path, bm3d) and is_cached(tmp_path, bm3d.fit)
