@@ -28,7 +28,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ from threadpoolctl import threadpool_limits
 
 from bench.datasets.base import Dataset
 from bench.datasets.catalog import load_dataset
-from bench.datasets.realnoise import check_real_noise_method, is_real_noise
+from bench.datasets.realnoise import check_real_noise_method
 from bench.datasets.shared import map_dataset, share_dataset
 from bench.metrics import compute_psnr, compute_ssim
 from bench.provenance import compute_code_digest
@@ -72,7 +72,7 @@ from methods.images import DataError
 from methods.provenance import describe_device, describe_git, describe_versions, now_utc
 from methods.registry import METHODS, load_method, make_method
 from methods.training import resolve_device
-from noise import derive_rng, parse_noise
+from noise import NoiseModel, NoiseSpec, RealNoise, derive_rng
 
 #: Seconds between two progress lines of an evaluation when stderr is not a terminal (no bar there).
 PROGRESS_SECONDS = 30.0
@@ -93,7 +93,7 @@ class FitSpec:
     params: tuple[tuple[str, Any], ...]
     train_data: str
     train_limit: int | None
-    noise: str | None
+    noise: NoiseSpec | None
     seed: int
     upstream: tuple[tuple[str, FitSpec], ...] = ()
 
@@ -111,7 +111,7 @@ class EvalSpec:
     test_data: str
     test_limit: int | None
     test_crop: int | None
-    noise: str
+    noise: NoiseSpec
     seed: int
 
     @property
@@ -126,7 +126,7 @@ def make_fit_spec(
     params: dict[str, Any],
     train_data: str,
     train_limit: int | None,
-    noise: str,
+    noise: NoiseSpec,
     seed: int,
     params_of: Callable[[str], dict[str, Any]] | None = None,
 ) -> FitSpec:
@@ -192,8 +192,8 @@ class ComputeSpec:
         return _hash_spec(self, extra=hash_file(Path(_find_function(self.function).__code__.co_filename)))
 
     @property
-    def noise(self) -> str | None:
-        """The noise spec among the parameters, if any (for status lines)."""
+    def noise(self) -> NoiseSpec | None:
+        """The noise among the parameters, if any (for status lines)."""
         return dict(self.params).get("noise")
 
     def param(self, name: str) -> Any:
@@ -227,8 +227,25 @@ def _find_function(name: str) -> Callable[..., dict[str, Any]]:
 Cell = EvalSpec | ComputeSpec
 
 
+def describe_cell(spec: FitSpec | EvalSpec | ComputeSpec) -> dict[str, Any]:
+    """A cell as plain JSON-able data, each noise as its spec text (what its key hashes and its record
+    holds)."""
+    return _to_plain(spec)
+
+
+def _to_plain(value: Any) -> Any:
+    if isinstance(value, (RealNoise, NoiseModel)):
+        return value.spec
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_to_plain(item) for item in value]
+    return value
+
+
 def _hash_spec(spec: FitSpec | EvalSpec | ComputeSpec, *, extra: str | None = None) -> str:
-    text = json.dumps(asdict(spec), sort_keys=True, default=str) + compute_code_digest() + (extra or "")
+    plain = json.dumps(describe_cell(spec), sort_keys=True, default=str)
+    text = plain + compute_code_digest() + (extra or "")
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -431,17 +448,17 @@ class CellRunner:
         method = make_method(spec.method, params=params, device=self.device)
         requires = method.requires
         images = self._training_images(spec, method) if _learns_from_images(requires) else ()
-        if is_real_noise(spec.noise):  # the training images are already noisy: hand them over as they are
+        if isinstance(spec.noise, RealNoise):  # the training images are already noisy: hand them over
             check_real_noise_method(spec.noise, requires=requires)
             training = TrainingData(noisy=images, upstream=upstream)
         else:
             training = build_training_data(
                 requires,
                 clean=images,
-                noise_model=parse_noise(spec.noise) if spec.noise is not None else None,
-                rng=derive_rng(spec.seed, "train-noise", spec.noise or ""),
+                noise_model=spec.noise,
+                rng=derive_rng(spec.seed, "train-noise", spec.noise.spec if spec.noise else ""),
                 upstream=upstream,
-                pair_noise=parse_noise(method.pair_noise) if method.pair_noise else None,
+                pair_noise=method.pair_noise,
             )
         resumed = " (resuming)" if any(checkpoint.parent.glob(f"{checkpoint.name}*")) else ""
         self.log(f"[fit] {method.name}: fitting{resumed} ({_describe(spec)})")
@@ -452,7 +469,7 @@ class CellRunner:
         report = dict(method.report)
         write_atomic(model, method.save)
         record = {
-            "spec": asdict(spec),
+            "spec": describe_cell(spec),
             "key": spec.key,
             "seconds": seconds,
             "report": report,
@@ -532,7 +549,7 @@ class CellRunner:
                             said = start
         stages = _summarise(done, stage_order=list(method.stages()), n_images=len(pairs))
         state = {
-            "spec": asdict(spec),
+            "spec": describe_cell(spec),
             "key": spec.key,
             "fit_key": spec.fit.key,
             "fit_seconds": fit_seconds,
@@ -577,7 +594,7 @@ class CellRunner:
                 with threadpool_limits(limits=self.threads):
                     result = _find_function(spec.function)(self, spec)
                 record = {
-                    "spec": asdict(spec),
+                    "spec": describe_cell(spec),
                     "key": spec.key,
                     "result": result,
                     "provenance": self.describe_provenance(started=started),
@@ -654,20 +671,19 @@ def invalidate_cells(
 def _noisy_test_set(test: Dataset, spec: EvalSpec) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """Clean/noisy pairs: one seeded noise stream drawn over the images in sorted order; for real noise
     (``real:<level>``), the test set's own noisy images."""
-    if is_real_noise(spec.noise):
+    if isinstance(spec.noise, RealNoise):
         noisy_images = getattr(test, "noisy", None)
         if noisy_images is None:
             raise DataError(
-                f"noise {spec.noise!r} needs a test set with noisy images; {test.name!r} has none"
+                f"noise {spec.noise.spec!r} needs a test set with noisy images; {test.name!r} has none"
             )
         for name, image, noisy in zip(test.names, test.images, noisy_images, strict=True):
             yield name, crop_centre(image, spec.test_crop), crop_centre(noisy, spec.test_crop)
         return
-    noise = parse_noise(spec.noise)
-    rng = derive_rng(spec.seed, "test-noise", spec.noise)
+    rng = derive_rng(spec.seed, "test-noise", spec.noise.spec)
     for name, image in zip(test.names, test.images, strict=True):
         clean = crop_centre(image, spec.test_crop)
-        noisy = (clean + noise.sample(clean.shape, rng=rng)).astype(np.float32)
+        noisy = (clean + spec.noise.sample(clean.shape, rng=rng)).astype(np.float32)
         yield name, clean, noisy
 
 

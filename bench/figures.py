@@ -15,6 +15,7 @@ from skimage.util import montage
 
 from bench.report import align_paper_families, format_seed_count, order_methods, summarise_results
 from bench.tables import TableSpec
+from noise import NoiseModel
 
 STYLE: dict[str, object] = {
     "figure.figsize": (6.4, 4.2),
@@ -58,7 +59,7 @@ def plot_psnr_against_level(
     paper = align_paper_families(table.load_paper(), ours)
     if not with_paper:
         paper = paper.iloc[:0]
-    order = [spec.split(":")[0] for spec in table.noises]
+    order = [noise.family for noise in table.noises]
     families = list(dict.fromkeys([*order, *(ours["noise"] if len(ours) else []), *paper["noise"]]))
     ran = set(ours["noise"]) if len(ours) else set(paper["noise"])
     families = [f for f in families if f in ran] or order  # nothing to show: the table's empty panels
@@ -123,14 +124,14 @@ def plot_psnr_against_level(
         return save_figure(fig, path_stem)
 
 
-def plot_noise_std_histograms(path_stem: Path, *, fits: Sequence[tuple[str, dict]]) -> list[Path]:
+def plot_noise_std_histograms(path_stem: Path, *, fits: Sequence[tuple[NoiseModel, dict]]) -> list[Path]:
     """Histogram of the std of the extracted noise patches, one panel per noise (cf. the paper's Figure 2).
 
     Parameters
     ----------
     path_stem : Path
         Output path without suffix; ``.png`` and ``.pdf`` are written.
-    fits : sequence of (noise spec, GAN2GAN fit report)
+    fits : sequence of (noise, GAN2GAN fit report)
         The reports carry the histogram counts and edges (0-255 units).
     """
     with plt.rc_context(STYLE):
@@ -142,8 +143,7 @@ def plot_noise_std_histograms(path_stem: Path, *, fits: Sequence[tuple[str, dict
             if edges:
                 widths = np.diff(edges)
                 ax.bar(edges[:-1], hist["counts"], width=widths, align="edge", color="tab:blue", alpha=0.8)
-            level = noise.split(":")[-1]
-            ax.axvline(float(level), color="k", ls="--", lw=1, label=f"true {level}")
+            ax.axvline(noise.level, color="k", ls="--", lw=1, label=f"true {noise.level:g}")
             generated = report.get("gan", {}).get("generated_noise_255")
             if generated is not None:
                 random, pattern = generated["random_std"], generated["pattern_std"]

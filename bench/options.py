@@ -19,7 +19,7 @@ from bench.profiles import PROFILES, ProfileError
 from bench.tables import UnknownTableError
 from methods.images import DataError
 from methods.registry import UnknownMethodError, find_method
-from noise import NoiseSpecError, parse_noise
+from noise import NoiseModel, NoiseSpecError, parse_noise
 
 
 class UsageError(ValueError):
@@ -42,14 +42,14 @@ class RunOptions:
     """What a user asked of an experiment command, checked and parsed.
 
     ``methods`` and ``noises`` are None when the experiment's own apply; ``methods`` holds registry keys
-    and ``noises`` canonical noise specs (:func:`noise.parse_noise`).
+    and ``noises`` noise models (parsed once, by :func:`noise.parse_noise`).
     """
 
     command: str
     profile: str = "cpu"
     seeds: tuple[int, ...] = (0,)
     methods: tuple[str, ...] | None = None
-    noises: tuple[str, ...] | None = None
+    noises: tuple[NoiseModel, ...] | None = None
     correlated: str = "code"
     dataset: str | None = None
     device: str = "auto"
@@ -179,7 +179,7 @@ def parse_options(args: argparse.Namespace, *, command: str) -> RunOptions:
         profile=args.profile,
         seeds=tuple(parse_seeds(args.seeds)),
         methods=None if methods is None else tuple(dict.fromkeys(find_method(m) for m in methods)),
-        noises=None if noises is None else tuple(dict.fromkeys(parse_noise(n).spec for n in noises)),
+        noises=None if noises is None else tuple(dict.fromkeys(parse_noise(n) for n in noises)),
         correlated=getattr(args, "correlated", "code"),
         dataset=getattr(args, "dataset", None),
         device=args.device,

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from bench.tables import PAPER_FAMILIES, PAPER_METHODS, PAPER_NOTES, TableSpec
-from noise import parse_noise
+from noise import NoiseModel, NoiseSpec
 
 #: Columns of the tidy results CSV, in order.
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -169,7 +169,7 @@ def format_comparison(
     if not with_paper:
         paper = paper.iloc[:0]
     most = int(ours["seeds"].max()) if len(ours) else 1
-    families = [spec.split(":")[0] for spec in table.noises]
+    families = [noise.family for noise in table.noises]
     rows = sorted(
         {(n, float(v)) for n, v in zip(paper["noise"], paper["level"], strict=True)}
         | {(n, float(v)) for n, v in zip(ours["noise"], ours["level"], strict=True)},
@@ -207,13 +207,14 @@ def align_paper_families(paper: pd.DataFrame, ours: pd.DataFrame) -> pd.DataFram
     return paper
 
 
-def format_noise_levels(noises: Sequence[str]) -> list[str]:
+def format_noise_levels(noises: Sequence[NoiseModel]) -> list[str]:
     """Markdown lines: the realised marginal std of every noise row (mixture and correlated noise's
     std is not their level)."""
     rows = []
-    for spec in noises:
-        model = parse_noise(spec)
-        rows.append({"noise": spec, "level": model.level, "realised std (0-255)": round(model.std * 255, 2)})
+    for model in noises:
+        rows.append(
+            {"noise": model.spec, "level": model.level, "realised std (0-255)": round(model.std * 255, 2)}
+        )
     return [
         "## Noise: realised marginal std of each row",
         "",
@@ -295,12 +296,12 @@ def write_markdown(
     path.write_text("\n".join(parts) + "\n")
 
 
-def format_gan2gan_fits(fits: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
+def format_gan2gan_fits(fits: Sequence[tuple[NoiseModel, dict[str, Any]]]) -> list[str]:
     """Markdown lines on each GAN2GAN fit: the extracted noise patches and the wall time of every stage.
 
     Parameters
     ----------
-    fits : sequence of (noise spec, fit report)
+    fits : sequence of (noise, fit report)
         Reports of :class:`methods.gan2gan.method.GAN2GAN` fits.
     """
     if not fits:
@@ -312,7 +313,7 @@ def format_gan2gan_fits(fits: Sequence[tuple[str, dict[str, Any]]]) -> list[str]
         seconds = report.get("seconds", {})
         rows.append(
             {
-                "noise": noise,
+                "noise": noise.spec,
                 "rule": extraction.get("rule"),
                 "window/stride": f"{extraction.get('size')}/{extraction.get('stride')}",
                 "lambda": round(extraction.get("threshold", float("nan")), 4),
@@ -404,7 +405,7 @@ def _footnotes(table: TableSpec) -> list[str]:
     notes = [
         f"- {method} at {noise} {level:g}: {text}"
         for (noise, level, method), text in PAPER_NOTES.items()
-        if noise in {spec.split(":")[0] for spec in table.noises} and method in table.columns
+        if noise in {model.family for model in table.noises} and method in table.columns
     ]
     if not notes:
         return sources
@@ -422,7 +423,7 @@ def name_report_folder(
     test_data: str | None = None,
     train_data: str | None = None,
     methods: Sequence[str] = (),
-    noises: Sequence[str] = (),
+    noises: Sequence[NoiseSpec] = (),
     seeds: Sequence[int] = (),
 ) -> str:
     """The name of a report folder: the profile, then one part per departure from the full default run.
@@ -434,8 +435,8 @@ def name_report_folder(
     test_data, train_data : str, optional
         The test and training sets when they are not the profile's (``folder:PATH`` gets the folder's
         name and a hash of the path).
-    methods, noises : sequence of str
-        The methods (registry keys) and noise specs when they are a subset of the experiment's.
+    methods, noises : sequence of str, sequence of NoiseSpec
+        The methods (registry keys) and noises when they are a subset of the experiment's.
     seeds : sequence of int
         The seeds when they are not the default (seed 0 alone).
     """
@@ -447,7 +448,7 @@ def name_report_folder(
     if methods:
         parts.append("methods-" + "+".join(methods))
     if noises:
-        parts.append("noise-" + "+".join(noise.replace(":", "") for noise in noises))
+        parts.append("noise-" + "+".join(noise.spec.replace(":", "") for noise in noises))
     if seeds:
         parts.append("seeds-" + "+".join(map(str, seeds)))
     return re.sub(r"[^A-Za-z0-9.+_-]", "-", "_".join(parts))

@@ -7,6 +7,8 @@ from importlib import resources
 
 import pandas as pd
 
+from noise import NoiseModel, parse_noise
+
 #: The paper's column order in Tables 2 and 3 (names exactly as in bench/paper/*.csv).
 PAPER_METHODS: tuple[str, ...] = (
     "BM3D",
@@ -51,8 +53,8 @@ class TableSpec:
         Command-line name, e.g. 'table2'.
     title : str
         Caption used in reports.
-    noises : tuple of str
-        Noise specs (see :func:`noise.parse_noise`), one row each.
+    noises : tuple of NoiseModel
+        The noise of each row.
     paper_csv : str
         File in ``bench/paper`` with columns noise, level, method, psnr, ssim.
     methods : tuple of str
@@ -67,7 +69,7 @@ class TableSpec:
 
     name: str
     title: str
-    noises: tuple[str, ...]
+    noises: tuple[NoiseModel, ...]
     paper_csv: str
     methods: tuple[str, ...] = ()
     columns: tuple[str, ...] = PAPER_METHODS
@@ -80,18 +82,22 @@ class TableSpec:
             return pd.read_csv(f)
 
 
+def _parse_noises(*specs: str) -> tuple[NoiseModel, ...]:
+    return tuple(parse_noise(spec) for spec in specs)
+
+
 TABLES: dict[str, TableSpec] = {
     "table2": TableSpec(
         name="table2",
         title="Table 2: BSD68, white Gaussian noise (PSNR dB / SSIM)",
-        noises=("gaussian:15", "gaussian:25", "gaussian:30", "gaussian:50"),
+        noises=_parse_noises("gaussian:15", "gaussian:25", "gaussian:30", "gaussian:50"),
         paper_csv="table2.csv",
         methods=TABLE2_METHODS,
     ),
     "table3": TableSpec(
         name="table3",
         title="Table 3: BSD68, mixture and correlated noise (PSNR dB / SSIM)",
-        noises=(
+        noises=_parse_noises(
             "mixture-A:15",
             "mixture-A:25",
             "mixture-B:30",
@@ -109,7 +115,7 @@ TABLES: dict[str, TableSpec] = {
     "n2v-check": TableSpec(
         name="n2v-check",
         title="N2V check: our Noise2Void and the n2v package on the same noisy images (PSNR dB / SSIM)",
-        noises=("gaussian:25",),
+        noises=_parse_noises("gaussian:25"),
         paper_csv="n2v_check.csv",
         methods=("n2v", "n2v-official"),
         columns=("N2V", "N2V (official)"),

@@ -181,7 +181,7 @@ class Denoiser(Protocol):
     requires: Requirements
     upstream: Mapping[str, tuple[str, Mapping[str, Any]]]
     batched: bool
-    pair_noise: str | None
+    pair_noise: NoiseModel | None
     report: Mapping[str, Any]
 
     @property
@@ -221,7 +221,7 @@ class Method:
     #: Whether ``denoise`` takes (N, H, W) stacks of equal-size images in one call.
     batched: ClassVar[bool] = False
     #: The noise of its noisy pairs when it is not the cell's (N2N: blind Gaussian); None: the cell's.
-    pair_noise: ClassVar[str | None] = None
+    pair_noise: ClassVar[NoiseModel | None] = None
     #: What the fit reported (GAN2GAN: extraction, diagnostics, stage times); empty before a fit.
     report: Mapping[str, Any] = MappingProxyType({})
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from methods.base import Requirements, TrainingData
 from methods.n2c import BatchSampler, NoiseToClean
+from noise import NoiseModel, UniformSigmaGaussian
 
 
 class Noise2Noise(NoiseToClean):
@@ -22,8 +23,8 @@ class Noise2Noise(NoiseToClean):
     name: ClassVar[str] = "N2N"
     requires: ClassVar[Requirements] = Requirements(pairs=True, noisy_images=False)
     default_depth: ClassVar[int] = 20
-    #: Noise of the training pairs (a noise spec): the paper's composite sigma in [0, 55].
-    pair_noise: ClassVar[str] = "uniform-gaussian:0-55"
+    #: Noise of the training pairs: the paper's composite sigma in [0, 55].
+    pair_noise: ClassVar[NoiseModel] = UniformSigmaGaussian(0.0, 55.0)
 
     def batch_sampler(self, data: TrainingData) -> BatchSampler:
         """``draw(rng) -> (first copies, second copies)`` of fresh noisy pairs."""

@@ -13,10 +13,13 @@ from noise.models import (
     Correlated,
     Mixture,
     NoiseModel,
+    NoiseSpec,
     NoiseSpecError,
+    RealNoise,
     UniformSigmaGaussian,
     WhiteGaussian,
     parse_noise,
+    parse_noise_spec,
 )
 from noise.seeds import SEED_SCHEME, derive_rng, derive_seed
 from noise.statistics import NoiseStatistics, measure_noise
@@ -28,8 +31,10 @@ __all__ = [
     "ExtractionResult",
     "Mixture",
     "NoiseModel",
+    "NoiseSpec",
     "NoiseSpecError",
     "NoiseStatistics",
+    "RealNoise",
     "UniformSigmaGaussian",
     "WhiteGaussian",
     "compute_wavelet_statistic",
@@ -41,4 +46,5 @@ __all__ = [
     "extract_wavelet_patches",
     "measure_noise",
     "parse_noise",
+    "parse_noise_spec",
 ]

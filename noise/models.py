@@ -34,10 +34,13 @@ __all__ = [
     "Correlated",
     "Mixture",
     "NoiseModel",
+    "NoiseSpec",
     "NoiseSpecError",
+    "RealNoise",
     "UniformSigmaGaussian",
     "WhiteGaussian",
     "parse_noise",
+    "parse_noise_spec",
 ]
 
 VALID_SPECS: tuple[str, ...] = (
@@ -499,6 +502,50 @@ class Correlated:
 
 
 # --------------------------------------------------------------------------------------------------
+# Noise that is in the data
+# --------------------------------------------------------------------------------------------------
+
+_REAL_LEVEL_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+@dataclass(frozen=True)
+class RealNoise:
+    """Noise already in the images (FMD, CT): a level of a real-noise dataset, nothing to draw.
+
+    A cell with this noise trains on the captured noisy images as they are and evaluates the dataset's
+    given noisy/clean pairs.
+
+    Parameters
+    ----------
+    level : str
+        The dataset's level, e.g. ``"avg1"`` (FMD) or ``"dose25"`` (CT).
+
+    Examples
+    --------
+    >>> RealNoise("avg1").spec, parse_noise_spec("real:avg1") == RealNoise("avg1")
+    ('real:avg1', True)
+    """
+
+    level: str
+    family: ClassVar[str] = "real"
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.level, str) and _REAL_LEVEL_RE.match(self.level)):
+            raise NoiseSpecError(f"a real-noise level is a name such as 'avg1', got {self.level!r}")
+
+    @property
+    def spec(self) -> str:
+        return f"real:{self.level}"
+
+    def __str__(self) -> str:
+        return self.spec
+
+
+#: What a cell's noise is: a model to draw from, or the noise already in a real-noise dataset.
+NoiseSpec = NoiseModel | RealNoise
+
+
+# --------------------------------------------------------------------------------------------------
 # Parsing
 # --------------------------------------------------------------------------------------------------
 
@@ -539,6 +586,8 @@ def parse_noise(spec: str) -> NoiseModel:
     valid = ", ".join(VALID_SPECS)
     text = spec.strip() if isinstance(spec, str) else None
     match = _SPEC_RE.match(text) if text is not None else None
+    if match is None and text is not None and text.startswith("real:"):
+        raise NoiseSpecError(f"noise {spec!r} is the noise in a real-noise dataset, not a model to draw from")
     if match is None:
         raise NoiseSpecError(f"unknown noise spec {spec!r}; valid: {valid}")
     family, a, b = match["family"], float(match["a"]), match["b"]
@@ -560,3 +609,26 @@ def parse_noise(spec: str) -> NoiseModel:
         return UniformSigmaGaussian(a, float(b))  # type: ignore[arg-type]
     except NoiseSpecError as err:
         raise NoiseSpecError(f"invalid noise spec {spec!r} ({err}); valid: {valid}") from None
+
+
+def parse_noise_spec(spec: str) -> NoiseSpec:
+    """Parse the noise of a benchmark cell: a model (:func:`parse_noise`) or ``real:LEVEL``
+    (:class:`RealNoise`, the noise already in a real-noise dataset's images).
+
+    Raises
+    ------
+    NoiseSpecError
+        Unknown or malformed spec.
+
+    Examples
+    --------
+    >>> parse_noise_spec("gaussian:25"), parse_noise_spec("real:avg2")
+    (WhiteGaussian(sigma=25.0), RealNoise(level='avg2'))
+    """
+    text = spec.strip() if isinstance(spec, str) else ""
+    if text.startswith("real:"):
+        return RealNoise(text[len("real:") :])
+    try:
+        return parse_noise(spec)
+    except NoiseSpecError as error:
+        raise NoiseSpecError(f"{error}, real:LEVEL") from None

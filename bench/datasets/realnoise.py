@@ -30,8 +30,9 @@ ones to [0, 1] (their metric clip). 8- and 16-bit stacks are scaled to [0, 1] by
 :func:`~bench.datasets.catalog.load_dataset` reads these by name, ``fmd:<root>:<level>:<split>`` and
 ``ct:<root>:<level>:<split>`` (see :func:`make_real_noise_name`): a training set's ``images`` are the
 noisy captures; a test set's ``images`` are the clean references and ``noisy`` their noisy images.
-A cell whose noise spec is ``real:<level>`` trains on the captures as they are (methods that need
-more than noisy images are refused, :func:`check_real_noise_method`) and evaluates those given pairs.
+A cell whose noise is ``real:<level>`` (:class:`noise.RealNoise`) trains on the captures as they are
+(methods that need more than noisy images are refused, :func:`check_real_noise_method`) and evaluates
+those given pairs.
 :mod:`bench.datasets.demo` builds small synthetic folders in these layouts to try the pipeline.
 """
 
@@ -48,6 +49,7 @@ import numpy as np
 from bench.datasets.base import Dataset
 from methods.base import Requirements
 from methods.images import DataError, is_image_file, read_gray_image, sha256_file
+from noise import RealNoise
 
 __all__ = [
     "CT_LEVELS",
@@ -62,7 +64,6 @@ __all__ = [
     "check_real_noise_method",
     "describe_real_noise_files",
     "find_real_noise_root",
-    "is_real_noise",
     "is_real_noise_name",
     "list_ct_slices",
     "list_fmd_pairs",
@@ -149,19 +150,8 @@ class ImagePair:
 # --------------------------------------------------------------------------------------------- names
 
 
-def is_real_noise(spec: str | None) -> bool:
-    """Whether a cell's noise spec means "the images are already noisy" (``real:<level>``).
-
-    Examples
-    --------
-    >>> is_real_noise("real:avg1"), is_real_noise("gaussian:25"), is_real_noise(None)
-    (True, False, False)
-    """
-    return spec is not None and spec.startswith("real:") and len(spec) > len("real:")
-
-
-def check_real_noise_method(spec: str, *, requires: Requirements) -> None:
-    """Refuse a real-noise cell (``spec`` ``real:<level>``) for a method that needs clean images, noisy
+def check_real_noise_method(noise: RealNoise, *, requires: Requirements) -> None:
+    """Refuse a real-noise cell (:class:`noise.RealNoise`) for a method that needs clean images, noisy
     pairs or the noise model: its training images are the noisy captures themselves.
 
     Raises
@@ -171,7 +161,7 @@ def check_real_noise_method(spec: str, *, requires: Requirements) -> None:
     """
     if requires.clean or requires.pairs or requires.noise_model:
         raise DataError(
-            f"noise {spec!r} means the training images are already noisy; a method that needs clean "
+            f"noise {noise.spec!r} means the training images are already noisy; a method that needs clean "
             "images, noisy pairs or the noise model cannot be trained on them"
         )
 

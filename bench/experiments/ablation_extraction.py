@@ -13,12 +13,21 @@ from bench.cells import Cell, CellRunner, ComputeSpec, EvalSpec, make_compute_sp
 from bench.experiments.base import Context, Experiment, Results, RunRecord, describe_stage
 from bench.figures import plot_ablation_bars, plot_extraction_histograms
 from bench.report import average_seeds, pivot_mean_std
-from noise import derive_rng, extract_gcbd_patches, extract_wavelet_patches, parse_noise
+from noise import (
+    NoiseModel,
+    WhiteGaussian,
+    derive_rng,
+    extract_gcbd_patches,
+    extract_wavelet_patches,
+    parse_noise,
+)
 
 #: Figure 2's noise levels (white Gaussian, 0-255 units).
 FIG2_SIGMAS: tuple[int, ...] = (25, 50)
 #: Figure 5's noise types: one of each family of Tables 2 and 3.
-FIG5_NOISES: tuple[str, ...] = ("gaussian:25", "mixture-B:30", "correlated:25")
+FIG5_NOISES: tuple[NoiseModel, ...] = tuple(
+    map(parse_noise, ("gaussian:25", "mixture-B:30", "correlated:25"))
+)
 #: Figure 5's methods: the upper bounds trained on each rule's patches, and GAN2GAN.
 FIG5_METHODS: tuple[str, ...] = ("n2c-gcbd", "n2c-eq4", "gan2gan")
 #: Patches shown per rule and level in Figure 2's montages.
@@ -30,7 +39,7 @@ def extract_patches(runner: CellRunner, spec: ComputeSpec) -> dict[str, Any]:
     the statistics of the extracted patches' std, every std (for the histogram) and :data:`MONTAGE`
     patches drawn among those above the 90th percentile of std (texture that leaked in shows there)."""
     train = runner.dataset(spec.param("train_data"), limit=spec.param("train_limit"))
-    noise = parse_noise(f"gaussian:{spec.param('sigma')}")
+    noise = WhiteGaussian(spec.param("sigma"))
     rng = derive_rng(spec.seed, "train-noise", noise.spec)
     noisy = [image + noise.sample(image.shape, rng=rng) for image in train.images]
     window, stride = spec.param("window"), spec.param("stride")

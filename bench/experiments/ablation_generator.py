@@ -13,6 +13,7 @@ from bench.cells import Cell, EvalSpec
 from bench.experiments.base import Context, Experiment, Results, RunRecord, describe_stage
 from bench.figures import plot_ablation_bars
 from bench.report import average_seeds, format_mean_std
+from noise import parse_noise
 
 #: The full generative model and one loss or layer removed at a time.
 GENERATOR_VARIANTS: Mapping[str, Mapping[str, Any]] = {
@@ -21,7 +22,7 @@ GENERATOR_VARIANTS: Mapping[str, Mapping[str, Any]] = {
     "no L_cyc": {"cycle_weight": 0.0},
     "no sigmoid": {"g2_output": "linear"},
 }
-NOISE = "gaussian:25"
+NOISE = parse_noise("gaussian:25")
 
 
 class GeneratorAblation(Experiment):

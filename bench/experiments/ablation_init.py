@@ -13,6 +13,7 @@ from bench.cells import Cell, EvalSpec
 from bench.experiments.base import Context, Experiment, Results, RunRecord, describe_stage
 from bench.figures import plot_init_curves
 from bench.report import average_seeds, pivot_mean_std
+from noise import NoiseModel, parse_noise
 
 #: Where the G2G iterations start.
 INIT_VARIANTS: Mapping[str, Mapping[str, Any]] = {
@@ -20,7 +21,7 @@ INIT_VARIANTS: Mapping[str, Mapping[str, Any]] = {
     "from Z": {"g2g_init": "noisy"},
 }
 #: Figure 6(b)'s synthetic noises.
-INIT_NOISES: tuple[str, ...] = ("gaussian:25", "correlated:25")
+INIT_NOISES: tuple[NoiseModel, ...] = (parse_noise("gaussian:25"), parse_noise("correlated:25"))
 #: Extra G2G iterations beyond the profile's (the paper: "a couple more").
 INIT_EXTRA_ITERATIONS = 2
 

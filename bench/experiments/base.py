@@ -22,6 +22,7 @@ from bench.options import RunOptions, UsageError
 from bench.profiles import Profile
 from bench.report import name_report_folder
 from methods.registry import METHODS
+from noise import NoiseSpec
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Context:
         return self.options.test_data or self.profile.test_data
 
     def eval_spec(
-        self, method: str, *, noise: str, seed: int, params: Mapping[str, Any] | None = None
+        self, method: str, *, noise: NoiseSpec, seed: int, params: Mapping[str, Any] | None = None
     ) -> EvalSpec:
         """The evaluation cell of ``method`` (the profile's hyper-parameters, or ``params``) on the run's
         test set at ``noise``, fitted on its training set."""
@@ -205,11 +206,11 @@ class Experiment:
         return ()
 
 
-def describe_stage(noise: str, method: str, stage: StageResult, result: EvalResult) -> dict[str, Any]:
+def describe_stage(noise: NoiseSpec, method: str, stage: StageResult, result: EvalResult) -> dict[str, Any]:
     """One tidy row of an ablation: the noise, the method or variant, the stage's PSNR/SSIM, the seed,
     the fit's seconds and the number of test images."""
     return {
-        "noise": noise,
+        "noise": noise.spec,
         "method": method,
         "seed": result.spec.seed,
         "psnr": stage.psnr,

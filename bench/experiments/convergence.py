@@ -13,6 +13,7 @@ from bench.cells import Cell, EvalSpec
 from bench.experiments.base import Context, Experiment, Results, RunRecord, describe_stage
 from bench.figures import plot_gan_convergence
 from bench.report import average_seeds, format_mean_std
+from noise import NoiseModel, parse_noise
 
 #: The profile's generative model against the authors' critics, with separate and with joint batches.
 #: Each overrides the profile's GAN2GAN settings.
@@ -39,7 +40,7 @@ CONVERGENCE_VARIANTS: Mapping[str, Mapping[str, Any]] = {
     "profile: WGAN-GP critics, standardised g_theta1": {},
 }
 #: The study's noise levels.
-CONVERGENCE_NOISES: tuple[str, ...] = ("gaussian:25", "gaussian:50")
+CONVERGENCE_NOISES: tuple[NoiseModel, ...] = (parse_noise("gaussian:25"), parse_noise("gaussian:50"))
 #: The summary's columns beside noise and variant, each mean ± std over seeds in the report.
 SUMMARY_VALUES: tuple[str, ...] = (
     "extracted std",
@@ -86,7 +87,7 @@ class Convergence(Experiment):
                     continue
                 gan = result.fit_report["gan"]
                 reference = gan["extracted_noise_255"]["random_std"]
-                keys = {"seed": seed, "noise": noise, "variant": variant}
+                keys = {"seed": seed, "noise": noise.spec, "variant": variant}
                 diagnostics = gan["diagnostics"]
                 for quantity, values in diagnostics.items():
                     if quantity != "step":

@@ -12,7 +12,17 @@ from typing import Any
 
 import pandas as pd
 
-from bench.cells import Cell, CellRunner, ComputeSpec, DatasetKey, EvalSpec, is_cached, list_fits, walk_fits
+from bench.cells import (
+    Cell,
+    CellRunner,
+    ComputeSpec,
+    DatasetKey,
+    EvalSpec,
+    is_cached,
+    kind_of,
+    list_fits,
+    walk_fits,
+)
 from bench.executors import (
     CellStatus,
     RunnerConfig,
@@ -241,7 +251,7 @@ def summarise_resources(status: CellStatus, *, started: dt.datetime) -> dict[str
                 "task": o.task.label,
                 "kind": o.task.kind,
                 "method": o.task.method,
-                "noise": o.task.spec.noise,
+                "noise": None if o.task.spec.noise is None else str(o.task.spec.noise),
                 "status": o.status,
                 "seconds": o.seconds,
                 "pid": o.pid,
@@ -279,7 +289,7 @@ def describe_run(
         },
         "seeds": list(ctx.seeds),
         "seed_streams": SEED_SCHEME,
-        "noises": sorted({cell.noise for cell in cells if cell.noise}),
+        "noises": sorted({str(cell.noise) for cell in cells if cell.noise}),
         "methods": sorted({cell.fit.method for cell in evals}),
         "unavailable": dict(record.unavailable),
         "executor": executor,
@@ -287,7 +297,7 @@ def describe_run(
         "cells": [
             {
                 "key": cell.key,
-                "kind": "compute" if isinstance(cell, ComputeSpec) else "eval",
+                "kind": kind_of(cell),
                 "fit": cell.fit.key if isinstance(cell, EvalSpec) else [f.key for f in cell.fits],
                 "label": outcomes[cell.key].task.label if cell.key in outcomes else "",
                 "seed": cell.seed,

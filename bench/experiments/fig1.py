@@ -19,8 +19,9 @@ from bench.figures import plot_noisy_n2n
 from bench.metrics import compute_psnr
 from bench.report import average_seeds, format_mean_std, pivot_mean_std
 from methods.noisy_n2n import make_initial_estimates
+from noise import parse_noise
 
-NOISE = "gaussian:25"
+NOISE = parse_noise("gaussian:25")
 
 
 def measure_initial_estimates(runner: CellRunner, spec: ComputeSpec) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from bench.options import UsageError
 from bench.profiles import Profile
 from bench.report import RESULT_COLUMNS, name_report_folder
 from methods.registry import METHODS
+from noise import RealNoise
 
 #: Registry keys of the paper's Figure 4 methods (N2C(Eq.4), its upper bound, is not run here).
 FIG4_METHODS: tuple[str, ...] = ("dncnn-b", "bm3d-blind", "n2v", "gan2gan")
@@ -211,7 +212,7 @@ class Figure4(Experiment):
         sizes, unavailable = ctx.profile.fig4, self.unavailable(ctx)
         cells: dict[tuple[str, str], Cell] = {}
         for level in LEVELS[dataset]:
-            noise = f"real:{level}"
+            noise = RealNoise(level)
             test = make_real_noise_name(dataset, root, level=level, split="test")
             cells[(level, "noisy input")] = make_compute_spec(
                 measure_noisy_input,

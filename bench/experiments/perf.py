@@ -55,7 +55,7 @@ from methods.training import TrainConfig, train_network
 from noise import derive_rng, parse_noise
 
 #: The noise every measure draws its noisy images with.
-NOISE = "gaussian:25"
+NOISE = parse_noise("gaussian:25")
 #: Budgets of the issue on performance (seconds, bytes).
 EXTRACTION_BUDGET_S = 10.0
 TABLE2_BUDGET_S = 3 * 3600.0
@@ -299,7 +299,7 @@ def measure_bm3d_processes(
     """BM3D over ``jobs`` processes (in the evaluation's groups of ``jobs`` images) against one process;
     also returns the one-process seconds per image."""
     method = make_method("bm3d", params=profile.params("bm3d"), device="cpu")
-    method.fit(TrainingData(noise_model=parse_noise(NOISE)), seed=0)
+    method.fit(TrainingData(noise_model=NOISE), seed=0)
     denoise_images(
         method, images[:jobs], jobs=jobs
     )  # start the worker pool, as the first group of a run does
@@ -390,8 +390,8 @@ def run_perf(runner: CellRunner, profile: Profile, *, jobs: int, seed: int) -> l
     train = runner.dataset(profile.train_data, limit=profile.train_limit)
     test = runner.dataset(profile.test_data, limit=profile.test_limit, min_size=profile.test_crop)
     decode = time.perf_counter() - start
-    noise = parse_noise(NOISE)
-    rng = derive_rng(seed, "perf", NOISE)
+    noise = NOISE
+    rng = derive_rng(seed, "perf", NOISE.spec)
     clean = [crop_centre(image, profile.test_crop) for image in test.images]
     noisy = [(image + noise.sample(image.shape, rng=rng)).astype(np.float32) for image in clean]
     rows = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from bench.report import (
 )
 from bench.tables import TableSpec
 from methods.registry import METHODS
-from noise import parse_noise
+from noise import Correlated, NoiseModel
 
 
 class Table(Experiment):
@@ -43,7 +44,7 @@ class Table(Experiment):
         """The run's methods: ``--methods`` or the table's."""
         return list(ctx.options.methods or self.spec.methods)
 
-    def noises(self, ctx: Context) -> list[str]:
+    def noises(self, ctx: Context) -> list[NoiseModel]:
         """The run's noises: ``--noise`` or the table's, correlated noise as ``--correlated`` asks."""
         return choose_correlated(list(ctx.options.noises or self.spec.noises), ctx.options.correlated)
 
@@ -66,12 +67,11 @@ class Table(Experiment):
             result = results.evaluation(cell)
             if result is None:
                 continue
-            noise = parse_noise(cell.noise)
             keys = {
                 "table": self.name,
                 "profile": ctx.profile.name,
-                "noise": noise.family,
-                "level": noise.level,
+                "noise": cell.noise.family,
+                "level": cell.noise.level,
             }
             rows += [{**keys, **row} for row in result.stage_rows(device=ctx.runner.device)]
         return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
@@ -137,17 +137,17 @@ class Table(Experiment):
         methods = self.methods(ctx)
         return methods if set(methods) != set(self.spec.methods) else ()
 
-    def subset_noises(self, ctx: Context) -> Sequence[str]:
+    def subset_noises(self, ctx: Context) -> Sequence[NoiseModel]:
         noises = self.noises(ctx)
         defaults = choose_correlated(list(self.spec.noises), ctx.options.correlated)
         return noises if set(noises) != set(defaults) else ()
 
 
-def choose_correlated(noises: list[str], correlated: str) -> list[str]:
+def choose_correlated(noises: list[NoiseModel], correlated: str) -> list[NoiseModel]:
     """``noises`` with correlated noise as ``--correlated`` asks (the authors' code's or the paper's)."""
     if correlated != "paper":
         return noises
-    return [n.replace("correlated:", "correlated-paper:") for n in noises]
+    return [replace(n, mode="paper") if isinstance(n, Correlated) else n for n in noises]
 
 
 def format_shown_params(

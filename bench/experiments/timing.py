@@ -37,7 +37,7 @@ PAPER_CLAIMS: dict[str, tuple[str, str]] = {
 #: The methods timed: Table 2's and the blind BM3D the claim is about.
 TIMED_METHODS: tuple[str, ...] = ("bm3d", "bm3d-blind", *TABLE2_METHODS[1:])
 #: The noise of the timed test images.
-NOISE = "gaussian:25"
+NOISE = parse_noise("gaussian:25")
 
 
 def list_devices() -> list[str]:
@@ -69,8 +69,8 @@ def measure_timing(runner: CellRunner, spec: ComputeSpec) -> dict[str, Any]:
     test = runner.dataset(
         spec.param("test_data"), limit=spec.param("test_limit"), min_size=spec.param("test_crop")
     )
-    rng = derive_rng(spec.seed, "timing", spec.param("noise"))
-    noise = parse_noise(spec.param("noise"))
+    noise = spec.param("noise")
+    rng = derive_rng(spec.seed, "timing", noise.spec)
     images, repeats = spec.param("images"), spec.param("repeats")
     clean = [crop_centre(image, spec.param("test_crop")) for image in test.images[:images]]
     noisy = [(image + noise.sample(image.shape, rng=rng)).astype(np.float32) for image in clean]

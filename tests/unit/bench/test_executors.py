@@ -12,7 +12,15 @@ from submitit.core import submission
 from submitit.slurm.test_slurm import mocked_slurm
 
 import bench.provenance as provenance
-from bench.cells import CellRunner, EvalSpec, invalidate_cells, is_cached, kind_of, make_fit_spec
+from bench.cells import (
+    CellRunner,
+    EvalSpec,
+    describe_cell,
+    invalidate_cells,
+    is_cached,
+    kind_of,
+    make_fit_spec,
+)
 from bench.executors import (
     LocalExecutor,
     RunnerConfig,
@@ -30,8 +38,9 @@ from bench.executors import (
 from bench.store import record_path
 from methods.bm3d import BlindBM3D
 from methods.gan2gan.method import GAN2GAN
+from noise import parse_noise
 
-NOISE = "gaussian:25"
+NOISE = parse_noise("gaussian:25")
 
 
 def eval_spec(method: str, *, seed: int = 0, params: dict | None = None, test_limit: int = 2) -> EvalSpec:
@@ -249,3 +258,13 @@ def test_log_line_is_one_write(monkeypatch):
     monkeypatch.setattr("sys.stderr", Stream())
     write_log_line("[fit] N2N: fitting (skimage-train, noise-independent, seed 0)")
     assert writes == ["[fit] N2N: fitting (skimage-train, noise-independent, seed 0)\n"]
+
+
+def test_cell_records_and_keys_hold_each_noise_as_its_spec_text():
+    spec = eval_spec("n2c-eq4")
+    plain = describe_cell(spec)
+    assert plain["noise"] == plain["fit"]["noise"] == "gaussian:25"
+    assert dict(plain["fit"]["upstream"])["generator"]["noise"] == "gaussian:25"
+    again = EvalSpec(**{**vars(spec), "noise": parse_noise(NOISE.spec)})
+    assert again.key == spec.key
+    assert eval_spec("n2c-eq4").key != EvalSpec(**{**vars(spec), "noise": parse_noise("gaussian:26")}).key

@@ -30,6 +30,7 @@ from bench.datasets.realnoise import (
     make_real_noise_name,
 )
 from methods.base import Requirements
+from noise import RealNoise
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +221,7 @@ def test_real_noise_cells_add_nothing_and_refuse_methods_that_need_clean_images(
 
     monkeypatch.setattr(Noise2Void, "fit", record)
     train = make_real_noise_name("fmd", fmd, level="avg1", split="train")
-    spec = make_fit_spec("n2v", params={}, train_data=train, train_limit=3, noise="real:avg1", seed=0)
+    spec = make_fit_spec("n2v", params={}, train_data=train, train_limit=3, noise=RealNoise("avg1"), seed=0)
     runner = CellRunner(cache_dir=tmp_path, device="cpu", progress=False, log=lambda _: None)
     with pytest.raises(StopError):
         runner.fit(spec)
@@ -229,23 +230,23 @@ def test_real_noise_cells_add_nothing_and_refuse_methods_that_need_clean_images(
     assert data.clean is None and data.noise_model is None and len(data.noisy) == 3
     for given, capture in zip(data.noisy, captures, strict=True):
         np.testing.assert_array_equal(given, capture)  # the captures, nothing added
-    check_real_noise_method("real:avg1", requires=Requirements())
+    check_real_noise_method(RealNoise("avg1"), requires=Requirements())
     with pytest.raises(DataError, match="already noisy"):
-        check_real_noise_method("real:avg1", requires=Requirements(clean=True, noise_model=True))
+        check_real_noise_method(RealNoise("avg1"), requires=Requirements(clean=True, noise_model=True))
 
 
 def test_the_evaluation_takes_the_test_sets_own_noisy_images(fmd):
     name = make_real_noise_name("fmd", fmd, level="avg4", split="test")
     test = load_dataset(name)
-    fit = FitSpec(method="n2v", params=(), train_data="x", train_limit=None, noise="real:avg4", seed=0)
-    spec = EvalSpec(fit=fit, test_data=name, test_limit=None, test_crop=32, noise="real:avg4", seed=0)
+    fit = FitSpec(method="n2v", params=(), train_data="x", train_limit=None, noise=RealNoise("avg4"), seed=0)
+    spec = EvalSpec(fit=fit, test_data=name, test_limit=None, test_crop=32, noise=RealNoise("avg4"), seed=0)
     pairs = list(_noisy_test_set(test, spec))
     assert [p[0] for p in pairs] == list(test.names)
     for (_, clean, noisy), reference, given in zip(pairs, test.images, test.noisy, strict=True):
         assert clean.shape == (32, 32) and np.array_equal(clean, reference[16:48, 16:48])
         assert np.array_equal(noisy, given[16:48, 16:48])
     synthetic = EvalSpec(
-        fit=fit, test_data="skimage-test", test_limit=1, test_crop=None, noise="real:avg4", seed=0
+        fit=fit, test_data="skimage-test", test_limit=1, test_crop=None, noise=RealNoise("avg4"), seed=0
     )
     with pytest.raises(DataError, match="needs a test set with noisy images"):
         list(_noisy_test_set(load_dataset("skimage-test", limit=1), synthetic))

@@ -39,7 +39,7 @@ from methods.training import (
     apply_network,
     train_network,
 )
-from noise import NoiseStatistics
+from noise import NoiseStatistics, parse_noise
 
 CPU = torch.device("cpu")
 SIGMA = 25 / 255
@@ -697,7 +697,12 @@ def test_the_runner_never_hands_gan2gan_a_clean_image(
     monkeypatch.setattr(GAN2GAN, "fit", record)
     runner = CellRunner(cache_dir=tmp_path, device="cpu", progress=False, log=lambda _: None)
     spec = make_fit_spec(
-        "gan2gan", params=TINY, train_data="skimage-train", train_limit=3, noise="gaussian:25", seed=0
+        "gan2gan",
+        params=TINY,
+        train_data="skimage-train",
+        train_limit=3,
+        noise=parse_noise("gaussian:25"),
+        seed=0,
     )
     with pytest.raises(StopError):
         runner.fit(spec)

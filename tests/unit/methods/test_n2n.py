@@ -23,7 +23,7 @@ def pairs_of(noise, count: int = 400, size: int = 32, seed: int = 0):
 
 
 def test_n2n_is_handed_pairs_and_nothing_else() -> None:
-    data, first, second = pairs_of(parse_noise(Noise2Noise.pair_noise))
+    data, first, second = pairs_of(Noise2Noise.pair_noise)
     assert data.clean is None and data.noise_model is None and data.noisy == ()
     assert data.pairs.noise == "uniform-gaussian:0-55"
     assert first.shape == second.shape == (400, 32, 32) and first.dtype == np.float32
@@ -55,9 +55,11 @@ def test_sample_pair_draws_the_sigmas_once() -> None:
 
 
 def test_n2n_is_fitted_once_per_table() -> None:
-    spec = make_fit_spec("n2n", params={}, train_data="bsd400", train_limit=None, noise="gaussian:25", seed=0)
+    spec = make_fit_spec(
+        "n2n", params={}, train_data="bsd400", train_limit=None, noise=parse_noise("gaussian:25"), seed=0
+    )
     other = make_fit_spec(
-        "n2n", params={}, train_data="bsd400", train_limit=None, noise="mixture-A:15", seed=0
+        "n2n", params={}, train_data="bsd400", train_limit=None, noise=parse_noise("mixture-A:15"), seed=0
     )
     assert spec.noise is None and spec.key == other.key
 

@@ -433,3 +433,17 @@ def test_constructors_reject_negative():
 def test_module_doctests():
     result = doctest.testmod(noise.models, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_noise_spec_parses_models_and_real_noise():
+    from noise import RealNoise, parse_noise_spec
+
+    assert parse_noise_spec("gaussian:25") == parse_noise("gaussian:25")
+    assert parse_noise_spec(" real:avg1 ") == RealNoise("avg1")
+    assert str(RealNoise("avg1")) == "real:avg1"
+    with pytest.raises(NoiseSpecError, match="real-noise dataset"):
+        parse_noise("real:avg1")
+    with pytest.raises(NoiseSpecError, match="real:LEVEL"):
+        parse_noise_spec("poisson:3")
+    with pytest.raises(NoiseSpecError, match="level"):
+        parse_noise_spec("real:")
