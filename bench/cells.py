@@ -37,7 +37,7 @@ import torch
 from filelock import FileLock
 from threadpoolctl import threadpool_limits
 
-from bench.datasets.base import Dataset
+from bench.datasets.base import Dataset, DatasetSpec
 from bench.datasets.catalog import load_dataset
 from bench.datasets.realnoise import check_real_noise_method
 from bench.datasets.shared import map_dataset, share_dataset
@@ -78,7 +78,7 @@ from noise import NoiseModel, NoiseSpec, RealNoise, derive_rng
 PROGRESS_SECONDS = 30.0
 #: A loaded dataset of a runner: its name, ``limit`` and ``min_size``
 #: (:func:`bench.datasets.catalog.load_dataset`).
-DatasetKey = tuple[str, int | None, int | None]
+DatasetKey = tuple[DatasetSpec, int | None, int | None]
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class FitSpec:
 
     method: str
     params: tuple[tuple[str, Any], ...]
-    train_data: str
+    train_data: DatasetSpec
     train_limit: int | None
     noise: NoiseSpec | None
     seed: int
@@ -108,7 +108,7 @@ class EvalSpec:
     """One evaluation of a fitted method on one noisy test set."""
 
     fit: FitSpec
-    test_data: str
+    test_data: DatasetSpec
     test_limit: int | None
     test_crop: int | None
     noise: NoiseSpec
@@ -124,7 +124,7 @@ def make_fit_spec(
     method: str,
     *,
     params: dict[str, Any],
-    train_data: str,
+    train_data: DatasetSpec,
     train_limit: int | None,
     noise: NoiseSpec,
     seed: int,
@@ -228,14 +228,16 @@ Cell = EvalSpec | ComputeSpec
 
 
 def describe_cell(spec: FitSpec | EvalSpec | ComputeSpec) -> dict[str, Any]:
-    """A cell as plain JSON-able data, each noise as its spec text (what its key hashes and its record
-    holds)."""
+    """A cell as plain JSON-able data, each noise and dataset as its name (what its key hashes and its
+    record holds)."""
     return _to_plain(spec)
 
 
 def _to_plain(value: Any) -> Any:
     if isinstance(value, (RealNoise, NoiseModel)):
         return value.spec
+    if isinstance(value, DatasetSpec):
+        return value.name
     if is_dataclass(value) and not isinstance(value, type):
         return {f.name: _to_plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, (list, tuple)):
@@ -344,15 +346,15 @@ class CellRunner:
             raise ValueError(f"image_jobs must be at least 1, got {self.image_jobs}")
         torch.set_num_threads(self.threads)
 
-    def dataset(self, name: str, *, limit: int | None = None, min_size: int | None = None) -> Dataset:
+    def dataset(self, spec: DatasetSpec, *, limit: int | None = None, min_size: int | None = None) -> Dataset:
         """Load a dataset: decoded once per process, or mapped from the file the command's process wrote."""
-        key = (name, limit, min_size)
+        key = (spec, limit, min_size)
         if key not in self._datasets:
             shared = self.shared_datasets.get(key)
             self._datasets[key] = (
                 map_dataset(shared)
                 if shared is not None
-                else load_dataset(name, data_root=self.data_root, limit=limit, min_size=min_size)
+                else load_dataset(spec, data_root=self.data_root, limit=limit, min_size=min_size)
             )
         return self._datasets[key]
 

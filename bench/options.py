@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.datasets.catalog import DatasetSpec, parse_dataset
 from bench.executors import EXECUTORS, SlurmOptions
 from bench.profiles import PROFILES, ProfileError
 from bench.tables import UnknownTableError
@@ -55,8 +56,8 @@ class RunOptions:
     device: str = "auto"
     threads: int = 1
     data_root: Path | None = None
-    train_data: str | None = None
-    test_data: str | None = None
+    train_data: DatasetSpec | None = None
+    test_data: DatasetSpec | None = None
     out: Path = Path("reports")
     cache: Path | None = None
     force: bool = False
@@ -185,8 +186,8 @@ def parse_options(args: argparse.Namespace, *, command: str) -> RunOptions:
         device=args.device,
         threads=args.threads,
         data_root=args.data_root.resolve() if args.data_root else None,
-        train_data=args.train_data,
-        test_data=args.test_data,
+        train_data=None if args.train_data is None else parse_dataset(args.train_data),
+        test_data=None if args.test_data is None else parse_dataset(args.test_data),
         out=args.out,
         cache=args.cache,
         force=args.force,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
+from bench.datasets.base import DatasetSpec
 from methods.presets import PRESETS, check_params, check_presets
 from methods.registry import METHODS
 
@@ -108,8 +109,8 @@ class Profile:
     ----------
     name : str
         'smoke', 'cpu' or 'paper'.
-    train_data, test_data : str
-        Dataset names for :func:`bench.datasets.catalog.load_dataset`.
+    train_data, test_data : DatasetSpec
+        The training and test sets.
     methods : mapping
         Method key -> keyword arguments of the method's constructor (:data:`methods.presets.PRESETS`).
     theorem1, fig1, timing, perf, fig4 : Sizes
@@ -121,8 +122,8 @@ class Profile:
     """
 
     name: str
-    train_data: str
-    test_data: str
+    train_data: DatasetSpec
+    test_data: DatasetSpec
     methods: Mapping[str, Mapping[str, Any]]
     theorem1: Theorem1Sizes
     fig1: Figure1Sizes
@@ -164,8 +165,8 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
         description="tiny networks on bundled scikit-image crops: checks the pipeline, not the numbers",
-        train_data="skimage-train",
-        test_data="skimage-test",
+        train_data=DatasetSpec("skimage-train"),
+        test_data=DatasetSpec("skimage-test"),
         test_limit=4,
         test_crop=128,
         theorem1=Theorem1Sizes(points=19, samples=300_000),
@@ -188,8 +189,8 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(
         name="cpu",
         description="paper architectures, reduced training (~30 min per noise level on 2 cores), full BSD68",
-        train_data="bsd400",
-        test_data="bsd68",
+        train_data=DatasetSpec("bsd400"),
+        test_data=DatasetSpec("bsd68"),
         theorem1=Theorem1Sizes(points=99, samples=1_000_000),
         fig1=Figure1Sizes(sigma0=(10, 20, 30, 40, 50), iterations=3),
         timing=TimingSizes(images=5, repeats=3),
@@ -213,8 +214,8 @@ PROFILES: dict[str, Profile] = {
     "paper": Profile(
         name="paper",
         description="published hyper-parameters (code wins where code and paper disagree); a GPU job",
-        train_data="bsd400",
-        test_data="bsd68",
+        train_data=DatasetSpec("bsd400"),
+        test_data=DatasetSpec("bsd68"),
         theorem1=Theorem1Sizes(points=99, samples=1_000_000),
         fig1=Figure1Sizes(sigma0=(10, 20, 30, 40, 50), iterations=3),
         timing=TimingSizes(images=10, repeats=5),

@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.datasets.base import DatasetSpec
 from bench.tables import PAPER_FAMILIES, PAPER_METHODS, PAPER_NOTES, TableSpec
 from noise import NoiseModel, NoiseSpec
 
@@ -420,8 +421,8 @@ def write_manifest(path: Path, manifest: dict[str, Any]) -> None:
 def name_report_folder(
     profile: str,
     *,
-    test_data: str | None = None,
-    train_data: str | None = None,
+    test_data: DatasetSpec | None = None,
+    train_data: DatasetSpec | None = None,
     methods: Sequence[str] = (),
     noises: Sequence[NoiseSpec] = (),
     seeds: Sequence[int] = (),
@@ -432,7 +433,7 @@ def name_report_folder(
     ----------
     profile : str
         The profile's name.
-    test_data, train_data : str, optional
+    test_data, train_data : DatasetSpec, optional
         The test and training sets when they are not the profile's (``folder:PATH`` gets the folder's
         name and a hash of the path).
     methods, noises : sequence of str, sequence of NoiseSpec
@@ -454,12 +455,11 @@ def name_report_folder(
     return re.sub(r"[^A-Za-z0-9.+_-]", "-", "_".join(parts))
 
 
-def _slug_dataset(name: str) -> str:
-    if ":" not in name:
-        return name
-    kind, _, rest = name.partition(":")
-    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
-    return f"{kind}-{Path(rest.split(':')[0]).name}-{digest}"
+def _slug_dataset(spec: DatasetSpec) -> str:
+    if spec.path is None:
+        return spec.name
+    digest = hashlib.sha256(spec.name.encode()).hexdigest()[:6]
+    return f"{spec.kind}-{spec.path.name}-{digest}"
 
 
 @contextmanager
@@ -489,11 +489,13 @@ def _read_umask() -> int:
     return mask
 
 
-def describe_test_set(name: str, *, limit: int | None, crop: int | None, paper: str = "bsd68") -> str | None:
+def describe_test_set(
+    spec: DatasetSpec, *, limit: int | None, crop: int | None, paper: str = "bsd68"
+) -> str | None:
     """How a report names its test set when it is not the paper's (full, uncropped ``paper``), else None."""
-    if name == paper and limit is None and crop is None:
+    if spec.name == paper and limit is None and crop is None:
         return None
-    parts = [f"`{name}`"]
+    parts = [f"`{spec.name}`"]
     if limit is not None:
         parts.append(f"its first {limit} images at most")
     if crop is not None:

@@ -1,10 +1,53 @@
-"""The one type every dataset loader returns."""
+"""The two types every dataset module shares: a dataset's name, parsed once, and the loaded images."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+#: Dataset kinds that read real noisy captures (:mod:`bench.datasets.realnoise`).
+REAL_NOISE_KINDS = ("fmd", "ct")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A dataset named once: a registered set, a folder of images, or one level and split of a
+    real-noise dataset (:func:`bench.datasets.catalog.parse_dataset` builds it from its name).
+
+    Attributes
+    ----------
+    kind : str
+        ``"bsd400"``, ``"bsd68"``, ``"skimage-train"``, ``"skimage-test"``, ``"folder"``, ``"fmd"`` or
+        ``"ct"``.
+    path : pathlib.Path or None
+        The folder (``folder``) or the real-noise root (``fmd``, ``ct``), absolute.
+    level, split : str or None
+        The real-noise level (e.g. ``"avg1"``) and split (``"train"`` or ``"test"``).
+    """
+
+    kind: str
+    path: Path | None = None
+    level: str | None = None
+    split: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The name that parses back to this spec, e.g. ``"bsd68"`` or ``"folder:/data/mine"``."""
+        if self.kind == "folder":
+            return f"folder:{self.path}"
+        if self.kind in REAL_NOISE_KINDS:
+            return f"{self.kind}:{self.path}:{self.level}:{self.split}"
+        return self.kind
+
+    @property
+    def real_noise(self) -> bool:
+        """Whether the images are real noisy captures (a test split adds their clean references)."""
+        return self.kind in REAL_NOISE_KINDS
+
+    def __str__(self) -> str:
+        return self.name
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,6 +76,3 @@ class Dataset:
 
     def __len__(self) -> int:
         return len(self.images)
-
-
-# --------------------------------------------------------------------------------------------- helpers

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.datasets.base import Dataset
-from bench.datasets.realnoise import load_real_noise
+from bench.datasets.base import Dataset, DatasetSpec
+from bench.datasets.realnoise import load_real_noise, parse_real_noise_name
 from methods.images import IMAGE_EXTENSIONS, DataError, is_image_file, read_gray_image, sha256_file
 
 __all__ = [
@@ -36,10 +36,12 @@ __all__ = [
     "SKIMAGE_TRAIN",
     "DataError",
     "Dataset",
+    "DatasetSpec",
     "fetch_dataset",
     "list_datasets",
     "load_dataset",
     "main",
+    "parse_dataset",
     "resolve_data_root",
     "verify_dataset",
 ]
@@ -75,7 +77,6 @@ _FOLDER_PREFIX = "folder:"
 #: Real-noise datasets (FMD wide field, CT) of :mod:`bench.datasets.realnoise`: ``fmd:ROOT:LEVEL:SPLIT``,
 #: ``ct:...``.
 _REAL_NOISE_PREFIXES = ("fmd:", "ct:")
-_REAL_NOISE = "real-noise"
 _SUMS_FILE = "sha256sums.txt"
 
 _log = logging.getLogger(__name__)
@@ -150,21 +151,32 @@ def _bsd_folder(name: str, data_root: str | os.PathLike | None) -> Path:
     return folder
 
 
-def _parse_name(name: str) -> str:
-    if name in _BSD or name in _SKIMAGE:
+def parse_dataset(name: str | DatasetSpec) -> DatasetSpec:
+    """The dataset called ``name``: one of :func:`list_datasets`, ``folder:PATH`` (made absolute),
+    ``fmd:ROOT:LEVEL:SPLIT`` or ``ct:ROOT:LEVEL:SPLIT``; a :class:`DatasetSpec` is returned as it is.
+
+    Raises
+    ------
+    DataError
+        If the name is unknown or malformed.
+
+    Examples
+    --------
+    >>> parse_dataset("bsd68"), parse_dataset("folder:/data/mine").name
+    (DatasetSpec(kind='bsd68', path=None, level=None, split=None), 'folder:/data/mine')
+    """
+    if isinstance(name, DatasetSpec):
         return name
+    if name in _BSD or name in _SKIMAGE:
+        return DatasetSpec(name)
     if name.startswith(_FOLDER_PREFIX) and len(name) > len(_FOLDER_PREFIX):
-        return _FOLDER_PREFIX
+        return DatasetSpec("folder", path=Path(name[len(_FOLDER_PREFIX) :]).expanduser().resolve())
     if name.startswith(_REAL_NOISE_PREFIXES):
-        return _REAL_NOISE
+        return parse_real_noise_name(name)
     raise DataError(
         f"unknown dataset '{name}': use one of {', '.join(list_datasets())}, folder:PATH, "
         "fmd:ROOT:LEVEL:SPLIT or ct:ROOT:LEVEL:SPLIT"
     )
-
-
-def _folder_path(name: str) -> Path:
-    return Path(name[len(_FOLDER_PREFIX) :]).expanduser().resolve()
 
 
 def _folder_files(folder: Path) -> list[Path]:
@@ -213,7 +225,7 @@ def list_datasets() -> list[str]:
 
 
 def load_dataset(
-    name: str,
+    name: str | DatasetSpec,
     *,
     data_root: str | os.PathLike | None = None,
     limit: int | None = None,
@@ -240,8 +252,9 @@ def load_dataset(
 
     Parameters
     ----------
-    name : str
-        A name from :func:`list_datasets` or ``"folder:PATH"``.
+    name : str or DatasetSpec
+        A name from :func:`list_datasets`, ``"folder:PATH"``, a real-noise name, or its parsed spec
+        (:func:`parse_dataset`).
     data_root : str or os.PathLike, optional
         Data root for the BSD datasets; defaults to ``$GAN2GAN_DATA``.
     limit : int, optional
@@ -259,15 +272,15 @@ def load_dataset(
     DataError
         If the dataset is unknown, missing, incomplete, unreadable or has an image smaller than ``min_size``.
     """
-    kind = _parse_name(name)
+    spec = parse_dataset(name)
     _check_options(limit, min_size)
-    if kind in _BSD:
-        return _load_bsd(name, data_root=data_root, limit=limit, min_size=min_size)
-    if kind in _SKIMAGE:
-        return _load_skimage(name, limit=limit, min_size=min_size)
-    if kind == _REAL_NOISE:
-        return load_real_noise(name, limit=limit, min_size=min_size)
-    return _load_folder(name, limit=limit, min_size=min_size)
+    if spec.kind in _BSD:
+        return _load_bsd(spec.kind, data_root=data_root, limit=limit, min_size=min_size)
+    if spec.kind in _SKIMAGE:
+        return _load_skimage(spec.kind, limit=limit, min_size=min_size)
+    if spec.real_noise:
+        return load_real_noise(spec, limit=limit, min_size=min_size)
+    return _load_folder(spec.path, limit=limit, min_size=min_size)
 
 
 def _load_bsd(name: str, *, data_root, limit: int | None, min_size: int | None) -> Dataset:
@@ -333,8 +346,7 @@ def _load_skimage(name: str, *, limit: int | None, min_size: int | None) -> Data
     )
 
 
-def _load_folder(name: str, *, limit: int | None, min_size: int | None) -> Dataset:
-    folder = _folder_path(name)
+def _load_folder(folder: Path, *, limit: int | None, min_size: int | None) -> Dataset:
     files = _folder_files(folder)
     if limit is not None:
         files = files[:limit]
@@ -379,7 +391,8 @@ def verify_dataset(name: str, *, data_root: str | os.PathLike | None = None) -> 
     DataError
         If the dataset is unknown or its folder does not exist at all.
     """
-    kind = _parse_name(name)
+    spec = parse_dataset(name)
+    kind = spec.kind
     problems: list[str] = []
     if kind in _BSD:
         folder = _bsd_folder(name, data_root)
@@ -396,9 +409,9 @@ def verify_dataset(name: str, *, data_root: str | os.PathLike | None = None) -> 
             if is_image_file(path) and path.name not in expected:
                 problems.append(f"unexpected file: {path}")
         return problems
-    if kind == _REAL_NOISE:
+    if spec.real_noise:
         try:
-            load_dataset(name)
+            load_dataset(spec)
         except DataError as exc:
             problems.append(str(exc))
         return problems
@@ -406,7 +419,7 @@ def verify_dataset(name: str, *, data_root: str | os.PathLike | None = None) -> 
         folder = _skimage_dir()
         files = [folder / f for f in sorted(_SKIMAGE[name])]
     else:
-        files = _folder_files(_folder_path(name))
+        files = _folder_files(spec.path)
     for path in files:
         if not path.is_file():
             problems.append(f"missing: {path}")
@@ -419,14 +432,14 @@ def verify_dataset(name: str, *, data_root: str | os.PathLike | None = None) -> 
 
 
 def _count_files(name: str) -> int:
-    kind = _parse_name(name)
-    if kind in _BSD:
-        return len(_expected_sums(name))
-    if kind in _SKIMAGE:
-        return len(_SKIMAGE[name])
-    if kind == _REAL_NOISE:
-        return len(load_dataset(name))
-    return len(_folder_files(_folder_path(name)))
+    spec = parse_dataset(name)
+    if spec.kind in _BSD:
+        return len(_expected_sums(spec.kind))
+    if spec.kind in _SKIMAGE:
+        return len(_SKIMAGE[spec.kind])
+    if spec.real_noise:
+        return len(load_dataset(spec))
+    return len(_folder_files(spec.path))
 
 
 def fetch_dataset(
@@ -463,11 +476,11 @@ def fetch_dataset(
         If no data root is configured, the dataset cannot be fetched, or a download fails or has the
         wrong hash.
     """
-    kind = _parse_name(name)
-    if kind in _SKIMAGE:
+    spec = parse_dataset(name)
+    if spec.kind in _SKIMAGE:
         _log.info("dataset '%s' is bundled with scikit-image: nothing to fetch", name)
         return _skimage_dir()
-    if kind in (_FOLDER_PREFIX, _REAL_NOISE):
+    if spec.kind == "folder" or spec.real_noise:
         raise DataError(f"dataset '{name}' is a local folder and cannot be fetched")
 
     import pooch
@@ -588,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ok: {_count_files(args.name)} files")
             return 0
         if args.command == "fetch":
-            kind = _parse_name(args.name)
+            kind = parse_dataset(args.name).kind
             folder = fetch_dataset(
                 args.name, data_root=args.data_root, base_url=args.base_url, progress=not args.quiet
             )

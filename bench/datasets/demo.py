@@ -72,6 +72,7 @@ def write_fmd_fixture(
     Examples
     --------
     >>> import tempfile
+    >>> from bench.datasets.realnoise import list_fmd_pairs
     >>> root = write_fmd_fixture(tempfile.mkdtemp(), size=64, captures=1, test_images=1)
     >>> train = list_fmd_pairs(root, level="avg1", split="train")
     >>> test = list_fmd_pairs(root, level="avg16", split="test")

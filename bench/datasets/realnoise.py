@@ -28,7 +28,7 @@ noisy slices are then clipped to [0, 2] (their test-set clip, applied to trainin
 ones to [0, 1] (their metric clip). 8- and 16-bit stacks are scaled to [0, 1] by 255 or 65535 instead.
 
 :func:`~bench.datasets.catalog.load_dataset` reads these by name, ``fmd:<root>:<level>:<split>`` and
-``ct:<root>:<level>:<split>`` (see :func:`make_real_noise_name`): a training set's ``images`` are the
+``ct:<root>:<level>:<split>`` (see :func:`make_real_noise_spec`): a training set's ``images`` are the
 noisy captures; a test set's ``images`` are the clean references and ``noisy`` their noisy images.
 A cell whose noise is ``real:<level>`` (:class:`noise.RealNoise`) trains on the captures as they are
 (methods that need more than noisy images are refused, :func:`check_real_noise_method`) and evaluates
@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.datasets.base import Dataset
+from bench.datasets.base import Dataset, DatasetSpec
 from methods.base import Requirements
 from methods.images import DataError, is_image_file, read_gray_image, sha256_file
 from noise import RealNoise
@@ -64,14 +64,14 @@ __all__ = [
     "check_real_noise_method",
     "describe_real_noise_files",
     "find_real_noise_root",
-    "is_real_noise_name",
     "list_ct_slices",
     "list_fmd_pairs",
     "list_real_noise_files",
     "load_ct",
     "load_fmd",
     "load_real_noise",
-    "make_real_noise_name",
+    "make_real_noise_spec",
+    "parse_real_noise_name",
 ]
 
 #: Noise levels of FMD wide field: captures averaged 1, 2, 4, 8 or 16 times.
@@ -166,36 +166,29 @@ def check_real_noise_method(noise: RealNoise, *, requires: Requirements) -> None
         )
 
 
-def make_real_noise_name(dataset: str, root: str | Path, *, level: str, split: str) -> str:
-    """The :func:`bench.datasets.catalog.load_dataset` name of one level and split, with the root made
-    absolute.
+def make_real_noise_spec(dataset: str, root: str | Path, *, level: str, split: str) -> DatasetSpec:
+    """The dataset of one level and split, with the root made absolute.
 
     Examples
     --------
-    >>> make_real_noise_name("fmd", "/data/fmd", level="avg1", split="test")
+    >>> make_real_noise_spec("fmd", "/data/fmd", level="avg1", split="test").name
     'fmd:/data/fmd:avg1:test'
     """
     _check_level(dataset, level)
     if split not in _SPLITS:
         raise DataError(f"unknown split {split!r}; valid: {', '.join(_SPLITS)}")
-    return f"{dataset}:{Path(root).expanduser().resolve()}:{level}:{split}"
+    return DatasetSpec(dataset, path=Path(root).expanduser().resolve(), level=level, split=split)
 
 
-def is_real_noise_name(name: str) -> bool:
-    """Whether ``name`` is a real-noise dataset name (``fmd:...`` or ``ct:...``)."""
-    return name.startswith(("fmd:", "ct:"))
-
-
-def _parse_real_noise_name(name: str) -> tuple[str, Path, str, str]:
+def parse_real_noise_name(name: str) -> DatasetSpec:
+    """The dataset named ``fmd:ROOT:LEVEL:SPLIT`` or ``ct:ROOT:LEVEL:SPLIT``."""
     match = _NAME_RE.match(name)
     if match is None:
         raise DataError(
             f"bad real-noise dataset name {name!r}; use fmd:ROOT:LEVEL:SPLIT or ct:ROOT:LEVEL:SPLIT, "
             "SPLIT train or test"
         )
-    dataset, level = match["dataset"], match["level"]
-    _check_level(dataset, level)
-    return dataset, Path(match["root"]), level, match["split"]
+    return make_real_noise_spec(match["dataset"], match["root"], level=match["level"], split=match["split"])
 
 
 def _check_level(dataset: str, level: str) -> None:
@@ -453,12 +446,13 @@ def _count_slices(path: Path) -> int:
 # --------------------------------------------------------------------------------------------- loading
 
 
-def load_real_noise(name: str, *, limit: int | None = None, min_size: int | None = None) -> RealNoiseDataset:
-    """Load a real-noise dataset by its name ``fmd:<root>:<level>:<split>`` or ``ct:...`` (the form
-    :func:`bench.datasets.catalog.load_dataset` passes on), with the default hold-out and patient split."""
-    dataset, root, level, split = _parse_real_noise_name(name)
-    load = load_fmd if dataset == "fmd" else load_ct
-    return load(root, level=level, split=split, limit=limit, min_size=min_size)
+def load_real_noise(
+    spec: DatasetSpec, *, limit: int | None = None, min_size: int | None = None
+) -> RealNoiseDataset:
+    """Load one level and split of a real-noise dataset (what :func:`bench.datasets.catalog.load_dataset`
+    passes on), with the default hold-out and patient split."""
+    load = load_fmd if spec.kind == "fmd" else load_ct
+    return load(spec.path, level=spec.level, split=spec.split, limit=limit, min_size=min_size)
 
 
 def load_fmd(
@@ -562,7 +556,7 @@ def _load_pairs(
     noisy = [read(pair.noisy, pair.index, clean=False) for pair in pairs]
     for image, pair in zip(noisy, pairs, strict=True):
         _check_min_size(image, pair, min_size)
-    name = make_real_noise_name(dataset, root, level=level, split=split)
+    name = make_real_noise_spec(dataset, root, level=level, split=split).name
     source = str(find_real_noise_root(dataset, root))
     if split == "train":
         return RealNoiseDataset(
@@ -667,18 +661,18 @@ def _scale_ct_slice(raw: np.ndarray, path: Path, index: int | None, *, clean: bo
     return out
 
 
-def describe_real_noise_files(name: str, *, limit: int | None = None) -> dict[str, Any]:
+def describe_real_noise_files(spec: DatasetSpec, *, limit: int | None = None) -> dict[str, Any]:
     """The manifest entry of a real-noise dataset name: its folder, image count and the SHA-256 of every
     file it reads (noisy, and clean for test sets), by path under the folder; reads no pixels.
 
     Parameters
     ----------
-    name : str
-        ``fmd:<root>:<level>:<split>`` or ``ct:...``.
+    spec : DatasetSpec
+        One level and split of FMD or CT.
     limit : int, optional
         The same ``limit`` as the dataset was loaded with (the same images are selected).
     """
-    dataset, root, level, split = _parse_real_noise_name(name)
+    dataset, root, level, split = spec.kind, spec.path, spec.level, spec.split
     base = find_real_noise_root(dataset, root)
     pairs = _select_pairs(list_real_noise_files(dataset, root, level=level, split=split), split, limit)
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from bench.cells import Cell, CellRunner, ComputeSpec, EvalResult, EvalSpec, StageResult, make_fit_spec
+from bench.datasets.base import DatasetSpec
 from bench.executors import CellStatus
 from bench.options import RunOptions, UsageError
 from bench.profiles import Profile
@@ -40,12 +41,12 @@ class Context:
         return self.options.seeds
 
     @property
-    def train_data(self) -> str:
+    def train_data(self) -> DatasetSpec:
         """The training set: ``--train-data`` or the profile's."""
         return self.options.train_data or self.profile.train_data
 
     @property
-    def test_data(self) -> str:
+    def test_data(self) -> DatasetSpec:
         """The test set: ``--test-data`` or the profile's."""
         return self.options.test_data or self.profile.test_data
 
@@ -220,7 +221,7 @@ def describe_stage(noise: NoiseSpec, method: str, stage: StageResult, result: Ev
     }
 
 
-def _departure(value: str | None, default: str) -> str | None:
+def _departure(value: DatasetSpec | None, default: DatasetSpec) -> DatasetSpec | None:
     return value if value not in (None, default) else None
 
 

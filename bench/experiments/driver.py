@@ -280,8 +280,8 @@ def describe_run(
         **({"dataset": ctx.options.dataset} if ctx.options.dataset else {}),
         "profile": {
             **experiment.describe_profile(ctx),
-            "train_data": ctx.train_data,
-            "test_data": ctx.test_data,
+            "train_data": ctx.train_data.name,
+            "test_data": ctx.test_data.name,
             "train_limit": ctx.profile.train_limit,
             "test_limit": ctx.profile.test_limit,
             "test_crop": ctx.profile.test_crop,

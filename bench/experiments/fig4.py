@@ -31,7 +31,7 @@ from bench.datasets.realnoise import (
     LEVELS,
     check_real_noise_layout,
     describe_real_noise_files,
-    make_real_noise_name,
+    make_real_noise_spec,
 )
 from bench.experiments.base import Context, Experiment, Results, RunRecord, find_unavailable
 from bench.figures import plot_real_noise
@@ -213,7 +213,7 @@ class Figure4(Experiment):
         cells: dict[tuple[str, str], Cell] = {}
         for level in LEVELS[dataset]:
             noise = RealNoise(level)
-            test = make_real_noise_name(dataset, root, level=level, split="test")
+            test = make_real_noise_spec(dataset, root, level=level, split="test")
             cells[(level, "noisy input")] = make_compute_spec(
                 measure_noisy_input,
                 seed=ctx.seeds[0],  # the test images' own noise: the same for every seed
@@ -232,7 +232,7 @@ class Figure4(Experiment):
                 fit = make_fit_spec(
                     method,
                     params=params,
-                    train_data=make_real_noise_name(dataset, root, level=level, split="train")
+                    train_data=make_real_noise_spec(dataset, root, level=level, split="train")
                     if learns
                     else ctx.train_data,
                     train_limit=sizes.train_limit if learns else profile.train_limit,
@@ -291,17 +291,17 @@ class Figure4(Experiment):
         """The SHA-256 of every real-noise file read, and of the clean training set of DnCNN-B."""
         evals = [cell for cell in cells if isinstance(cell, EvalSpec)]
         datasets: dict[str, Any] = {}
-        for name, limit in sorted({(s.test_data, s.test_limit) for s in evals}, key=str):
-            datasets[name] = describe_real_noise_files(name, limit=limit)
+        for test, limit in sorted({(s.test_data, s.test_limit) for s in evals}, key=str):
+            datasets[test.name] = describe_real_noise_files(test, limit=limit)
         for spec in evals:
             fit = spec.fit
-            if fit.train_data in datasets or not METHODS[fit.method].requires.noisy_images:
+            if fit.train_data.name in datasets or not METHODS[fit.method].requires.noisy_images:
                 continue
-            datasets[fit.train_data] = describe_real_noise_files(fit.train_data, limit=fit.train_limit)
+            datasets[fit.train_data.name] = describe_real_noise_files(fit.train_data, limit=fit.train_limit)
         for spec in evals:
-            if METHODS[spec.fit.method].requires.clean and spec.fit.train_data not in datasets:
+            if METHODS[spec.fit.method].requires.clean and spec.fit.train_data.name not in datasets:
                 clean = ctx.runner.dataset(spec.fit.train_data, limit=spec.fit.train_limit)
-                datasets[spec.fit.train_data] = {
+                datasets[spec.fit.train_data.name] = {
                     "source": clean.source,
                     "n_images": len(clean),
                     "sha256": dict(zip(clean.names, clean.checksums, strict=True)),

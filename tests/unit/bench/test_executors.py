@@ -21,6 +21,7 @@ from bench.cells import (
     kind_of,
     make_fit_spec,
 )
+from bench.datasets.base import DatasetSpec
 from bench.executors import (
     LocalExecutor,
     RunnerConfig,
@@ -46,9 +47,14 @@ NOISE = parse_noise("gaussian:25")
 def eval_spec(method: str, *, seed: int = 0, params: dict | None = None, test_limit: int = 2) -> EvalSpec:
     return EvalSpec(
         fit=make_fit_spec(
-            method, params=params or {}, train_data="skimage-train", train_limit=3, noise=NOISE, seed=seed
+            method,
+            params=params or {},
+            train_data=DatasetSpec("skimage-train"),
+            train_limit=3,
+            noise=NOISE,
+            seed=seed,
         ),
-        test_data="skimage-test",
+        test_data=DatasetSpec("skimage-test"),
         test_limit=test_limit,
         test_crop=64,
         noise=NOISE,

@@ -13,6 +13,7 @@ import pytest
 from skimage import io
 
 from bench.cells import EvalSpec, FitSpec, _noisy_test_set
+from bench.datasets.base import DatasetSpec
 from bench.datasets.catalog import DataError, load_dataset
 from bench.datasets.demo import write_ct_fixture, write_fmd_fixture
 from bench.datasets.realnoise import (
@@ -27,7 +28,7 @@ from bench.datasets.realnoise import (
     list_fmd_pairs,
     load_ct,
     load_fmd,
-    make_real_noise_name,
+    make_real_noise_spec,
 )
 from methods.base import Requirements
 from noise import RealNoise
@@ -111,8 +112,8 @@ def test_the_held_out_fov_is_absent_from_training(fmd):
 
 
 def test_training_sets_hold_the_noisy_captures_and_test_sets_the_pairs(fmd):
-    train = load_dataset(make_real_noise_name("fmd", fmd, level="avg1", split="train"))
-    test = load_dataset(make_real_noise_name("fmd", fmd, level="avg1", split="test"))
+    train = load_dataset(make_real_noise_spec("fmd", fmd, level="avg1", split="train"))
+    test = load_dataset(make_real_noise_spec("fmd", fmd, level="avg1", split="test"))
     assert isinstance(train, RealNoiseDataset) and isinstance(test, RealNoiseDataset)
     assert len(train) == 2 * 2 * 2 and len(test) == 2 * 2
     assert train.images[0].dtype == np.float32 and not train.images[0].flags.writeable
@@ -198,10 +199,10 @@ def test_a_missing_level_stops_the_layout_check(tmp_path):
 
 
 def test_the_manifest_entry_hashes_every_file_read(fmd):
-    entry = describe_real_noise_files(make_real_noise_name("fmd", fmd, level="avg1", split="test"))
+    entry = describe_real_noise_files(make_real_noise_spec("fmd", fmd, level="avg1", split="test"))
     assert entry["n_images"] == 4 and len(entry["noisy_sha256"]) == 4
     assert len(entry["clean_sha256"]) == 4  # test images of one type share a ground truth, file names differ
-    train = describe_real_noise_files(make_real_noise_name("fmd", fmd, level="avg1", split="train"), limit=3)
+    train = describe_real_noise_files(make_real_noise_spec("fmd", fmd, level="avg1", split="train"), limit=3)
     assert train["n_images"] == 3 and "clean_sha256" not in train
     assert all(key.startswith("train/WF/avg1/") for key in train["noisy_sha256"])
 
@@ -220,7 +221,7 @@ def test_real_noise_cells_add_nothing_and_refuse_methods_that_need_clean_images(
         raise StopError
 
     monkeypatch.setattr(Noise2Void, "fit", record)
-    train = make_real_noise_name("fmd", fmd, level="avg1", split="train")
+    train = make_real_noise_spec("fmd", fmd, level="avg1", split="train")
     spec = make_fit_spec("n2v", params={}, train_data=train, train_limit=3, noise=RealNoise("avg1"), seed=0)
     runner = CellRunner(cache_dir=tmp_path, device="cpu", progress=False, log=lambda _: None)
     with pytest.raises(StopError):
@@ -236,9 +237,16 @@ def test_real_noise_cells_add_nothing_and_refuse_methods_that_need_clean_images(
 
 
 def test_the_evaluation_takes_the_test_sets_own_noisy_images(fmd):
-    name = make_real_noise_name("fmd", fmd, level="avg4", split="test")
+    name = make_real_noise_spec("fmd", fmd, level="avg4", split="test")
     test = load_dataset(name)
-    fit = FitSpec(method="n2v", params=(), train_data="x", train_limit=None, noise=RealNoise("avg4"), seed=0)
+    fit = FitSpec(
+        method="n2v",
+        params=(),
+        train_data=DatasetSpec("x"),
+        train_limit=None,
+        noise=RealNoise("avg4"),
+        seed=0,
+    )
     spec = EvalSpec(fit=fit, test_data=name, test_limit=None, test_crop=32, noise=RealNoise("avg4"), seed=0)
     pairs = list(_noisy_test_set(test, spec))
     assert [p[0] for p in pairs] == list(test.names)
@@ -246,7 +254,12 @@ def test_the_evaluation_takes_the_test_sets_own_noisy_images(fmd):
         assert clean.shape == (32, 32) and np.array_equal(clean, reference[16:48, 16:48])
         assert np.array_equal(noisy, given[16:48, 16:48])
     synthetic = EvalSpec(
-        fit=fit, test_data="skimage-test", test_limit=1, test_crop=None, noise=RealNoise("avg4"), seed=0
+        fit=fit,
+        test_data=DatasetSpec("skimage-test"),
+        test_limit=1,
+        test_crop=None,
+        noise=RealNoise("avg4"),
+        seed=0,
     )
     with pytest.raises(DataError, match="needs a test set with noisy images"):
         list(_noisy_test_set(load_dataset("skimage-test", limit=1), synthetic))
@@ -265,7 +278,7 @@ def test_ct_slices_pair_by_patient_and_index_with_the_authors_split(tmp_path):
         # the slice pairs with its own clean slice, not a neighbour's
         assert np.corrcoef(clean.ravel(), noisy.ravel())[0, 1] > 0.5
     assert float(np.max(data.images[0])) > CT_SCALE  # divided by 0.4 (stored values stay below 0.4)
-    loaded = load_dataset(make_real_noise_name("ct", root, level="Dose100", split="train"), limit=4)
+    loaded = load_dataset(make_real_noise_spec("ct", root, level="Dose100", split="train"), limit=4)
     assert isinstance(loaded, RealNoiseDataset) and len(loaded) == 4 and loaded.noisy is None
 
 

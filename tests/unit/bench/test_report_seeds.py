@@ -11,6 +11,7 @@ import pytest
 from matplotlib.container import ErrorbarContainer
 
 import bench.figures
+from bench.datasets.catalog import DatasetSpec, parse_dataset
 from bench.figures import plot_psnr_against_level
 from bench.report import (
     RESULT_COLUMNS,
@@ -143,9 +144,11 @@ def test_report_on_another_test_set_names_it_and_leaves_the_paper_out(
     tmp_path: Path, table: TableSpec
 ) -> None:
     frame = tidy_frame({"BM3D": (0,), "N2N": (0,)})
-    test_set = describe_test_set("folder:/data/mine", limit=None, crop=None)
-    assert describe_test_set("bsd68", limit=None, crop=None) is None
-    assert describe_test_set("bsd68", limit=5, crop=None) == "`bsd68`, its first 5 images at most"
+    test_set = describe_test_set(parse_dataset("folder:/data/mine"), limit=None, crop=None)
+    assert describe_test_set(DatasetSpec("bsd68"), limit=None, crop=None) is None
+    assert (
+        describe_test_set(DatasetSpec("bsd68"), limit=5, crop=None) == "`bsd68`, its first 5 images at most"
+    )
     write_markdown(
         tmp_path / "t.md", table=table, results=frame, methods=list(METHODS), header="h", test_set=test_set
     )

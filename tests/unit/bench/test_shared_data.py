@@ -8,6 +8,7 @@ import pytest
 
 import bench.cells as cells
 from bench.cells import CellRunner
+from bench.datasets.base import DatasetSpec
 from bench.datasets.catalog import DataError, load_dataset
 from bench.datasets.shared import map_dataset, share_dataset
 from bench.executors import RunnerConfig
@@ -52,7 +53,7 @@ def test_a_damaged_shared_file_is_named_and_rewritten(tmp_path, dataset):
 
 def test_a_worker_runner_maps_the_datasets_its_command_shared(tmp_path, monkeypatch):
     driver = CellRunner(cache_dir=tmp_path, device="cpu", progress=False)
-    decoded = driver.dataset("skimage-test", limit=2, min_size=40)
+    decoded = driver.dataset(DatasetSpec("skimage-test"), limit=2, min_size=40)
     config = RunnerConfig(
         cache_dir=tmp_path,
         data_root=None,
@@ -66,8 +67,8 @@ def test_a_worker_runner_maps_the_datasets_its_command_shared(tmp_path, monkeypa
 
     monkeypatch.setattr(cells, "load_dataset", no_decoding)
     worker = config.make_runner(progress=False, log=print)
-    mapped = worker.dataset("skimage-test", limit=2, min_size=40)
+    mapped = worker.dataset(DatasetSpec("skimage-test"), limit=2, min_size=40)
     assert mapped.checksums == decoded.checksums
     np.testing.assert_array_equal(mapped.images[1], decoded.images[1])
     with pytest.raises(AssertionError, match="decoded"):
-        worker.dataset("skimage-test", limit=1)  # not shared: decoded as before
+        worker.dataset(DatasetSpec("skimage-test"), limit=1)  # not shared: decoded as before

@@ -14,6 +14,7 @@ from torch import nn
 
 import methods.gan2gan.method as method_module
 from bench.cells import CellRunner, make_fit_spec
+from bench.datasets.base import DatasetSpec
 from bench.metrics import compute_psnr
 from bench.profiles import get_profile
 from methods.base import TrainingData
@@ -699,7 +700,7 @@ def test_the_runner_never_hands_gan2gan_a_clean_image(
     spec = make_fit_spec(
         "gan2gan",
         params=TINY,
-        train_data="skimage-train",
+        train_data=DatasetSpec("skimage-train"),
         train_limit=3,
         noise=parse_noise("gaussian:25"),
         seed=0,
@@ -708,7 +709,7 @@ def test_the_runner_never_hands_gan2gan_a_clean_image(
         runner.fit(spec)
     (data,) = seen
     assert data.clean is None and data.noise_model is None and dict(data.upstream) == {}
-    clean = runner.dataset("skimage-train", limit=3).images
+    clean = runner.dataset(DatasetSpec("skimage-train"), limit=3).images
     assert len(data.noisy) == len(clean)
     for noisy, image in zip(data.noisy, clean, strict=True):
         assert (noisy - image).std() == pytest.approx(SIGMA, rel=0.05)  # noisy, never the clean image

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bench.cells import make_fit_spec
+from bench.datasets.base import DatasetSpec
 from methods.base import build_training_data
 from methods.n2n import Noise2Noise
 from noise import UniformSigmaGaussian, WhiteGaussian, parse_noise
@@ -56,10 +57,20 @@ def test_sample_pair_draws_the_sigmas_once() -> None:
 
 def test_n2n_is_fitted_once_per_table() -> None:
     spec = make_fit_spec(
-        "n2n", params={}, train_data="bsd400", train_limit=None, noise=parse_noise("gaussian:25"), seed=0
+        "n2n",
+        params={},
+        train_data=DatasetSpec("bsd400"),
+        train_limit=None,
+        noise=parse_noise("gaussian:25"),
+        seed=0,
     )
     other = make_fit_spec(
-        "n2n", params={}, train_data="bsd400", train_limit=None, noise=parse_noise("mixture-A:15"), seed=0
+        "n2n",
+        params={},
+        train_data=DatasetSpec("bsd400"),
+        train_limit=None,
+        noise=parse_noise("mixture-A:15"),
+        seed=0,
     )
     assert spec.noise is None and spec.key == other.key
 
