@@ -20,9 +20,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bench.config.options import add_run_options, call_command, format_examples, parse_options
 from bench.experiments import ABLATIONS
 from bench.experiments.driver import run_experiment
-from bench.options import add_run_options, call_command, format_examples, parse_options
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.store import (
+from bench.cells.store import (
     DamagedRecordError,
     find_record_paths,
     hash_file,

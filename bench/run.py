@@ -22,7 +22,7 @@ and beside it, in a folder named for what they hold (``<profile>_methods-bm3d_no
 ``_test-...``, ``_train-...``, ``_seeds-...``), for any other: a run never writes over another kind's
 report, and a failed one leaves the earlier report whole. Finished cells are cached in ``<out>/.cache``
 (``--cache``) and skipped when the command is run again (``--force`` recomputes). Every experiment runs
-its cells through ``--executor`` (:mod:`bench.executors`) for every seed of ``--seeds``, and
+its cells through ``--executor`` (:mod:`bench.cells.executors`) for every seed of ``--seeds``, and
 ``--collect`` gathers them; the experiments themselves live in :mod:`bench.experiments`.
 """
 
@@ -32,11 +32,11 @@ import argparse
 import sys
 from dataclasses import replace
 
+from bench.config.options import UsageError, add_run_options, call_command, format_examples, parse_options
 from bench.datasets.realnoise import LEVELS as REAL_NOISE_LEVELS
 from bench.experiments import ABLATIONS, ALL, EXPERIMENTS
 from bench.experiments.driver import run_experiment
 from bench.experiments.tables import format_table1
-from bench.options import UsageError, add_run_options, call_command, format_examples, parse_options
 
 
 def list_commands() -> dict[str, str]:

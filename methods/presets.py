@@ -7,7 +7,7 @@
 - ``paper``: the published hyper-parameters (a GPU job: hours). Where the paper and the authors' code
   disagree the code wins (spec/official-code.md section 8); :data:`SOURCES` says which is which.
 
-The benchmark's profiles (:mod:`bench.profiles`) add datasets and experiment sizes to these; the
+The benchmark's profiles (:mod:`bench.config.profiles`) add datasets and experiment sizes to these; the
 own-images command (``python -m methods fit --profile``) uses them alone.
 """
 

@@ -19,7 +19,7 @@ from bench.experiments.perf import Perf
 from bench.experiments.tables import Table
 from bench.experiments.theorem1 import Theorem1
 from bench.experiments.timing import Timing
-from bench.tables import TABLES
+from bench.reporting.published import TABLES
 
 #: The experiments of ``python -m bench.run``, by command name.
 EXPERIMENTS: dict[str, Experiment] = {

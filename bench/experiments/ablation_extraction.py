@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.cells import Cell, CellRunner, ComputeSpec, EvalSpec, make_compute_spec
+from bench.cells.runner import CellRunner
+from bench.cells.specs import Cell, ComputeSpec, EvalSpec, make_compute_spec
 from bench.experiments.base import Context, Experiment, Results, RunRecord, describe_stage
-from bench.figures import plot_ablation_bars, plot_extraction_histograms
-from bench.report import average_seeds, pivot_mean_std
+from bench.reporting.figures import plot_ablation_bars, plot_extraction_histograms
+from bench.reporting.report import average_seeds, pivot_mean_std
 from noise import (
     NoiseModel,
     WhiteGaussian,

@@ -9,10 +9,10 @@ from typing import Any
 
 import pandas as pd
 
-from bench.cells import Cell, EvalSpec
+from bench.cells.specs import Cell, EvalSpec
 from bench.experiments.base import Context, Experiment, Results, RunRecord, describe_stage
-from bench.figures import plot_ablation_bars
-from bench.report import average_seeds, format_mean_std
+from bench.reporting.figures import plot_ablation_bars
+from bench.reporting.report import average_seeds, format_mean_std
 from noise import parse_noise
 
 #: The full generative model and one loss or layer removed at a time.

@@ -9,10 +9,10 @@ from typing import Any
 
 import pandas as pd
 
-from bench.cells import Cell, EvalSpec
+from bench.cells.specs import Cell, EvalSpec
 from bench.experiments.base import Context, Experiment, Results, RunRecord, describe_stage
-from bench.figures import plot_init_curves
-from bench.report import average_seeds, pivot_mean_std
+from bench.reporting.figures import plot_init_curves
+from bench.reporting.report import average_seeds, pivot_mean_std
 from noise import NoiseModel, parse_noise
 
 #: Where the G2G iterations start.

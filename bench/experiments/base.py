@@ -16,12 +16,13 @@ from typing import Any, ClassVar
 
 import pandas as pd
 
-from bench.cells import Cell, CellRunner, ComputeSpec, EvalResult, EvalSpec, StageResult, make_fit_spec
+from bench.cells.executors import CellStatus
+from bench.cells.runner import CellRunner, EvalResult, StageResult
+from bench.cells.specs import Cell, ComputeSpec, EvalSpec, make_fit_spec
+from bench.config.options import RunOptions, UsageError
+from bench.config.profiles import Profile
 from bench.datasets.base import DatasetSpec
-from bench.executors import CellStatus
-from bench.options import RunOptions, UsageError
-from bench.profiles import Profile
-from bench.report import name_report_folder
+from bench.reporting.report import name_report_folder
 from methods.registry import METHODS
 from noise import NoiseSpec
 
@@ -188,7 +189,7 @@ class Experiment:
 
     def name_folder(self, ctx: Context) -> str:
         """The report folder's name under :attr:`report_folder`: the profile, with a suffix for each
-        departure from the full default run (:func:`bench.report.name_report_folder`)."""
+        departure from the full default run (:func:`bench.reporting.report.name_report_folder`)."""
         return name_report_folder(
             ctx.profile.name,
             test_data=_departure(ctx.options.test_data, ctx.profile.test_data),

@@ -12,18 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.cells import (
-    Cell,
-    CellRunner,
-    ComputeSpec,
-    DatasetKey,
-    EvalSpec,
-    is_cached,
-    kind_of,
-    list_fits,
-    walk_fits,
-)
-from bench.executors import (
+from bench.cells.executors import (
     CellStatus,
     RunnerConfig,
     collect_cells,
@@ -32,11 +21,13 @@ from bench.executors import (
     run_cells,
     write_log_line,
 )
+from bench.cells.provenance import describe_provenance
+from bench.cells.runner import CellRunner, DatasetKey, is_cached
+from bench.cells.specs import Cell, ComputeSpec, EvalSpec, kind_of, list_fits, walk_fits
+from bench.config.options import RunOptions, UsageError, check_writable
+from bench.config.profiles import get_profile
 from bench.experiments.base import Context, Experiment, Results, RunRecord
-from bench.options import RunOptions, UsageError, check_writable
-from bench.profiles import get_profile
-from bench.provenance import describe_provenance
-from bench.report import open_report_folder, write_manifest
+from bench.reporting.report import open_report_folder, write_manifest
 from methods.provenance import describe_device
 from methods.registry import METHODS
 from methods.training import resolve_device
@@ -182,7 +173,7 @@ def make_runner_config(
     options: RunOptions, *, shared_datasets: dict[DatasetKey, Path] | None = None
 ) -> RunnerConfig:
     """What a worker needs to run the command's cells (the device is resolved where they run), with the
-    datasets this process decoded and shared (:meth:`~bench.cells.CellRunner.share_datasets`)."""
+    datasets this process decoded and shared (:meth:`~bench.cells.runner.CellRunner.share_datasets`)."""
     return RunnerConfig(
         cache_dir=options.cache_dir,
         data_root=options.data_root,
@@ -232,7 +223,7 @@ def summarise_resources(status: CellStatus, *, started: dt.datetime) -> dict[str
     """Wall time, the time of every task computed in this run, and peak resident memory.
 
     The peak of a run is bounded by this process's peak plus each worker process's (the workers run
-    side by side, and live as long as the run: :data:`bench.executors.WORKER_IDLE_SECONDS`); a task
+    side by side, and live as long as the run: :data:`bench.cells.executors.WORKER_IDLE_SECONDS`); a task
     that came from the cache took no time.
     """
     peaks = {os.getpid(): measure_peak_rss()}

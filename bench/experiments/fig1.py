@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.cells import Cell, CellRunner, ComputeSpec, make_compute_spec
+from bench.cells.metrics import compute_psnr
+from bench.cells.runner import CellRunner
+from bench.cells.specs import Cell, ComputeSpec, make_compute_spec
 from bench.experiments.base import Context, Experiment, Results, RunRecord
-from bench.figures import plot_noisy_n2n
-from bench.metrics import compute_psnr
-from bench.report import average_seeds, format_mean_std, pivot_mean_std
+from bench.reporting.figures import plot_noisy_n2n
+from bench.reporting.report import average_seeds, format_mean_std, pivot_mean_std
 from methods.noisy_n2n import make_initial_estimates
 from noise import parse_noise
 

@@ -22,7 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.cells import Cell, CellRunner, ComputeSpec, EvalSpec, make_compute_spec, make_fit_spec
+from bench.cells.metrics import compute_psnr
+from bench.cells.runner import CellRunner
+from bench.cells.specs import Cell, ComputeSpec, EvalSpec, make_compute_spec, make_fit_spec
+from bench.config.options import UsageError
+from bench.config.profiles import Profile
 from bench.datasets.catalog import resolve_data_root
 from bench.datasets.realnoise import (
     CT_SCALE,
@@ -34,11 +38,8 @@ from bench.datasets.realnoise import (
     make_real_noise_spec,
 )
 from bench.experiments.base import Context, Experiment, Results, RunRecord, find_unavailable
-from bench.figures import plot_real_noise
-from bench.metrics import compute_psnr
-from bench.options import UsageError
-from bench.profiles import Profile
-from bench.report import RESULT_COLUMNS, name_report_folder
+from bench.reporting.figures import plot_real_noise
+from bench.reporting.report import RESULT_COLUMNS, name_report_folder
 from methods.registry import METHODS
 from noise import RealNoise
 
@@ -86,7 +87,7 @@ def measure_noisy_input(runner: CellRunner, spec: ComputeSpec) -> dict[str, Any]
 def load_readme_numbers(dataset: str) -> pd.DataFrame:
     """The authors' README numbers for ``dataset`` (pretrained weights; spec section 7): DnCNN-B and G2G
     per level, columns dataset, level, method, psnr, ssim, weights."""
-    text = resources.files("bench.paper").joinpath("fig4_readme.csv").read_text(encoding="utf-8")
+    text = resources.files("bench.reporting.paper").joinpath("fig4_readme.csv").read_text(encoding="utf-8")
     frame = pd.read_csv(StringIO(text))
     return frame[frame["dataset"] == dataset].reset_index(drop=True)
 

@@ -39,11 +39,12 @@ import pandas as pd
 import torch
 from torch import nn
 
-from bench.cells import Cell, CellRunner, ComputeSpec, crop_centre, make_compute_spec
+from bench.cells.runner import CellRunner, crop_centre
+from bench.cells.specs import Cell, ComputeSpec, make_compute_spec
+from bench.config.profiles import Profile, get_profile
 from bench.datasets.base import Dataset
 from bench.experiments.base import Context, Experiment, Results, RunRecord
-from bench.profiles import Profile, get_profile
-from bench.tables import TABLE2_METHODS
+from bench.reporting.published import TABLE2_METHODS
 from methods.base import TrainingData, denoise_images, plan_batches
 from methods.gan2gan.gan import GANConfig, GANOptimizers, GenerativeModel, step_generative_model
 from methods.gan2gan.iterate import make_pair_sampler

@@ -1,5 +1,6 @@
 """The paper's tables (2 and 3) and the N2V check: every method of the table at every noise and seed, one
-evaluation cell each, reported beside the published numbers (:mod:`bench.tables` holds each table as data).
+evaluation cell each, reported beside the published numbers (:mod:`bench.reporting.published` holds each
+table as data).
 Table 1 (what each method needs) is generated from the registry."""
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from typing import Any
 
 import pandas as pd
 
-from bench.cells import Cell, EvalSpec
+from bench.cells.specs import Cell, EvalSpec
 from bench.experiments.base import Context, Experiment, Results, RunRecord, find_unavailable
 from bench.experiments.driver import format_resources, format_unfinished
-from bench.figures import plot_noise_std_histograms, plot_psnr_against_level
-from bench.report import (
+from bench.reporting.figures import plot_noise_std_histograms, plot_psnr_against_level
+from bench.reporting.published import TableSpec
+from bench.reporting.report import (
     RESULT_COLUMNS,
     describe_test_set,
     format_gan2gan_fits,
@@ -25,7 +27,6 @@ from bench.report import (
     write_markdown,
     write_summary_csv,
 )
-from bench.tables import TableSpec
 from methods.registry import METHODS
 from noise import Correlated, NoiseModel
 

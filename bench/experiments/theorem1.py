@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.cells import Cell, CellRunner, ComputeSpec, make_compute_spec
+from bench.cells.runner import CellRunner
+from bench.cells.specs import Cell, ComputeSpec, make_compute_spec
 from bench.experiments.base import Context, Experiment, Results, RunRecord
-from bench.figures import plot_theorem1
-from bench.report import average_seeds, format_mean_std
+from bench.reporting.figures import plot_theorem1
+from bench.reporting.report import average_seeds, format_mean_std
 from noise import derive_rng
 
 #: Noise-to-signal ratios ``var_n / var_x`` of the report: weak, equal and strong noise.

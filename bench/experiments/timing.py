@@ -20,11 +20,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from bench.cells import Cell, CellRunner, ComputeSpec, crop_centre, make_compute_spec
+from bench.cells.runner import CellRunner, crop_centre
+from bench.cells.specs import Cell, ComputeSpec, make_compute_spec
 from bench.experiments.base import Context, Experiment, Results, RunRecord, find_unavailable
-from bench.figures import plot_timing
-from bench.report import average_seeds, format_mean_std
-from bench.tables import TABLE2_METHODS
+from bench.reporting.figures import plot_timing
+from bench.reporting.published import TABLE2_METHODS
+from bench.reporting.report import average_seeds, format_mean_std
 from methods.provenance import describe_cpu
 from methods.registry import METHODS, load_method
 from noise import derive_rng, parse_noise

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from bench.reporting.published import get_table
 from bench.run import main
-from bench.tables import get_table
 
 TOLERANCE_DB = 0.15
 

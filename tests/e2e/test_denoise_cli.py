@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from skimage import io
 
-from bench.metrics import compute_psnr
+from bench.cells.metrics import compute_psnr
 from methods.cli import main
 from methods.modelfile import ModelFileError, load_model_file, read_model_info
 from noise import parse_noise

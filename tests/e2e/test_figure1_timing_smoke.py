@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import bench.run
+from bench.config.profiles import get_profile
 from bench.experiments import ABLATIONS
-from bench.profiles import get_profile
 from bench.run import main
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.report import RESULT_COLUMNS
+from bench.reporting.published import PAPER_METHODS
+from bench.reporting.report import RESULT_COLUMNS
 from bench.run import main
-from bench.tables import PAPER_METHODS
 from tests.conftest import find_report
 
 

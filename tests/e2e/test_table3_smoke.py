@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bench.reporting.published import PAPER_METHODS
 from bench.run import main
-from bench.tables import PAPER_METHODS
 from tests.conftest import find_report
 
 NOISES = ["mixture-A:15", "mixture-A:25", "mixture-B:30", "mixture-B:50", "correlated:15", "correlated:25"]

@@ -11,18 +11,8 @@ import pytest
 from submitit.core import submission
 from submitit.slurm.test_slurm import mocked_slurm
 
-import bench.provenance as provenance
-from bench.cells import (
-    CellRunner,
-    EvalSpec,
-    describe_cell,
-    invalidate_cells,
-    is_cached,
-    kind_of,
-    make_fit_spec,
-)
-from bench.datasets.base import DatasetSpec
-from bench.executors import (
+import bench.cells.provenance as provenance
+from bench.cells.executors import (
     LocalExecutor,
     RunnerConfig,
     SlurmOptions,
@@ -36,7 +26,10 @@ from bench.executors import (
     run_cells,
     write_log_line,
 )
-from bench.store import record_path
+from bench.cells.runner import CellRunner, invalidate_cells, is_cached
+from bench.cells.specs import EvalSpec, describe_cell, kind_of, make_fit_spec
+from bench.cells.store import record_path
+from bench.datasets.base import DatasetSpec
 from methods.bm3d import BlindBM3D
 from methods.gan2gan.method import GAN2GAN
 from noise import parse_noise
@@ -218,8 +211,8 @@ def test_runner_refuses_no_threads(tmp_path, threads):
 def test_auto_executor_fills_the_cores_on_cpu(monkeypatch, tmp_path, options, cuda, expected):
     import torch
 
+    from bench.config.options import parse_options
     from bench.experiments.driver import make_runner_config, resolve_executor
-    from bench.options import parse_options
     from bench.run import build_parser
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)

@@ -1,4 +1,4 @@
-"""Tests of bench.metrics: PSNR and SSIM against analytic values and scikit-image."""
+"""Tests of bench.cells.metrics: PSNR and SSIM against analytic values and scikit-image."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from bench.metrics import compute_psnr, compute_ssim
+from bench.cells.metrics import compute_psnr, compute_ssim
 
 
 def smooth_image(

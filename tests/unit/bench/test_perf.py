@@ -15,7 +15,7 @@ from bench.experiments.perf import (
     read_table2_run,
     time_alternating,
 )
-from bench.tables import TABLE2_METHODS
+from bench.reporting.published import TABLE2_METHODS
 
 
 def test_time_alternating_runs_each_variant_in_turn() -> None:

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from skimage import io
 
-from bench.cells import EvalSpec, FitSpec, _noisy_test_set
+from bench.cells.runner import _noisy_test_set
+from bench.cells.specs import EvalSpec, FitSpec
 from bench.datasets.base import DatasetSpec
 from bench.datasets.catalog import DataError, load_dataset
 from bench.datasets.demo import write_ct_fixture, write_fmd_fixture
@@ -208,7 +209,8 @@ def test_the_manifest_entry_hashes_every_file_read(fmd):
 
 
 def test_real_noise_cells_add_nothing_and_refuse_methods_that_need_clean_images(fmd, tmp_path, monkeypatch):
-    from bench.cells import CellRunner, make_fit_spec
+    from bench.cells.runner import CellRunner
+    from bench.cells.specs import make_fit_spec
     from methods.n2v import Noise2Void
 
     seen = []

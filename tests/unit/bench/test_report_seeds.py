@@ -1,4 +1,5 @@
-"""Tests of the multi-seed reports: mean ± std over seeds in bench.report and error bars in bench.figures."""
+"""Tests of the multi-seed reports: mean ± std over seeds in bench.reporting.report and error bars in
+bench.reporting.figures."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import pandas as pd
 import pytest
 from matplotlib.container import ErrorbarContainer
 
-import bench.figures
+import bench.reporting.figures
 from bench.datasets.catalog import DatasetSpec, parse_dataset
-from bench.figures import plot_psnr_against_level
-from bench.report import (
+from bench.reporting.figures import plot_psnr_against_level
+from bench.reporting.published import TableSpec, get_table
+from bench.reporting.report import (
     RESULT_COLUMNS,
     SUMMARY_COLUMNS,
     describe_test_set,
@@ -24,7 +26,6 @@ from bench.report import (
     write_markdown,
     write_summary_csv,
 )
-from bench.tables import TableSpec, get_table
 
 METHODS = ("BM3D", "N2N")
 LEVELS = (15.0, 25.0)
@@ -214,7 +215,7 @@ def test_figure_draws_error_bars_for_several_seeds(
     assert paths[1].read_bytes().startswith(b"%PDF")
 
     figures: list = []
-    monkeypatch.setattr(bench.figures, "save_figure", lambda fig, stem: figures.append(fig) or [])
+    monkeypatch.setattr(bench.reporting.figures, "save_figure", lambda fig, stem: figures.append(fig) or [])
     plot_psnr_against_level(
         tmp_path / "x", table=table, results=three_seeds, methods=list(METHODS), title="T"
     )
@@ -234,7 +235,7 @@ def test_figure_of_one_seed_has_no_error_bars(
     tmp_path: Path, table: TableSpec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     figures: list = []
-    monkeypatch.setattr(bench.figures, "save_figure", lambda fig, stem: figures.append(fig) or [])
+    monkeypatch.setattr(bench.reporting.figures, "save_figure", lambda fig, stem: figures.append(fig) or [])
     frame = tidy_frame({"BM3D": (0,), "N2N": (0,)})
     plot_psnr_against_level(tmp_path / "x", table=table, results=frame, methods=list(METHODS), title="T")
     (ax,) = figures[0].axes

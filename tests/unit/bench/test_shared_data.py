@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import bench.cells as cells
-from bench.cells import CellRunner
+import bench.cells.runner as runner_module
+from bench.cells.executors import RunnerConfig
+from bench.cells.runner import CellRunner
 from bench.datasets.base import DatasetSpec
 from bench.datasets.catalog import DataError, load_dataset
 from bench.datasets.shared import map_dataset, share_dataset
-from bench.executors import RunnerConfig
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_a_worker_runner_maps_the_datasets_its_command_shared(tmp_path, monkeypa
     def no_decoding(*args, **kwargs):
         raise AssertionError("a worker decoded a dataset its command had shared")
 
-    monkeypatch.setattr(cells, "load_dataset", no_decoding)
+    monkeypatch.setattr(runner_module, "load_dataset", no_decoding)
     worker = config.make_runner(progress=False, log=print)
     mapped = worker.dataset(DatasetSpec("skimage-test"), limit=2, min_size=40)
     assert mapped.checksums == decoded.checksums

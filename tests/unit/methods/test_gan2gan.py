@@ -13,10 +13,11 @@ import torch
 from torch import nn
 
 import methods.gan2gan.method as method_module
-from bench.cells import CellRunner, make_fit_spec
+from bench.cells.metrics import compute_psnr
+from bench.cells.runner import CellRunner
+from bench.cells.specs import make_fit_spec
+from bench.config.profiles import get_profile
 from bench.datasets.base import DatasetSpec
-from bench.metrics import compute_psnr
-from bench.profiles import get_profile
 from methods.base import TrainingData
 from methods.gan2gan.gan import (
     GANConfig,

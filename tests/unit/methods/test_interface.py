@@ -506,7 +506,7 @@ def fitted_bm3d(spec: str, key: str = "bm3d", **params: Any) -> Denoiser:
 
 
 def test_bm3d_improves_psnr_on_white_gaussian_noise() -> None:
-    from bench.metrics import compute_psnr
+    from bench.cells.metrics import compute_psnr
 
     yy, xx = np.mgrid[0:48, 0:48] / 47.0
     clean = (0.2 + 0.3 * yy + 0.3 * xx).astype(np.float32)
@@ -559,7 +559,7 @@ def test_bm3d_variants_pass_what_they_know_of_the_noise(
 
 
 def test_bm3d_with_the_psd_beats_the_white_noise_assumption_on_correlated_noise() -> None:
-    from bench.metrics import compute_psnr
+    from bench.cells.metrics import compute_psnr
 
     clean = clean_images(1, (64, 64), seed=3)[0]
     model = parse_noise("correlated:25")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.cells import make_fit_spec
+from bench.cells.specs import make_fit_spec
 from bench.datasets.base import DatasetSpec
 from methods.base import build_training_data
 from methods.n2n import Noise2Noise

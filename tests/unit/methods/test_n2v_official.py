@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.profiles import PROFILES
+from bench.config.profiles import PROFILES
 from bench.run import main
 from methods.base import Requirements, build_training_data
 from methods.n2v_official import MethodUnavailableError, Noise2VoidOfficial, check_official_environment

@@ -11,15 +11,16 @@ from pathlib import Path
 
 from methods.provenance import describe_git, describe_versions
 
-_ROOT = Path(__file__).resolve().parent.parent
+_ROOT = Path(__file__).resolve().parents[2]
 #: The sources that can change a number (cache keys hash them): packages ``noise`` and ``methods`` and
 #: the modules of ``bench`` that load data, run cells and measure.
 CODE_FILES: tuple[str, ...] = (
     "noise",
     "methods",
     "bench/datasets",
-    "bench/metrics.py",
-    "bench/cells.py",
+    "bench/cells/metrics.py",
+    "bench/cells/specs.py",
+    "bench/cells/runner.py",
 )
 #: Libraries whose versions cache keys hash.
 VERSIONED: tuple[str, ...] = ("numpy", "torch", "bm3d", "scikit-image")

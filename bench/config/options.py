@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.cells.executors import EXECUTORS, SlurmOptions
+from bench.config.profiles import PROFILES, ProfileError
 from bench.datasets.catalog import DatasetSpec, parse_dataset
-from bench.executors import EXECUTORS, SlurmOptions
-from bench.profiles import PROFILES, ProfileError
-from bench.tables import UnknownTableError
+from bench.reporting.published import UnknownTableError
 from methods.images import DataError
 from methods.registry import UnknownMethodError, find_method
 from noise import NoiseModel, NoiseSpecError, parse_noise

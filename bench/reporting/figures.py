@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from skimage.util import montage
 
-from bench.report import align_paper_families, format_seed_count, order_methods, summarise_results
-from bench.tables import TableSpec
+from bench.reporting.published import TableSpec
+from bench.reporting.report import align_paper_families, format_seed_count, order_methods, summarise_results
 from noise import NoiseModel
 
 STYLE: dict[str, object] = {
@@ -252,7 +252,8 @@ def plot_extraction_histograms(
 
 def plot_ablation_bars(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
     """Grouped bars of PSNR: one group per noise, one bar per method or variant (Figures 5 and 6(a));
-    ``frame`` averaged over seeds (:func:`bench.report.average_seeds`), error bars the std over seeds."""
+    ``frame`` averaged over seeds (:func:`bench.reporting.report.average_seeds`), error bars the std over
+    seeds."""
     noises = list(dict.fromkeys(frame["noise"]))
     methods = list(dict.fromkeys(frame["method"]))
     width = 0.8 / len(methods)
@@ -362,7 +363,8 @@ def plot_gan_convergence(path_stem: Path, *, frame: pd.DataFrame, title: str) ->
 def plot_noisy_n2n(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
     """Figure 1: test PSNR of Noisy-N2N_j against sigma_0 (the initial estimates' PSNR under each tick),
     with N2N as the horizontal upper bound. ``frame`` is averaged over seeds
-    (:func:`bench.report.average_seeds`): error bars and the band around N2N are the std over seeds."""
+    (:func:`bench.reporting.report.average_seeds`): error bars and the band around N2N are the std over
+    seeds."""
     noisy = frame[frame["method"] != "N2N"]
     sigmas = sorted(noisy["sigma0"].unique())
     cmap = plt.get_cmap("tab10")
@@ -396,7 +398,7 @@ def plot_noisy_n2n(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[
 
 def plot_timing(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
     """Median seconds per test image of every method, one bar colour per device, log scale; ``frame``
-    averaged over seeds (:func:`bench.report.average_seeds`), error bars the std over seeds."""
+    averaged over seeds (:func:`bench.reporting.report.average_seeds`), error bars the std over seeds."""
     methods = list(dict.fromkeys(frame["method"]))
     devices = list(dict.fromkeys(frame["device"]))
     width = 0.8 / len(devices)

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from bench.datasets.base import DatasetSpec
-from bench.tables import PAPER_FAMILIES, PAPER_METHODS, PAPER_NOTES, TableSpec
+from bench.reporting.published import PAPER_FAMILIES, PAPER_METHODS, PAPER_NOTES, TableSpec
 from noise import NoiseModel, NoiseSpec
 
 #: Columns of the tidy results CSV, in order.

@@ -4,7 +4,7 @@ A run is planned as waves of tasks (:func:`plan_waves`): first the fits no other
 fits built on them (N2C(Eq.4) on GAN2GAN), then every evaluation and computation. The tasks of one wave are
 independent, so an executor may run them in any order and in parallel; a wave starts when the one
 before it has finished. Every worker writes its results to the shared cache folder
-(:mod:`bench.cells`), so a worker's result reaches the reports through the cache, whatever executor
+(:mod:`bench.cells.runner`), so a worker's result reaches the reports through the cache, whatever executor
 ran it. A task that fails records its one-line reason in the cache (``<task>.failed.json``); the tasks
 that need it are not started and fail with the same reason.
 
@@ -34,18 +34,9 @@ from functools import cache
 from pathlib import Path
 from typing import Literal, Protocol
 
-from bench.cells import (
-    Cell,
-    CellRunner,
-    ComputeSpec,
-    DatasetKey,
-    EvalSpec,
-    FitSpec,
-    is_cached,
-    kind_of,
-    list_fits,
-)
-from bench.store import Kind, failure_path, submitit_folder, write_atomic
+from bench.cells.runner import CellRunner, DatasetKey, is_cached
+from bench.cells.specs import Cell, ComputeSpec, EvalSpec, FitSpec, kind_of, list_fits
+from bench.cells.store import Kind, failure_path, submitit_folder, write_atomic
 from methods.provenance import now_utc
 from methods.registry import METHODS
 from methods.workers import delay_in_worker
@@ -114,14 +105,15 @@ class Outcome:
 
 @dataclass(frozen=True)
 class RunnerConfig:
-    """What a worker process needs to build its own :class:`~bench.cells.CellRunner` (picklable)."""
+    """What a worker process needs to build its own :class:`~bench.cells.runner.CellRunner` (picklable)."""
 
     cache_dir: Path
     data_root: Path | None
     device: str
     threads: int
     image_jobs: int = 1
-    #: The datasets the command's process decoded and shared (:meth:`~bench.cells.CellRunner.share_datasets`).
+    #: The datasets the command's process decoded and shared
+    #: (:meth:`~bench.cells.runner.CellRunner.share_datasets`).
     shared_datasets: tuple[tuple[DatasetKey, Path], ...] = ()
     #: Whether workers report progress (a line every tenth of a training run, and every half minute of an
     #: evaluation); off with ``--quiet``.

@@ -9,7 +9,7 @@ import pandas as pd
 
 from noise import NoiseModel, parse_noise
 
-#: The paper's column order in Tables 2 and 3 (names exactly as in bench/paper/*.csv).
+#: The paper's column order in Tables 2 and 3 (names exactly as in bench/reporting/paper/*.csv).
 PAPER_METHODS: tuple[str, ...] = (
     "BM3D",
     "DnCNN-B",
@@ -78,7 +78,7 @@ class TableSpec:
 
     def load_paper(self) -> pd.DataFrame:
         """The published numbers of this table."""
-        with resources.files("bench.paper").joinpath(self.paper_csv).open() as f:
+        with resources.files("bench.reporting.paper").joinpath(self.paper_csv).open() as f:
             return pd.read_csv(f)
 
 
