@@ -39,7 +39,7 @@ def test_extraction_rule_4_is_narrower_around_the_true_sigma(out):
         assert rule4["share above 1.05 sigma"] < rule3["share above 1.05 sigma"], sigma  # fewer textured
         assert rule4["p5-p95 width"] < rule3["p5-p95 width"], sigma
     fig5 = pd.read_csv(folder / "fig5.csv")
-    assert set(fig5["noise"]) == set(FIG5_NOISES)
+    assert set(fig5["noise"]) == {noise.spec for noise in FIG5_NOISES}
     assert set(fig5["method"]) == {"N2C(Eq.3)", "N2C(Eq.4)", "best G2G"}
     assert fig5["stage"].str.startswith("G2G_").sum() == len(FIG5_NOISES)
 
@@ -55,7 +55,8 @@ def test_generator_ablation_fits_each_variant(out):
 def test_init_ablation_has_every_iteration_of_both_starts(out):
     folder = run(out, "init")
     frame = pd.read_csv(folder / "fig6b.csv")
-    assert set(frame["noise"]) == set(INIT_NOISES) and set(frame["method"]) == set(INIT_VARIANTS)
+    assert set(frame["noise"]) == {noise.spec for noise in INIT_NOISES}
+    assert set(frame["method"]) == set(INIT_VARIANTS)
     counts = frame.groupby(["noise", "method"])["iteration"].apply(sorted)
     assert all(list(c) == list(range(1, len(c) + 1)) and len(c) == 5 for c in counts)
     assert "from Z" in (folder / "ablation-init.md").read_text()
@@ -67,7 +68,7 @@ def test_convergence_study_traces_every_variant_at_both_levels(out):
     for name in ("convergence.csv", "convergence_summary.csv", "convergence.png", "convergence.pdf"):
         assert (folder / name).stat().st_size > 0, name
     curves = pd.read_csv(folder / "convergence.csv")
-    assert set(curves["noise"]) == set(CONVERGENCE_NOISES)
+    assert set(curves["noise"]) == {noise.spec for noise in CONVERGENCE_NOISES}
     assert set(curves["variant"]) == set(CONVERGENCE_VARIANTS)
     random = curves[curves["quantity"] == "g1_random_std"]
     steps = random.groupby(["noise", "variant"])["step"].apply(list)
