@@ -57,7 +57,7 @@ from bench.cells.store import (
 )
 from bench.datasets.base import Dataset, DatasetSpec
 from bench.datasets.catalog import load_dataset
-from bench.datasets.realnoise import check_real_noise_method
+from bench.datasets.realnoise import RealNoiseDataset, check_real_noise_method
 from bench.datasets.shared import map_dataset, share_dataset
 from methods.base import (
     Denoiser,
@@ -75,7 +75,7 @@ from noise import RealNoise, derive_rng
 
 #: Seconds between two progress lines of an evaluation when stderr is not a terminal (no bar there).
 PROGRESS_SECONDS = 30.0
-#: A loaded dataset of a runner: its name, ``limit`` and ``min_size``
+#: A loaded dataset of a runner: its spec, ``limit`` and ``min_size``
 #: (:func:`bench.datasets.catalog.load_dataset`).
 DatasetKey = tuple[DatasetSpec, int | None, int | None]
 
@@ -482,12 +482,11 @@ def _noisy_test_set(test: Dataset, spec: EvalSpec) -> Iterator[tuple[str, np.nda
     """Clean/noisy pairs: one seeded noise stream drawn over the images in sorted order; for real noise
     (``real:<level>``), the test set's own noisy images."""
     if isinstance(spec.noise, RealNoise):
-        noisy_images = getattr(test, "noisy", None)
-        if noisy_images is None:
+        if not (isinstance(test, RealNoiseDataset) and test.noisy):
             raise DataError(
                 f"noise {spec.noise.spec!r} needs a test set with noisy images; {test.name!r} has none"
             )
-        for name, image, noisy in zip(test.names, test.images, noisy_images, strict=True):
+        for name, image, noisy in zip(test.names, test.images, test.noisy, strict=True):
             yield name, crop_centre(image, spec.test_crop), crop_centre(noisy, spec.test_crop)
         return
     rng = derive_rng(spec.seed, "test-noise", spec.noise.spec)
