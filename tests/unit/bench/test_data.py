@@ -365,3 +365,17 @@ def test_cli_module_entry_point(tmp_path):
         cwd=REPO_ROOT,
     )
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_dataset_names_parse_once_into_specs_that_name_themselves(tmp_path, monkeypatch):
+    from bench.datasets.catalog import parse_dataset
+
+    monkeypatch.chdir(tmp_path)
+    folder = parse_dataset("folder:images")
+    assert folder.kind == "folder" and folder.path == tmp_path / "images"
+    assert folder.name == f"folder:{tmp_path / 'images'}" and parse_dataset(folder.name) == folder
+    assert parse_dataset("bsd68").name == "bsd68" and not parse_dataset("bsd68").real_noise
+    with pytest.raises(DataError, match="unknown dataset 'bsd69'"):
+        parse_dataset("bsd69")
+    with pytest.raises(DataError, match="unknown fmd level"):
+        parse_dataset("fmd:/data:avg3:train")
