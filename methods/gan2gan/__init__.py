@@ -22,7 +22,7 @@ followed and the paper's variant is an option. Every such choice, in one place (
 - Eq. (4): Haar LL, LH, HL, HH with population std (spec 4.1, 8 #9). The paper: "four sub-bands".
 - Noise mean: subtracted per 64x64 crop (spec 2.2). Per extracted patch would be the paper's reading.
 - BSD extraction: not published (spec 4.7, 8 #17); 64x64 windows, stride 4, the 10,000 smoothest
-  (``bench.config.profiles._BSD_EXTRACTION``). The paper: 96x96, N = 20,000; window, stride, lambda and count
+  (``methods.presets._BSD_EXTRACTION``). The paper: 96x96, N = 20,000; window, stride, lambda and count
   are options.
 - G2G schedule: StepLR(10 epochs, 0.5) (spec 3.2, code HEAD). Constant 1e-3 (the code before 6ab3071):
   ``g2g_milestones=()``.
@@ -38,7 +38,7 @@ followed and the paper's variant is an option. Every such choice, in one place (
 - Clean images are never used. The code needs clean patches to log g_theta2's PSNR (spec 10 #11).
 
 Options that depart from the code, off by default and on in the smoke and cpu profiles
-(``bench.config.profiles._SHORT_GAN``), with the evidence of issue 20's study (``python -m bench.ablation
+(``methods.presets._SHORT_GAN``), with the evidence of issue 20's study (``python -m bench.ablation
 convergence``; numbers on 2 CPU cores, noise GAN alone at sigma 50, batch 16, n_critic 5, critics 32 wide):
 
 - Why the code's critics see the noise level only weakly: BatchNorm in train mode normalises each batch by
