@@ -75,8 +75,16 @@ class RunOptions:
 
     @property
     def count_jobs(self) -> int:
-        """``--jobs``, by default the CPU cores over ``--threads``."""
-        return self.jobs or max(1, (os.cpu_count() or 1) // self.threads)
+        """``--jobs``, by default the CPU cores this process may use over ``--threads``."""
+        return self.jobs or max(1, count_usable_cpus() // self.threads)
+
+
+def count_usable_cpus() -> int:
+    """The CPU cores this process may run on: its affinity (``taskset``, a Slurm allocation), which can be
+    fewer than the machine's ``os.cpu_count()``."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -127,8 +135,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "--jobs",
         type=int,
         help="processes at once for joblib and submitit-local, and over which a local run spreads BM3D's "
-        "test images (default: CPU cores / --threads); with slurm, the job array's parallelism "
-        "(default: unlimited)",
+        "test images (default: the CPU cores this process may use / --threads); with slurm, the job "
+        "array's parallelism (default: unlimited)",
     )
     executors.add_argument(
         "--collect", action="store_true", help="run nothing: gather finished cells and write the reports"
