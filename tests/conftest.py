@@ -15,6 +15,20 @@ from skimage import io
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, pin each worker process to its own share of the cores.
+
+    A run's default is one process per usable core (``--jobs``), so a test's run then stays in its
+    worker's share (on 2 cores: in process, the local executor) instead of starting worker processes
+    that compete with the other test worker; a test about executors asks for ``--jobs`` itself."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker is None or not hasattr(os, "sched_setaffinity"):
+        return
+    cores = sorted(os.sched_getaffinity(0))
+    count, index = int(os.environ["PYTEST_XDIST_WORKER_COUNT"]), int(worker.removeprefix("gw"))
+    os.sched_setaffinity(0, cores[index::count] or [cores[index % len(cores)]])
+
+
 def find_shared_data() -> Path | None:
     """$GAN2GAN_DATA, else ../shared/data beside the checkout (as in CI)."""
     for candidate in (os.environ.get("GAN2GAN_DATA"), REPO.parent / "shared" / "data"):
