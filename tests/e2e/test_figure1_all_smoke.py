@@ -1,4 +1,5 @@
-"""Figure 1 (iterative Noisy N2N), the inference timing and `all` under the smoke profile."""
+"""Figure 1 (iterative Noisy N2N) and `all` under the smoke profile (the timing runs on Table 2's cache,
+in test_table2_smoke)."""
 
 from __future__ import annotations
 
@@ -39,16 +40,6 @@ def test_figure1_has_the_upper_bound_and_every_iteration_per_sigma0(out):
     # the axis labels: a larger sigma_0 makes a worse initial estimate
     initial = noisy.groupby("sigma0")["initial_psnr"].first()
     assert initial.is_monotonic_decreasing and initial.iloc[0] < 30
-
-
-def test_timing_times_every_method_on_every_device(out):
-    folder = run(out, "timing")
-    frame = pd.read_csv(folder / "timing.csv")
-    assert set(frame["method"]) >= {"BM3D", "BM3D(blind)", "GAN2GAN", "DnCNN-B", "N2V"}
-    assert (frame["seconds_per_image"] > 0).all() and set(frame["device"]) >= {"cpu"}
-    bm3d = frame.set_index("method").loc["BM3D", "seconds_per_image"]
-    assert bm3d > frame.set_index("method").loc["N2C(oracle)", "seconds_per_image"]  # 5-layer net vs BM3D
-    assert frame.loc[frame["method"] == "BM3D(blind)", "paper_seconds"].item() == "4.5-5.0"
 
 
 def test_all_runs_every_experiment_with_the_same_options(monkeypatch, tmp_path):
