@@ -177,16 +177,20 @@ class TrainHistory:
         return self.logs["loss"]
 
 
-def _get_torch_rng(device: torch.device) -> dict[str, torch.Tensor]:
+def get_torch_rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """Torch's RNG states a training run on ``device`` draws from: the CPU's, and the GPU's on CUDA."""
     state = {"cpu": torch.get_rng_state()}
     if device.type == "cuda":
         state["cuda"] = torch.cuda.get_rng_state(device)
     return state
 
 
-def _set_torch_rng(state: dict[str, torch.Tensor], device: torch.device) -> None:
+def set_torch_rng_state(state: Mapping[str, torch.Tensor], device: torch.device) -> None:
+    """Restore :func:`get_torch_rng_state`'s ``state`` for a run on ``device``, whichever device wrote
+    it: the CPU's state always, the GPU's when both sides have one (a state written on CPU leaves a GPU
+    run's generator as seeded; a GPU's state is ignored on CPU)."""
     torch.set_rng_state(state["cpu"])
-    if device.type == "cuda":
+    if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
@@ -274,7 +278,9 @@ def run_training(
     ``step(rng)`` performs one optimisation step (forward, backward, optimizer and scheduler steps) and
     returns the scalar tensors to log. Everything stateful lives in ``modules``, ``optimizers``,
     ``schedulers``, the numpy generator passed to ``step`` and the torch RNG, so a run resumed from
-    ``checkpoint_path`` is bit-identical on CPU to an uninterrupted one. The checkpoint is written
+    ``checkpoint_path`` is bit-identical on CPU to an uninterrupted one. A checkpoint records the device
+    that wrote it and resumes on any device (tensors are loaded to the CPU, then moved; the RNG states as
+    :func:`set_torch_rng_state` maps them), though not bit-identically across devices. It is written
     atomically every ``checkpoint_every`` steps, after at most :data:`CHECKPOINT_SECONDS` of training, and
     when an interrupt (Ctrl-C) arrives: the step under way finishes, the checkpoint is written, then
     ``KeyboardInterrupt`` is raised (a second Ctrl-C stops at once). It is deleted after the last step.
@@ -348,7 +354,7 @@ def run_training(
                 for name, obj in objects.items():
                     obj.load_state_dict(state[group][name])
             rng.bit_generator.state = state["numpy_rng"]
-            _set_torch_rng(state["torch_rng"], device)
+            set_torch_rng_state(state["torch_rng"], device)
             logged_steps, logs = state["logged_steps"], state["logs"]
             window = [{k: v.to(device) for k, v in row.items()} for row in state["window"]]
 
@@ -394,7 +400,8 @@ def run_training(
                             "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
                             "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
                             "numpy_rng": rng.bit_generator.state,
-                            "torch_rng": _get_torch_rng(device),
+                            "torch_rng": get_torch_rng_state(device),
+                            "device": str(device),
                             "logged_steps": logged_steps,
                             "logs": logs,
                             "window": [{k: v.cpu() for k, v in row.items()} for row in window],

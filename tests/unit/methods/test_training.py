@@ -21,6 +21,7 @@ from methods.training import (
     receptive_radius,
     resolve_device,
     sample_patches,
+    set_torch_rng_state,
     train_network,
 )
 
@@ -275,6 +276,40 @@ def test_ctrl_c_finishes_the_step_writes_a_checkpoint_and_resumes_bit_identicall
     resumed = train_network(resumed_net, draw_batch=make_draw_batch(), checkpoint_path=ckpt, **kwargs)
     assert resumed.resumed_from == 7
     assert all(torch.equal(a, b) for a, b in zip(params_of(reference), params_of(resumed_net), strict=True))
+
+
+def test_a_checkpoint_written_on_a_gpu_resumes_on_the_cpu(tmp_path: Path) -> None:
+    """A checkpoint carrying a CUDA RNG state and naming a GPU (as one written there does) resumes on
+    the CPU, from the CPU's RNG state, to the weights of an uninterrupted CPU run."""
+    config = TrainConfig(steps=10, batch_size=4, patch_size=12, checkpoint_every=4)
+    kwargs = {"config": config, "seed": 3, "device": CPU, "progress": False}
+    reference = make_net()
+    train_network(reference, draw_batch=make_draw_batch(), **kwargs)
+
+    ckpt = tmp_path / "ckpt.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train_network(make_net(), draw_batch=make_draw_batch(fail_at=6), checkpoint_path=ckpt, **kwargs)
+    state = torch.load(ckpt, weights_only=True)
+    assert state["device"] == "cpu"  # the device that wrote it is recorded
+    state["device"] = "cuda:0"
+    state["torch_rng"]["cuda"] = torch.zeros(16, dtype=torch.uint8)
+    torch.save(state, ckpt)
+    resumed_net = make_net(seed=99)
+    resumed = train_network(resumed_net, draw_batch=make_draw_batch(), checkpoint_path=ckpt, **kwargs)
+    assert resumed.resumed_from == 4
+    assert all(torch.equal(a, b) for a, b in zip(params_of(reference), params_of(resumed_net), strict=True))
+
+
+def test_a_cpu_rng_state_restores_for_a_gpu_run_without_touching_cuda() -> None:
+    """A checkpoint written on the CPU has no CUDA RNG state: a GPU run restores the CPU's and keeps
+    its seeded CUDA generator (no ``KeyError: 'cuda'``, and no CUDA call where there is no GPU)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(5)
+        state = {"cpu": torch.get_rng_state()}
+        expected = torch.rand(3)
+        torch.manual_seed(6)
+        set_torch_rng_state(state, torch.device("cuda", 0))
+        assert torch.equal(torch.rand(3), expected)
 
 
 def test_train_network_rejects_checkpoint_of_other_settings(tmp_path: Path) -> None:
