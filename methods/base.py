@@ -174,7 +174,8 @@ class Denoiser(Protocol):
     default, and every method and stage inherits it): ``batched`` (``denoise`` takes (N, H, W) stacks),
     ``min_image_size`` (the smallest training image side it can learn from), ``pair_noise`` (the noise
     of its noisy pairs when it is not the cell's), ``upstream`` (the methods it builds on), ``report``
-    (what its fit reported) and ``unavailable_reason()`` (why it cannot run here).
+    (what its fit reported), ``trains_network`` (whether ``fit`` trains a network, the work a GPU is for)
+    and ``unavailable_reason()`` (why it cannot run here).
     """
 
     name: str
@@ -183,6 +184,7 @@ class Denoiser(Protocol):
     batched: bool
     pair_noise: NoiseModel | None
     report: Mapping[str, Any]
+    trains_network: bool
 
     @property
     def min_image_size(self) -> int | None:
@@ -224,6 +226,8 @@ class Method:
     pair_noise: ClassVar[NoiseModel | None] = None
     #: What the fit reported (GAN2GAN: extraction, diagnostics, stage times); empty before a fit.
     report: Mapping[str, Any] = MappingProxyType({})
+    #: Whether ``fit`` trains a network, the work a GPU is for (BM3D: False, its fit learns nothing).
+    trains_network: ClassVar[bool] = True
 
     @property
     def min_image_size(self) -> int | None:

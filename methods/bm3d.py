@@ -40,6 +40,7 @@ class BM3D(Method):
 
     name: ClassVar[str] = "BM3D"
     requires: ClassVar[Requirements] = Requirements(noise_model=True, noisy_images=False)
+    trains_network: ClassVar[bool] = False
 
     def __init__(self, *, profile: str = "np", device: str = "cpu") -> None:
         _select_profile(profile)  # fail early on a bad name

@@ -54,6 +54,7 @@ class RunOptions:
     correlated: str = "code"
     dataset: str | None = None
     device: str = "auto"
+    allow_cpu: bool = False
     threads: int = 1
     data_root: Path | None = None
     train_data: DatasetSpec | None = None
@@ -99,6 +100,11 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "START:STOP, e.g. 5:6 for seed 5 alone (default: 1, i.e. seed 0)",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument(
+        "--allow-cpu",
+        action="store_true",
+        help="train a GPU profile's networks (paper) on CPU anyway, which takes days",
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -192,6 +198,7 @@ def parse_options(args: argparse.Namespace, *, command: str) -> RunOptions:
         correlated=getattr(args, "correlated", "code"),
         dataset=getattr(args, "dataset", None),
         device=args.device,
+        allow_cpu=args.allow_cpu,
         threads=args.threads,
         data_root=args.data_root.resolve() if args.data_root else None,
         train_data=None if args.train_data is None else parse_dataset(args.train_data),

@@ -119,6 +119,8 @@ class Profile:
         Keep only the first N images (None: all).
     test_crop : int or None
         Centre-crop test images to this square size (None: whole images).
+    needs_gpu : bool
+        Its networks are sized for a GPU: a run that would train them on CPU needs ``--allow-cpu``.
     """
 
     name: str
@@ -133,6 +135,7 @@ class Profile:
     train_limit: int | None = None
     test_limit: int | None = None
     test_crop: int | None = None
+    needs_gpu: bool = False
     description: str = field(default="", compare=False)
 
     def params(self, method: str) -> dict[str, Any]:
@@ -213,6 +216,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "paper": Profile(
         name="paper",
+        needs_gpu=True,
         description="published hyper-parameters (code wins where code and paper disagree); a GPU job",
         train_data=DatasetSpec("bsd400"),
         test_data=DatasetSpec("bsd68"),

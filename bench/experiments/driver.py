@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
 from bench.cells.executors import (
     CellStatus,
@@ -52,6 +53,8 @@ def run_experiment(experiment: Experiment, options: RunOptions) -> int:
         print(f"[skip] {METHODS[key].name}: {reason}", file=sys.stderr)
     started = dt.datetime.now(dt.timezone.utc)
     cells = list(experiment.plan(ctx))
+    if not options.collect:
+        check_training_device(ctx, cells)
     executor = "collect" if options.collect else choose_executor(experiment, options, log=log)
     try:
         status = (
@@ -143,6 +146,41 @@ def execute(ctx: Context, cells: list[Cell], *, executor: str) -> CellStatus:
                 file=sys.stderr,
             )
         raise RunInterruptedError from None
+
+
+def check_training_device(ctx: Context, cells: Sequence[Cell]) -> None:
+    """Refuse to train a GPU profile's networks (``Profile.needs_gpu``) on CPU without ``--allow-cpu``:
+    the paper profile would run for days there. Fits already in the cache train nothing."""
+    options = ctx.options
+    where = find_cpu_training(options)
+    if not ctx.profile.needs_gpu or options.allow_cpu or where is None:
+        return
+    redo = options.force or bool(options.force_methods)
+    fits = {fit for cell in cells for top in list_fits(cell) for fit in walk_fits(top)}
+    trained = sorted(
+        {
+            METHODS[fit.method].name
+            for fit in fits
+            if METHODS[fit.method].trains_network and (redo or not is_cached(ctx.runner.cache_dir, fit))
+        }
+    )
+    if trained:
+        raise UsageError(
+            f"the {ctx.profile.name} profile trains {', '.join(trained)} for hours on a GPU, and this run "
+            f"would train on the CPU ({where}); add --allow-cpu to do that anyway"
+        )
+
+
+def find_cpu_training(options: RunOptions) -> str | None:
+    """Why this run's networks would train on the CPU, or None where they train on a GPU (``--device
+    cuda`` is resolved where the cells run)."""
+    if options.device == "cpu":
+        return "--device cpu"
+    if options.device != "auto":
+        return None
+    if options.executor == "slurm":
+        return "Slurm jobs without a GPU, --slurm-gpus 0" if options.slurm.gpus == 0 else None
+    return None if torch.cuda.is_available() else "--device auto, and torch sees no GPU here"
 
 
 def read_results(runner: CellRunner, cells: Sequence[Cell]) -> Results:

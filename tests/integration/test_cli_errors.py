@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from skimage import io
 
+import bench.experiments.driver as driver
 from bench.run import main
 from tests.conftest import find_report
 
@@ -56,6 +58,42 @@ def test_cuda_request_without_cuda_is_a_usage_error(capsys, tmp_path, monkeypatc
     code, err = run_cli(["table2", "--profile", "smoke", "--device", "cuda", "--out", str(tmp_path)], capsys)
     assert code == 2
     assert "CUDA was requested" in error_lines(err)[0]
+
+
+def paper_run(folder: Path, out: Path, *options: str) -> list[str]:
+    """Table 2 at the paper profile on ``folder``'s images (no BSD data needed), one noise level."""
+    data = ["--train-data", f"folder:{folder}", "--test-data", f"folder:{folder}", "--out", str(out)]
+    return ["table2", "--profile", "paper", "--noise", "gaussian:25", "--quiet", *data, *options]
+
+
+@pytest.mark.parametrize("device", [["--device", "cpu"], ["--device", "auto"]])
+def test_paper_profile_refuses_to_train_on_the_cpu_without_allow_cpu(
+    device, capsys, tmp_path, monkeypatch, image_folder
+):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, err = run_cli(paper_run(image_folder, tmp_path, "--methods", "bm3d,dncnn-b", *device), capsys)
+    assert code == 2
+    [line] = err.strip().splitlines()
+    assert line.startswith("error: the paper profile trains DnCNN-B for hours on a GPU")
+    assert "--allow-cpu" in line
+    assert not (tmp_path / "table2").exists()
+
+
+def test_paper_profile_trains_on_the_cpu_when_allowed_and_bm3d_needs_no_gpu(
+    capsys, tmp_path, monkeypatch, image_folder
+):
+    class StartedError(Exception):
+        """The run got past the check and would run its cells."""
+
+    def start(*args: object, **kwargs: object) -> None:
+        raise StartedError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(driver, "execute", start)
+    with pytest.raises(StartedError):
+        main(paper_run(image_folder, tmp_path, "--methods", "dncnn-b", "--allow-cpu"))
+    with pytest.raises(StartedError):  # BM3D trains nothing: no flag needed
+        main(paper_run(image_folder, tmp_path, "--methods", "bm3d"))
 
 
 def test_missing_data_root_says_where_it_looked(capsys, tmp_path):
