@@ -30,6 +30,7 @@ import json
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -212,9 +213,15 @@ def set_aside(cache_dir: Path, damage: DamagedRecordError, paths: list[Path]) ->
     )
 
 
+def make_temp_path(path: Path) -> Path:
+    """A temp file's name beside ``path``, unique across processes and hosts sharing the folder (a pid
+    is unique on one host only)."""
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+
+
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     """Write through a temp file in the same folder and rename, so a crash leaves no half file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = make_temp_path(path)
     try:
         write(tmp)
         os.replace(tmp, path)

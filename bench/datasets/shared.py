@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.cells.store import make_temp_path
 from bench.datasets.base import Dataset
 from methods.images import DataError
 
@@ -59,7 +60,7 @@ def share_dataset(dataset: Dataset, folder: Path) -> Path:
         "checksums": list(dataset.checksums),
         "shapes": [list(image.shape) for image in dataset.images],
     }
-    temporary = path.with_suffix(f".{os.getpid()}.tmp")
+    temporary = make_temp_path(path)
     with temporary.open("wb") as file:
         np.save(file, pixels.astype(np.float32, copy=False))
     os.replace(temporary, path)
