@@ -31,8 +31,9 @@ _LOSSES: dict[str, Callable[..., torch.Tensor]] = {
     "mse": mse_loss,
     "l1": l1_loss,
 }
-#: Longest training time between two checkpoints, whatever ``checkpoint_every`` says (seconds).
-CHECKPOINT_SECONDS = 300.0
+#: Training time between two checkpoints (seconds): about 10 minutes lost at most, and a checkpoint
+#: (up to tens of MiB, fsync'd) rare enough on a GPU not to load a shared filesystem.
+CHECKPOINT_SECONDS = 600.0
 # Config fields that change the trained weights; a checkpoint is only resumed when they match.
 _RESUME_KEYS = ("steps", "batch_size", "patch_size", "lr", "milestones", "gamma", "loss")
 
@@ -146,7 +147,7 @@ class TrainConfig:
     """Optimisation settings for :func:`train_network`.
 
     ``milestones`` are optimizer steps after which the learning rate is multiplied by ``gamma``;
-    ``checkpoint_every`` is the number of steps between checkpoints (0 = never).
+    ``checkpoint_seconds`` is the training time between checkpoints.
     """
 
     steps: int
@@ -156,7 +157,7 @@ class TrainConfig:
     milestones: tuple[int, ...] = ()
     gamma: float = 0.1
     loss: Literal["mse", "l1"] = "mse"
-    checkpoint_every: int = 200
+    checkpoint_seconds: float = CHECKPOINT_SECONDS
 
 
 class TrainingDivergedError(RuntimeError):
@@ -272,7 +273,7 @@ def run_training(
     seed: int,
     device: torch.device,
     checkpoint_path: Path | None = None,
-    checkpoint_every: int = 200,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
     limits: Mapping[str, float] | None = None,
     steps_per_epoch: float | None = None,
     progress: bool = True,
@@ -286,9 +287,10 @@ def run_training(
     ``checkpoint_path`` is bit-identical on CPU to an uninterrupted one. A checkpoint records the device
     that wrote it and resumes on any device (tensors are loaded to the CPU, then moved; the RNG states as
     :func:`set_torch_rng_state` maps them), though not bit-identically across devices. It is written
-    atomically every ``checkpoint_every`` steps, after at most :data:`CHECKPOINT_SECONDS` of training, and
-    when an interrupt (Ctrl-C) arrives: the step under way finishes, the checkpoint is written, then
-    ``KeyboardInterrupt`` is raised (a second Ctrl-C stops at once). It is deleted after the last step.
+    atomically after every ``checkpoint_seconds`` of training (wall time, so its cost does not grow with
+    the device's speed), and when an interrupt (Ctrl-C) arrives: the step under way finishes, the
+    checkpoint is written, then ``KeyboardInterrupt`` is raised (a second Ctrl-C stops at once). It is
+    deleted after the last step.
 
     Parameters
     ----------
@@ -307,8 +309,8 @@ def run_training(
         Where to train.
     checkpoint_path : Path or None
         Checkpoint file (None = no checkpointing or resuming).
-    checkpoint_every : int
-        Steps between checkpoints (0 = never).
+    checkpoint_seconds : float
+        Training time between checkpoints (0: after every step).
     limits : mapping or None
         Quantity name -> largest absolute value before the run counts as diverged.
     steps_per_epoch : float or None
@@ -391,12 +393,8 @@ def run_training(
                         desc, current=current, steps=steps, start=start, logs=logs, since=start_time
                     )
                 stop = interrupted is not None and interrupted.is_set()
-                due = checkpoint_every > 0 and current % checkpoint_every == 0
-                if (
-                    checkpoint_path is not None
-                    and (current < steps or stop)
-                    and (due or stop or time.perf_counter() - saved >= CHECKPOINT_SECONDS)
-                ):
+                due = time.perf_counter() - saved >= checkpoint_seconds
+                if checkpoint_path is not None and (current < steps or stop) and (due or stop):
                     save_atomic(
                         {
                             "step": current,
@@ -537,7 +535,7 @@ def train_network(
         seed=seed,
         device=device,
         checkpoint_path=checkpoint_path,
-        checkpoint_every=config.checkpoint_every,
+        checkpoint_seconds=config.checkpoint_seconds,
         progress=progress,
         desc=desc,
     )

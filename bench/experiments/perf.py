@@ -178,8 +178,8 @@ def measure_training_step(
         1 / 1.1,
         "s/step",
         f"DnCNN-{params['depth']}, batch {params['batch_size']} of {params['patch_size']}x"
-        f"{params['patch_size']}, {steps} steps a run, median of {repeats}; a fit's checkpoints (every 200 "
-        "steps) are not timed",
+        f"{params['patch_size']}, {steps} steps a run, median of {repeats}; a fit's checkpoints (every 10 "
+        "minutes of training) are not timed",
     )
 
 

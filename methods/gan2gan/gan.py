@@ -28,7 +28,7 @@ from torch import nn
 from torch.nn.functional import l1_loss
 
 from methods.nets import Critic, DnCNN, NoiseGenerator, init_dcgan_
-from methods.training import TrainHistory, run_training, sample_patches, to_batch
+from methods.training import CHECKPOINT_SECONDS, TrainHistory, run_training, sample_patches, to_batch
 from noise.seeds import derive_rng
 from noise.statistics import NoiseStatistics, measure_noise
 
@@ -91,8 +91,8 @@ class GANConfig:
         forward pass of both (so BatchNorm normalises them with the same statistics).
     max_critic_estimate : float
         A W-estimate beyond this counts as divergence and stops the fit.
-    checkpoint_every : int
-        Generator iterations between checkpoints.
+    checkpoint_seconds : float
+        Training time between checkpoints (:data:`methods.training.CHECKPOINT_SECONDS`).
     monitor_every : int
         Generator iterations between two clean-free diagnostics of g_theta1 and g_theta2
         (:class:`GANMonitor`); 0 = never.
@@ -121,7 +121,7 @@ class GANConfig:
     critic_betas: tuple[float, float] = (0.5, 0.999)
     critic_batch: Literal["separate", "joint"] = "separate"
     max_critic_estimate: float = 1e3
-    checkpoint_every: int = 50
+    checkpoint_seconds: float = CHECKPOINT_SECONDS
     monitor_every: int = 25
     selection: Literal["last", "noise-match"] = "last"
 
@@ -631,11 +631,11 @@ def train_generative_model(
         schedulers=schedulers,
         step=step,
         steps=config.steps,
-        settings={k: v for k, v in asdict(config).items() if k != "checkpoint_every"},
+        settings={k: v for k, v in asdict(config).items() if k != "checkpoint_seconds"},
         seed=seed,
         device=device,
         checkpoint_path=checkpoint_path,
-        checkpoint_every=config.checkpoint_every,
+        checkpoint_seconds=config.checkpoint_seconds,
         limits={"w1": config.max_critic_estimate, "w2": config.max_critic_estimate},
         steps_per_epoch=config.steps_per_epoch,
         progress=progress,

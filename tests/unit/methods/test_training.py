@@ -157,7 +157,7 @@ def test_sample_patches_too_small_image_named() -> None:
 
 def test_train_network_learns_and_reports_history() -> None:
     net = make_net()
-    config = TrainConfig(steps=60, batch_size=8, patch_size=12, lr=1e-2, checkpoint_every=0)
+    config = TrainConfig(steps=60, batch_size=8, patch_size=12, lr=1e-2)
     history = train_network(
         net, draw_batch=make_draw_batch(), config=config, seed=0, device=CPU, progress=False
     )
@@ -170,7 +170,7 @@ def test_train_network_learns_and_reports_history() -> None:
 
 
 def test_train_network_logs_window_means() -> None:
-    config = TrainConfig(steps=230, batch_size=2, patch_size=12, checkpoint_every=0)
+    config = TrainConfig(steps=230, batch_size=2, patch_size=12)
     history = train_network(
         make_net(), draw_batch=make_draw_batch(batch=2), config=config, seed=0, device=CPU, progress=False
     )
@@ -186,7 +186,7 @@ def test_train_network_first_loss_matches_criterion(loss: str) -> None:
     with torch.no_grad():
         err = reference(torch.from_numpy(noisy)[:, None]) - torch.from_numpy(clean)[:, None]
     expected = (err**2).mean().item() if loss == "mse" else err.abs().mean().item()
-    config = TrainConfig(steps=2, batch_size=8, patch_size=12, loss=loss, checkpoint_every=0)
+    config = TrainConfig(steps=2, batch_size=8, patch_size=12, loss=loss)
     history = train_network(
         net, draw_batch=make_draw_batch(), config=config, seed=11, device=CPU, progress=False
     )
@@ -196,7 +196,7 @@ def test_train_network_first_loss_matches_criterion(loss: str) -> None:
 def test_train_network_lr_schedule(tmp_path: Path) -> None:
     ckpt = tmp_path / "ckpt.pt"
     config = TrainConfig(
-        steps=10, batch_size=4, patch_size=12, milestones=(2, 4), gamma=0.5, checkpoint_every=5
+        steps=10, batch_size=4, patch_size=12, milestones=(2, 4), gamma=0.5, checkpoint_seconds=0.0
     )
     with pytest.raises(KeyboardInterrupt):
         train_network(
@@ -209,7 +209,7 @@ def test_train_network_lr_schedule(tmp_path: Path) -> None:
             progress=False,
         )
     state = torch.load(ckpt, weights_only=True)
-    assert state["step"] == 5
+    assert state["step"] == 6  # a checkpoint after every step; the 7th failed
     assert state["optimizers"]["net"]["param_groups"][0]["lr"] == pytest.approx(1e-3 * 0.25)
 
 
@@ -226,7 +226,7 @@ def test_train_network_lr_zero_after_milestone_freezes_weights() -> None:
 
 
 def test_train_network_resume_is_bit_identical(tmp_path: Path) -> None:
-    config = TrainConfig(steps=12, batch_size=4, patch_size=12, checkpoint_every=5)
+    config = TrainConfig(steps=12, batch_size=4, patch_size=12, checkpoint_seconds=0.0)
     kwargs = {"config": config, "seed": 3, "device": CPU, "progress": False}
 
     reference = make_net()
@@ -240,7 +240,7 @@ def test_train_network_resume_is_bit_identical(tmp_path: Path) -> None:
     resumed_net = make_net(seed=99)  # init is irrelevant: everything comes from the checkpoint
     resumed = train_network(resumed_net, draw_batch=make_draw_batch(), checkpoint_path=ckpt, **kwargs)
 
-    assert resumed.resumed_from == 5
+    assert resumed.resumed_from == 7
     assert full.resumed_from == 0
     assert resumed.steps == full.steps
     assert resumed.losses == full.losses
@@ -252,7 +252,7 @@ def test_train_network_resume_is_bit_identical(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_finishes_the_step_writes_a_checkpoint_and_resumes_bit_identically(tmp_path: Path) -> None:
-    config = TrainConfig(steps=12, batch_size=4, patch_size=12, checkpoint_every=50)  # none scheduled
+    config = TrainConfig(steps=12, batch_size=4, patch_size=12)  # none due in 10 minutes
     kwargs = {"config": config, "seed": 3, "device": CPU, "progress": False}
     reference = make_net()
     train_network(reference, draw_batch=make_draw_batch(), **kwargs)
@@ -281,7 +281,7 @@ def test_ctrl_c_finishes_the_step_writes_a_checkpoint_and_resumes_bit_identicall
 def test_a_checkpoint_written_on_a_gpu_resumes_on_the_cpu(tmp_path: Path) -> None:
     """A checkpoint carrying a CUDA RNG state and naming a GPU (as one written there does) resumes on
     the CPU, from the CPU's RNG state, to the weights of an uninterrupted CPU run."""
-    config = TrainConfig(steps=10, batch_size=4, patch_size=12, checkpoint_every=4)
+    config = TrainConfig(steps=10, batch_size=4, patch_size=12, checkpoint_seconds=0.0)
     kwargs = {"config": config, "seed": 3, "device": CPU, "progress": False}
     reference = make_net()
     train_network(reference, draw_batch=make_draw_batch(), **kwargs)
@@ -296,7 +296,7 @@ def test_a_checkpoint_written_on_a_gpu_resumes_on_the_cpu(tmp_path: Path) -> Non
     torch.save(state, ckpt)
     resumed_net = make_net(seed=99)
     resumed = train_network(resumed_net, draw_batch=make_draw_batch(), checkpoint_path=ckpt, **kwargs)
-    assert resumed.resumed_from == 4
+    assert resumed.resumed_from == 5
     assert all(torch.equal(a, b) for a, b in zip(params_of(reference), params_of(resumed_net), strict=True))
 
 
@@ -314,7 +314,7 @@ def test_a_cpu_rng_state_restores_for_a_gpu_run_without_touching_cuda() -> None:
 
 def test_train_network_rejects_checkpoint_of_other_settings(tmp_path: Path) -> None:
     ckpt = tmp_path / "ckpt.pt"
-    config = TrainConfig(steps=6, batch_size=4, patch_size=12, checkpoint_every=2)
+    config = TrainConfig(steps=6, batch_size=4, patch_size=12, checkpoint_seconds=0.0)
     with pytest.raises(KeyboardInterrupt):
         train_network(
             make_net(),
