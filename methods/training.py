@@ -38,6 +38,16 @@ CHECKPOINT_SECONDS = 600.0
 _RESUME_KEYS = ("steps", "batch_size", "patch_size", "lr", "milestones", "gamma", "loss")
 
 
+def choose_algorithms(*, deterministic: bool) -> None:
+    """Deterministic algorithms only (the same numbers on every run on one GPU, slower), or the fastest
+    (cuDNN autotuning). On CPU our training and inference are deterministic either way."""
+    if deterministic:
+        # cuBLAS needs a fixed workspace to be deterministic; read when CUDA starts in this process
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(deterministic)
+    torch.backends.cudnn.benchmark = not deterministic
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """Turn a ``--device`` value into a torch device.
 

@@ -111,6 +111,7 @@ class RunnerConfig:
     data_root: Path | None
     device: str
     threads: int
+    deterministic: bool = False
     image_jobs: int = 1
     #: The datasets the command's process decoded and shared
     #: (:meth:`~bench.cells.runner.CellRunner.share_datasets`).
@@ -133,6 +134,7 @@ class RunnerConfig:
             data_root=self.data_root,
             device=self.device,
             threads=self.threads,
+            deterministic=self.deterministic,
             image_jobs=self.image_jobs,
             shared_datasets=dict(self.shared_datasets),
             force=force,

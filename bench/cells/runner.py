@@ -70,7 +70,7 @@ from methods.base import (
 from methods.images import DataError
 from methods.provenance import describe_device, describe_git, describe_versions, now_utc
 from methods.registry import METHODS, load_method, make_method
-from methods.training import resolve_device
+from methods.training import choose_algorithms, resolve_device
 from noise import RealNoise, derive_rng
 
 #: Seconds between two progress lines of an evaluation when stderr is not a terminal (no bar there).
@@ -136,6 +136,9 @@ class CellRunner:
     threads : int
         Torch intra-op threads of this process. Results on CPU depend on it at the last bits, so it is
         the same for every executor (and recorded with each result).
+    deterministic : bool
+        Deterministic algorithms only (:func:`methods.training.choose_algorithms`): what makes GPU
+        results repeat; recorded with each result.
     image_jobs : int
         Processes over which an evaluation spreads the test images of a method that denoises one image
         at a time (BM3D); its results do not depend on it. Torch methods get stacks of equal-size images.
@@ -156,6 +159,7 @@ class CellRunner:
     data_root: Path | None = None
     device: str = "auto"
     threads: int = 1
+    deterministic: bool = False
     image_jobs: int = 1
     shared_datasets: dict[DatasetKey, Path] = field(default_factory=dict)
     force: bool = False
@@ -174,6 +178,7 @@ class CellRunner:
         if self.image_jobs < 1:
             raise ValueError(f"image_jobs must be at least 1, got {self.image_jobs}")
         torch.set_num_threads(self.threads)
+        choose_algorithms(deterministic=self.deterministic)
 
     def dataset(self, spec: DatasetSpec, *, limit: int | None = None, min_size: int | None = None) -> Dataset:
         """Load a dataset: decoded once per process, or mapped from the file the command's process wrote."""
@@ -266,6 +271,7 @@ class CellRunner:
             "git": describe_git(),
             "code_digest": compute_code_digest(),
             "device": describe_device(self.device),
+            "deterministic": self.deterministic,
             "pid": os.getpid(),
             "started": started,
             "finished": now_utc(),

@@ -55,6 +55,7 @@ class RunOptions:
     dataset: str | None = None
     device: str = "auto"
     allow_cpu: bool = False
+    deterministic: bool = False
     threads: int = 1
     data_root: Path | None = None
     train_data: DatasetSpec | None = None
@@ -104,6 +105,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "--allow-cpu",
         action="store_true",
         help="train a GPU profile's networks (paper) on CPU anyway, which takes days",
+    )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="on a GPU, deterministic algorithms only: the same numbers on every run, slower (CPU runs "
+        "are deterministic already)",
     )
     parser.add_argument(
         "--threads",
@@ -199,6 +206,7 @@ def parse_options(args: argparse.Namespace, *, command: str) -> RunOptions:
         dataset=getattr(args, "dataset", None),
         device=args.device,
         allow_cpu=args.allow_cpu,
+        deterministic=args.deterministic,
         threads=args.threads,
         data_root=args.data_root.resolve() if args.data_root else None,
         train_data=None if args.train_data is None else parse_dataset(args.train_data),

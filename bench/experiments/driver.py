@@ -217,6 +217,7 @@ def make_runner_config(
         data_root=options.data_root,
         device=options.device,
         threads=options.threads,
+        deterministic=options.deterministic,
         # local cells spread BM3D's test images over the cores; worker processes already fill them
         image_jobs=options.count_jobs if resolve_executor(options) == "local" else 1,
         shared_datasets=tuple((shared_datasets or {}).items()),

@@ -3,11 +3,13 @@ submitit's own mocked cluster), the code digest, and the seed streams."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from submitit.core import submission
 from submitit.slurm.test_slurm import mocked_slurm
 
@@ -110,6 +112,19 @@ def test_failed_fit_fails_its_dependants_without_running_them(tmp_path, monkeypa
     assert reasons["fit N2C(Eq.4) gaussian:25 seed 0"].startswith("needs fit GAN2GAN gaussian:25 seed 0")
     assert reasons["eval N2C(Eq.4) gaussian:25 seed 0"].startswith("needs fit N2C(Eq.4)")
     assert not record_path(tmp_path, "fit", spec.fit.key).exists()
+
+
+def test_deterministic_reaches_the_workers_runner_and_every_record(tmp_path, monkeypatch):
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    config = RunnerConfig(cache_dir=tmp_path, data_root=None, device="cpu", threads=1, deterministic=True)
+    try:
+        runner = config.make_runner(progress=False, log=lambda line: None)
+        assert torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.benchmark
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"  # set before CUDA would start
+        assert runner.describe_provenance(started="now")["deterministic"] is True
+    finally:
+        quiet_runner(tmp_path)  # the default: the fastest algorithms again
+    assert not torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.benchmark
 
 
 def test_slurm_jobs_carry_the_requested_resources(tmp_path):
