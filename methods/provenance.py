@@ -68,7 +68,7 @@ def describe_device(device: str) -> dict[str, str | int]:
         "cpu_count": os.cpu_count() or 0,
         "host": socket.gethostname(),
     }
-    if device.startswith("cuda"):
+    if device.startswith("cuda") and torch.cuda.is_available():  # a Slurm login node plans CUDA cells
         info["gpu"] = torch.cuda.get_device_name(torch.device(device))
     return info
 

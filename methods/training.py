@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
+import functools
 import itertools
 import math
 import os
@@ -34,6 +36,9 @@ _LOSSES: dict[str, Callable[..., torch.Tensor]] = {
 #: Training time between two checkpoints (seconds): about 10 minutes lost at most, and a checkpoint
 #: (up to tens of MiB, fsync'd) rare enough on a GPU not to load a shared filesystem.
 CHECKPOINT_SECONDS = 600.0
+#: The ``--precision`` choices: float32 arithmetic, or bfloat16 autocast in the training steps.
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+_PRECISION: contextvars.ContextVar[str] = contextvars.ContextVar("precision", default="fp32")
 # Config fields that change the trained weights; a checkpoint is only resumed when they match.
 _RESUME_KEYS = ("steps", "batch_size", "patch_size", "lr", "milestones", "gamma", "loss")
 
@@ -48,6 +53,21 @@ def choose_algorithms(*, deterministic: bool) -> None:
     torch.backends.cudnn.benchmark = not deterministic
 
 
+@contextlib.contextmanager
+def use_precision(precision: str) -> Iterator[None]:
+    """Train in ``precision`` (one of :data:`PRECISIONS`) inside the block: with ``bf16``,
+    :func:`run_training` runs each step under bfloat16 autocast (convolutions and matrix products in
+    bf16, about twice as fast on recent GPUs, half the activation memory); losses and the critics'
+    scores are reduced in float32. Weights, optimizer states and inference stay float32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+    token = _PRECISION.set(precision)
+    try:
+        yield
+    finally:
+        _PRECISION.reset(token)
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """Turn a ``--device`` value into a torch device.
 
@@ -60,14 +80,19 @@ def resolve_device(name: str = "auto") -> torch.device:
     -------
     torch.device
     """
+    check_device_name(name)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cpu":
-        return torch.device("cpu")
-    if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
-        if not torch.cuda.is_available():
-            raise ValueError("CUDA was requested (--device cuda) but torch.cuda.is_available() is False")
-        return torch.device(name)
+    if name != "cpu" and not torch.cuda.is_available():
+        raise ValueError(f"CUDA was requested (--device {name}) but torch.cuda.is_available() is False")
+    return torch.device(name)
+
+
+def check_device_name(name: str) -> str:
+    """Return ``name`` if it names a device (``auto``, ``cpu``, ``cuda``, ``cuda:N``), whether or not this
+    machine has it; else raise ValueError."""
+    if name in ("auto", "cpu", "cuda") or (name.startswith("cuda:") and name[5:].isdigit()):
+        return name
     raise ValueError(f"unknown device {name!r}; valid values are 'auto', 'cpu', 'cuda' or 'cuda:N'")
 
 
@@ -348,7 +373,11 @@ def run_training(
         module.train()
     rng = derive_rng(seed)
     log_every = max(1, steps // 50)
-    settings = {"seed": seed, **settings}
+    precision = _PRECISION.get()
+    settings = {"seed": seed, "precision": precision, **settings}
+    autocast = functools.partial(
+        torch.autocast, device.type, dtype=torch.bfloat16, enabled=precision == "bf16"
+    )
     logged_steps: list[int] = []
     logs: dict[str, list[float]] = {}
     window: list[dict[str, torch.Tensor]] = []
@@ -382,7 +411,9 @@ def run_training(
         interrupt = _defer_interrupt() if checkpoint_path is not None else contextlib.nullcontext(None)
         with bar, interrupt as interrupted:
             for current in range(start + 1, steps + 1):
-                window.append({k: v.detach() for k, v in step(rng).items()})
+                with autocast():
+                    logged = step(rng)
+                window.append({k: v.detach().float() for k, v in logged.items()})
                 if current % log_every == 0 or current == steps:
                     means = _check_window(
                         window,
@@ -519,11 +550,12 @@ def train_network(
     )
 
     def step(rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        inputs, targets, *mask = draw_batch(rng)
+        with torch.autocast(device.type, enabled=False):  # data (G2G pairs, learned noise) in float32
+            inputs, targets, *mask = draw_batch(rng)
         if inputs.ndim != 3 or any(a.shape != inputs.shape for a in (targets, *mask)):
             shapes = ", ".join(str(a.shape) for a in (inputs, targets, *mask))
             raise ValueError(f"draw_batch must return (B, H, W) arrays of one shape, got {shapes}")
-        outputs, wanted = net(to_batch(inputs, device)), to_batch(targets, device)
+        outputs, wanted = net(to_batch(inputs, device)).float(), to_batch(targets, device)
         if mask:
             weights = to_batch(mask[0], device)
             loss = loss_fn(outputs, wanted, reduction="none").mul(weights).sum() / weights.sum().clamp_min(1)

@@ -11,7 +11,9 @@ that need it are not started and fail with the same reason.
 - ``local``: one task after another, in this process;
 - ``joblib``: ``--jobs`` worker processes on this machine;
 - ``submitit-local``: submitit's local executor (subprocesses with logs under ``<cache>/submitit``);
-- ``slurm``: one Slurm job array per wave through submitit.
+- ``slurm``: one Slurm job per task through submitit, all submitted at once: each asks for what its kind
+  needs (:func:`plan_resources`: a GPU only for the tasks that train or run a network) and starts when
+  the fits it needs have finished (Slurm's ``afterok`` dependencies), not when a whole wave has.
 
 The command line's default, ``auto`` (:func:`bench.experiments.driver.resolve_executor`), is joblib on
 CPU when more than one process fits the cores, else local.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import json
 import os
@@ -32,14 +35,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
+from bench.cells.provenance import compute_code_digest
 from bench.cells.runner import CellRunner, DatasetKey, is_cached
 from bench.cells.specs import Cell, ComputeSpec, EvalSpec, FitSpec, kind_of, list_fits
 from bench.cells.store import Kind, failure_path, submitit_folder, write_atomic
 from methods.provenance import now_utc
 from methods.registry import METHODS
 from methods.workers import delay_in_worker
+
+if TYPE_CHECKING:
+    from bench.config.profiles import SlurmSizes
 
 #: The ``--executor`` choices.
 EXECUTORS: tuple[str, ...] = ("local", "joblib", "submitit-local", "slurm")
@@ -119,6 +126,10 @@ class RunnerConfig:
     #: Whether workers report progress (a line every tenth of a training run, and every half minute of an
     #: evaluation); off with ``--quiet``.
     progress: bool = True
+    #: The code digest the command computed its cells' keys with (:func:`compute_code_digest`); a worker
+    #: whose checkout has changed since refuses to compute, so no result is filed under another code's
+    #: key. None: not checked.
+    code_digest: str | None = None
 
     def make_runner(
         self,
@@ -246,7 +257,15 @@ def measure_peak_rss() -> int:
 
 
 def run_task(task: Task, config: RunnerConfig) -> Outcome:
-    """Entry point of a worker process (joblib, submitit): run ``task`` with this process's runner."""
+    """Entry point of a worker process (joblib, submitit): run ``task`` with this process's runner, if
+    its code is the code the command planned with."""
+    if config.code_digest is not None and config.code_digest != compute_code_digest():
+        reason = (
+            "the code changed after the run was submitted (its cache keys no longer match this "
+            "checkout); restore the submitted code, or submit the command again"
+        )
+        record_failure(config.cache_dir, task, reason)
+        return Outcome(task, "failed", reason, pid=os.getpid())
     return execute_task(_worker_runner(config), task)
 
 
@@ -325,21 +344,31 @@ class JoblibExecutor:
 
 @dataclass
 class SubmititExecutor:
-    """A wave as submitit job arrays, on submitit's local executor or on Slurm.
-
-    ``limit`` caps the jobs alive at once (submitit's local executor starts every job it is given at
-    once, so it gets ``--jobs``); None submits the whole wave as one array and lets Slurm schedule it.
-    """
+    """Tasks as submitit jobs, on submitit's local executor (a wave at a time, at most ``limit`` jobs
+    alive: it starts every job it is given at once) or on Slurm (:meth:`run_graph`)."""
 
     config: RunnerConfig
     executor: object  # submitit.Executor
     cluster: str
     limit: int | None = None
     poll_seconds: float = 1.0
+    #: Slurm only: the job of each task (:func:`plan_resources`) and further ``#SBATCH`` options by name.
+    resources: Callable[[Task], TaskResources] | None = None
+    extra: dict[str, str] = field(default_factory=dict)
     _running: dict = field(default_factory=dict, repr=False)
 
+    @property
+    def follows_needs(self) -> bool:
+        """Whether this executor takes every task at once and starts each when its needs have finished
+        (Slurm dependencies), instead of wave by wave."""
+        return self.cluster == "slurm"
+
     def run_wave(self, tasks: list[Task], *, log: Callable[[str], None]) -> Iterator[Outcome]:
-        """Submit the wave's tasks (at most ``limit`` alive) and yield outcomes as their jobs finish."""
+        """Run ``tasks`` and yield outcomes as their jobs finish; on Slurm, ``tasks`` may be a whole plan
+        in order (every task after the fits it needs)."""
+        if self.follows_needs:
+            yield from self.run_graph(tasks, log=log)
+            return
         pending = list(tasks)
         while pending or self._running:
             room = len(pending) if self.limit is None else self.limit - len(self._running)
@@ -349,12 +378,50 @@ class SubmititExecutor:
                 for job, task in zip(jobs, batch, strict=True):
                     self._running[job] = task
                     log(f"[submitted] {task.label}: {self.cluster} job {job.job_id}")
-            finished = [job for job in self._running if job.done()]
-            if not finished:
-                time.sleep(self.poll_seconds)
-                continue
-            for job in finished:
-                yield self._outcome(job, self._running.pop(job))
+            yield from self._wait(log=log)
+
+    def run_graph(self, tasks: list[Task], *, log: Callable[[str], None]) -> Iterator[Outcome]:
+        """Submit one job per task, each with its own resources and an ``afterok`` dependency on the jobs
+        of the fits it needs (a failed need cancels it: ``kill-on-invalid-dep``)."""
+        job_of: dict[str, object] = {}
+        failed: dict[str, str] = {}
+        for task in tasks:
+            needs = [str(job_of[fit.key].job_id) for fit in task.needs() if fit.key in job_of]
+            job = self._submit(task, needs=needs)
+            job_of[task.key] = job
+            self._running[job] = task
+            after = f" after {', '.join(needs)}" if needs else ""
+            log(f"[submitted] {task.label}: slurm job {job.job_id}{after}")
+        while self._running:
+            for outcome in self._wait(log=log):
+                need = next((fit for fit in outcome.task.needs() if fit.key in failed), None)
+                if outcome.status == "failed":
+                    failed[outcome.task.key] = outcome.reason if need is None else failed[need.key]
+                if outcome.status == "failed" and need is not None:  # cancelled, or failed the same way
+                    reason = f"needs {Task('fit', need).label}, which failed: {failed[need.key]}"
+                    record_failure(self.config.cache_dir, outcome.task, reason)
+                    outcome = replace(outcome, reason=reason)
+                yield outcome
+
+    def _submit(self, task: Task, *, needs: list[str]) -> object:
+        config, parameters = self.config, {}
+        if self.resources is not None:
+            wanted = self.resources(task)
+            parameters = {k: v for k, v in wanted.sbatch().items() if k not in self.extra}
+            config = config if wanted.gpus else replace(config, device="cpu")
+        extra = dict(self.extra)
+        if needs:
+            extra.update(dependency=f"afterok:{':'.join(needs)}", kill_on_invalid_dep="yes")
+        self.executor.update_parameters(**parameters, additional_parameters=extra)
+        return self.executor.submit(run_task, task, config)
+
+    def _wait(self, *, log: Callable[[str], None]) -> Iterator[Outcome]:
+        """The outcomes of the jobs that have finished; sleeps a poll interval when none has."""
+        finished = [job for job in self._running if job.done()]
+        if not finished:
+            time.sleep(self.poll_seconds)
+        for job in finished:
+            yield self._outcome(job, self._running.pop(job))
 
     def _outcome(self, job: object, task: Task) -> Outcome:
         try:
@@ -379,13 +446,55 @@ class SubmititExecutor:
 
 @dataclass(frozen=True)
 class SlurmOptions:
-    """What a Slurm job asks for; ``extra`` holds any further ``#SBATCH`` option by name."""
+    """What Slurm jobs ask for: ``time_min`` replaces every task kind's time limit (None: the profile's,
+    :class:`~bench.config.profiles.SlurmSizes`), ``gpus`` is what a task that trains or runs a network
+    gets; ``extra`` holds any further ``#SBATCH`` option by name (e.g. ``mem``, which then replaces the
+    profile's)."""
 
     partition: str | None = None
-    time_min: int = 60
+    time_min: int | None = None
     gpus: int = 0
-    array_parallelism: int | None = None
     extra: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskResources:
+    """What one Slurm job asks for."""
+
+    gpus: int
+    cpus: int
+    mem_gb: int
+    minutes: int
+
+    def sbatch(self) -> dict[str, object]:
+        """The job's parameters for submitit's Slurm executor."""
+        return {
+            "gpus_per_node": self.gpus or None,
+            "cpus_per_task": self.cpus,
+            "mem": f"{self.mem_gb}G",
+            "time": self.minutes,
+        }
+
+
+def plan_resources(task: Task, *, slurm: SlurmOptions, sizes: SlurmSizes, threads: int) -> TaskResources:
+    """The Slurm job of ``task``: a fit that trains a network gets ``--slurm-gpus`` GPUs and the profile's
+    training time; an evaluation of a network, or a computation that reads one (a timing), the GPUs
+    and the evaluation time; everything else (BM3D, Monte Carlo checks, extraction statistics) no GPU
+    and the CPU time. ``threads`` CPUs each; the profile's host memory unless ``--slurm-param mem=``
+    gives it; ``--slurm-time`` replaces the time."""
+    networks = [METHODS[fit.method].trains_network for fit in task.needs()]
+    if task.kind == "fit":
+        network, minutes = METHODS[task.method].trains_network, sizes.train_minutes
+    else:
+        network, minutes = any(networks), sizes.evaluate_minutes
+    if not network:
+        minutes = sizes.cpu_minutes
+    return TaskResources(
+        gpus=slurm.gpus if network else 0,
+        cpus=threads,
+        mem_gb=sizes.network_mem_gb if network else sizes.cpu_mem_gb,
+        minutes=slurm.time_min or minutes,
+    )
 
 
 def make_executor(
@@ -395,45 +504,40 @@ def make_executor(
     config: RunnerConfig,
     jobs: int,
     slurm: SlurmOptions,
+    sizes: SlurmSizes,
 ) -> Executor:
     """The executor called ``name`` (one of :data:`EXECUTORS`); ``jobs`` caps the processes alive at
-    once on this machine (joblib, submitit-local) and, with Slurm, ``slurm.array_parallelism``."""
+    once on this machine (joblib, submitit-local); Slurm jobs ask for what :func:`plan_resources` plans
+    from ``slurm`` and the profile's ``sizes``."""
     if name == "local":
         return LocalExecutor(runner)
     if name == "joblib":
         return JoblibExecutor(config, jobs=jobs)
     if name == "submitit-local":
         executor = make_submitit_executor(name, config=config, slurm=slurm)
+        executor.update_parameters(timeout_min=slurm.time_min or sizes.train_minutes)
         return SubmititExecutor(config, executor, name, limit=jobs, poll_seconds=0.5)
     if name == "slurm":
         executor = make_submitit_executor(name, config=config, slurm=slurm)
-        return SubmititExecutor(config, executor, name, poll_seconds=15.0)
+        plan = functools.partial(plan_resources, slurm=slurm, sizes=sizes, threads=config.threads)
+        return SubmititExecutor(
+            config, executor, name, poll_seconds=15.0, resources=plan, extra=dict(slurm.extra)
+        )
     raise ValueError(f"unknown executor {name!r}; valid: {', '.join(EXECUTORS)}")
 
 
 def make_submitit_executor(name: str, *, config: RunnerConfig, slurm: SlurmOptions) -> object:
-    """submitit's local or Slurm executor with its logs under ``<cache>/submitit``."""
+    """submitit's local or Slurm executor with its logs under ``<cache>/submitit`` (each Slurm job's
+    resources are set when it is submitted)."""
     import submitit
 
     folder = submitit_folder(config.cache_dir) / "%j"
     if name == "submitit-local":
-        executor = submitit.LocalExecutor(folder=folder)
-        executor.update_parameters(timeout_min=slurm.time_min)
-        return executor
+        return submitit.LocalExecutor(folder=folder)
     executor = submitit.SlurmExecutor(folder=folder)
-    params: dict[str, object] = {
-        "time": slurm.time_min,
-        "cpus_per_task": config.threads,
-        "job_name": "gan2gan-bench",
-        "additional_parameters": dict(slurm.extra),
-    }
-    if slurm.partition:
-        params["partition"] = slurm.partition
-    if slurm.gpus:
-        params["gpus_per_node"] = slurm.gpus
-    if slurm.array_parallelism:
-        params["array_parallelism"] = slurm.array_parallelism
-    executor.update_parameters(**params)
+    executor.update_parameters(
+        job_name="gan2gan-bench", **({"partition": slurm.partition} if slurm.partition else {})
+    )
     return executor
 
 
@@ -468,6 +572,8 @@ def run_cells(
     log(f"[cells] {len(evals)} evaluation cells: {cached_evals} cached, {len(evals) - cached_evals} to run")
     total = sum(not is_cached(cache_dir, task.spec) for wave in waves for task in wave)
     ended = 0
+    if getattr(executor, "follows_needs", False):  # Slurm: every task at once, each after its needs
+        waves = [[task for wave in waves for task in wave]]
     for wave in waves:
         todo = []
         for task in wave:

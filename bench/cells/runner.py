@@ -70,7 +70,7 @@ from methods.base import (
 from methods.images import DataError
 from methods.provenance import describe_device, describe_git, describe_versions, now_utc
 from methods.registry import METHODS, load_method, make_method
-from methods.training import choose_algorithms, resolve_device
+from methods.training import check_device_name, choose_algorithms, resolve_device, use_precision
 from noise import RealNoise, derive_rng
 
 #: Seconds between two progress lines of an evaluation when stderr is not a terminal (no bar there).
@@ -101,10 +101,12 @@ class EvalResult:
     fit_seconds: float
     from_cache: bool
     fit_report: dict[str, Any] = field(default_factory=dict)
+    #: The device the evaluation ran on (its provenance), e.g. ``cpu`` or ``cuda:0``.
+    device: str = ""
 
-    def stage_rows(self, *, device: str) -> list[dict[str, Any]]:
-        """One tidy row per stage (method, seed, metrics, fit and denoise seconds, device); reports add
-        their own key columns."""
+    def stage_rows(self) -> list[dict[str, Any]]:
+        """One tidy row per stage (method, seed, metrics, fit and denoise seconds, the device it ran on);
+        reports add their own key columns."""
         return [
             {
                 "method": stage.stage,
@@ -115,7 +117,7 @@ class EvalResult:
                 "n_images": stage.n_images,
                 "fit_seconds": self.fit_seconds,
                 "denoise_seconds": stage.denoise_seconds,
-                "device": device,
+                "device": self.device,
             }
             for stage in self.stages
         ]
@@ -132,7 +134,8 @@ class CellRunner:
     data_root : Path or None
         Data root for :func:`bench.datasets.catalog.load_dataset`.
     device : str
-        'auto', 'cpu' or 'cuda' ('auto' is resolved here, in the process that runs the cells).
+        'auto', 'cpu', 'cuda' or 'cuda:N', resolved (:attr:`torch_device`) when a cell first computes here,
+        so a process that only plans and reads cells (a Slurm login node) needs no GPU.
     threads : int
         Torch intra-op threads of this process. Results on CPU depend on it at the last bits, so it is
         the same for every executor (and recorded with each result).
@@ -170,15 +173,29 @@ class CellRunner:
     _datasets: dict[DatasetKey, Dataset] = field(default_factory=dict, repr=False)
     _fitted: dict[str, tuple[Denoiser, float]] = field(default_factory=dict, repr=False)
     _reports: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _resolved: torch.device | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.device = str(resolve_device(self.device))
+        check_device_name(self.device)
         if self.threads < 1:
             raise ValueError(f"threads must be at least 1, got {self.threads}")
         if self.image_jobs < 1:
             raise ValueError(f"image_jobs must be at least 1, got {self.image_jobs}")
         torch.set_num_threads(self.threads)
         choose_algorithms(deterministic=self.deterministic)
+
+    @property
+    def torch_device(self) -> torch.device:
+        """The device cells compute on here, resolved the first time one needs it.
+
+        Raises
+        ------
+        ValueError
+            CUDA was asked for and this process has none.
+        """
+        if self._resolved is None:
+            self._resolved = resolve_device(self.device)
+        return self._resolved
 
     def dataset(self, spec: DatasetSpec, *, limit: int | None = None, min_size: int | None = None) -> Dataset:
         """Load a dataset: decoded once per process, or mapped from the file the command's process wrote."""
@@ -258,7 +275,7 @@ class CellRunner:
             set_aside(self.cache_dir, damage, [record, model])
             return None
         self._reports[spec.key] = state.get("report", {})
-        return load_method(spec.method, model, device=self.device), state["seconds"]
+        return load_method(spec.method, model, device=str(self.torch_device)), state["seconds"]
 
     def report(self, spec: FitSpec) -> dict[str, Any]:
         """What a fitted method reported about its fit (GAN2GAN: extraction and stage times), or {}."""
@@ -270,7 +287,7 @@ class CellRunner:
             "versions": describe_versions(),
             "git": describe_git(),
             "code_digest": compute_code_digest(),
-            "device": describe_device(self.device),
+            "device": describe_device(str(self.torch_device)),
             "deterministic": self.deterministic,
             "pid": os.getpid(),
             "started": started,
@@ -282,7 +299,7 @@ class CellRunner:
         upstream = {role: self.fit(up)[0] for role, up in spec.upstream}
         checkpoint = checkpoint_path(self.cache_dir, spec.key)
         model = model_path(self.cache_dir, spec.key)
-        method = make_method(spec.method, params=params, device=self.device)
+        method = make_method(spec.method, params=params, device=str(self.check_device(spec)))
         requires = method.requires
         images = self._training_images(spec, method) if _learns_from_images(requires) else ()
         if isinstance(spec.noise, RealNoise):  # the training images are already noisy: hand them over
@@ -301,7 +318,8 @@ class CellRunner:
         self.log(f"[fit] {method.name}: fitting{resumed} ({_describe(spec)})")
         started = now_utc()
         start = time.perf_counter()
-        method.fit(training, seed=spec.seed, progress=self.progress, checkpoint=checkpoint)
+        with use_precision(spec.precision):
+            method.fit(training, seed=spec.seed, progress=self.progress, checkpoint=checkpoint)
         seconds = time.perf_counter() - start
         report = dict(method.report)
         write_atomic(model, method.save)
@@ -317,6 +335,23 @@ class CellRunner:
         _remove_checkpoints(checkpoint)
         self._reports[spec.key] = written["report"]
         return method, seconds
+
+    def check_device(self, spec: FitSpec) -> torch.device:
+        """The device to fit ``spec`` on: this process's, which must be of the type the cell was planned
+        for (its cache key holds it), so a GPU cell never trains on a node without a GPU.
+
+        Raises
+        ------
+        ValueError
+            The types differ.
+        """
+        device = self.torch_device
+        if METHODS[spec.method].trains_network and device.type != spec.device:
+            raise ValueError(
+                f"this fit was planned to train on {spec.device}, but this process computes on {device} "
+                f"(--device {self.device}); run it where a {spec.device} device is present"
+            )
+        return device
 
     def evaluate(self, spec: EvalSpec) -> EvalResult:
         """Return the result of ``spec``, evaluating (and fitting) only what is not cached."""
@@ -343,6 +378,7 @@ class CellRunner:
             fit_seconds=state["fit_seconds"],
             from_cache=True,
             fit_report=state.get("fit_report", {}),
+            device=state.get("provenance", {}).get("device", {}).get("name", ""),
         )
 
     def _run_evaluation(self, spec: EvalSpec, final: Path) -> EvalResult:
@@ -408,6 +444,7 @@ class CellRunner:
             fit_seconds=fit_seconds,
             from_cache=False,
             fit_report=self.report(spec.fit),
+            device=str(self.torch_device),
         )
 
     def compute(self, spec: ComputeSpec) -> dict[str, Any]:

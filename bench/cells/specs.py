@@ -35,6 +35,9 @@ class FitSpec:
 
     ``noise`` is None when the method's training never sees the cell's noise; ``upstream`` holds the
     fit cells of the methods it builds on, by role (N2C(Eq.4): the GAN2GAN whose g_theta1 it uses).
+    ``device`` (``cpu`` or ``cuda``) and ``precision`` (``fp32``, ``bf16``) say where and how its network
+    trains, so CPU and GPU results never share a cell; a method that trains no network (BM3D) has
+    ``cpu`` and ``fp32`` wherever it runs.
     """
 
     method: str
@@ -44,6 +47,8 @@ class FitSpec:
     noise: NoiseSpec | None
     seed: int
     upstream: tuple[tuple[str, FitSpec], ...] = ()
+    device: str = "cpu"
+    precision: str = "fp32"
 
     @property
     def key(self) -> str:
@@ -77,11 +82,14 @@ def make_fit_spec(
     noise: NoiseSpec,
     seed: int,
     params_of: Callable[[str], dict[str, Any]] | None = None,
+    device: str = "cpu",
+    precision: str = "fp32",
 ) -> FitSpec:
     """The fit cell of ``method`` and of the methods it builds on; drops the noise when none sees it.
 
     ``params_of(key)`` gives the hyper-parameters of an upstream method (the profile's), before the
-    overrides the downstream method declares.
+    overrides the downstream method declares; ``device`` (``cpu``, ``cuda``) and ``precision`` are where
+    and how the networks train (kept only for methods that train one).
     """
     cls = METHODS[method]
     upstream = tuple(
@@ -95,6 +103,8 @@ def make_fit_spec(
                 noise=noise,
                 seed=seed,
                 params_of=params_of,
+                device=device,
+                precision=precision,
             ),
         )
         for role, (key, overrides) in sorted(cls.upstream.items())
@@ -115,6 +125,8 @@ def make_fit_spec(
         noise=noise if sees_noise else None,
         seed=seed,
         upstream=upstream,
+        device=device if cls.trains_network else "cpu",
+        precision=precision if cls.trains_network else "fp32",
     )
 
 

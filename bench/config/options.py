@@ -20,6 +20,7 @@ from bench.datasets.catalog import DatasetSpec, parse_dataset
 from bench.reporting.published import UnknownTableError
 from methods.images import DataError
 from methods.registry import UnknownMethodError, find_method
+from methods.training import PRECISIONS, check_device_name
 from noise import NoiseModel, NoiseSpecError, parse_noise
 
 
@@ -54,6 +55,7 @@ class RunOptions:
     correlated: str = "code"
     dataset: str | None = None
     device: str = "auto"
+    precision: str = "fp32"
     allow_cpu: bool = False
     deterministic: bool = False
     threads: int = 1
@@ -68,12 +70,26 @@ class RunOptions:
     executor: str = "auto"
     jobs: int | None = None
     collect: bool = False
-    slurm: SlurmOptions = field(default_factory=lambda: SlurmOptions(partition=None, time_min=60, gpus=0))
+    slurm: SlurmOptions = field(default_factory=SlurmOptions)
 
     @property
     def cache_dir(self) -> Path:
         """The cache folder: ``--cache``, by default ``<out>/.cache``, absolute."""
         return (self.cache or self.out / ".cache").resolve()
+
+    @property
+    def device_type(self) -> str:
+        """Where the run's networks train, ``cpu`` or ``cuda``, decided without touching a GPU (a Slurm
+        login node has none; :func:`methods.training.resolve_device` picks the card where a cell runs):
+        ``--device`` names it; ``auto`` is CUDA when Slurm jobs get GPUs (``--slurm-gpus``) or, for cells
+        run on this machine, when torch sees one. Cache keys hold it."""
+        if self.device != "auto":
+            return "cpu" if self.device == "cpu" else "cuda"
+        if self.executor == "slurm":
+            return "cuda" if self.slurm.gpus else "cpu"
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
 
     @property
     def count_jobs(self) -> int:
@@ -100,7 +116,19 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         help="one number N: the first N seeds (0..N-1); several: those seeds (--seeds 0 3 7); a range "
         "START:STOP, e.g. 5:6 for seed 5 alone (default: 1, i.e. seed 0)",
     )
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="auto, cpu, cuda or cuda:N (default: auto, CUDA where torch sees it); resolved where each cell "
+        "runs, so a Slurm login node needs no GPU",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="training arithmetic: fp32 (default) or bf16 autocast (about twice as fast on recent GPUs; "
+        "the critics' reductions stay in fp32); recorded in every cache key",
+    )
     parser.add_argument(
         "--allow-cpu",
         action="store_true",
@@ -148,17 +176,25 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
         "--jobs",
         type=int,
         help="processes at once for joblib and submitit-local, and over which a local run spreads BM3D's "
-        "test images (default: the CPU cores this process may use / --threads); with slurm, the job "
-        "array's parallelism (default: unlimited)",
+        "test images (default: the CPU cores this process may use / --threads)",
     )
     executors.add_argument(
         "--collect", action="store_true", help="run nothing: gather finished cells and write the reports"
     )
     executors.add_argument("--slurm-partition", help="Slurm partition")
     executors.add_argument(
-        "--slurm-time", type=int, default=60, help="Slurm (and submitit-local) time limit, minutes (60)"
+        "--slurm-time",
+        type=int,
+        help="time limit of every Slurm (and submitit-local) job, minutes (default: each cell kind's "
+        "estimate for the profile, bench.cells.resources)",
     )
-    executors.add_argument("--slurm-gpus", type=int, default=0, help="GPUs per Slurm job (default 0)")
+    executors.add_argument(
+        "--slurm-gpus",
+        type=int,
+        default=0,
+        help="GPUs of each Slurm job that trains or runs a network (default 0); BM3D and CPU "
+        "computations never ask for one",
+    )
     executors.add_argument(
         "--slurm-param",
         action="append",
@@ -181,8 +217,10 @@ def parse_options(args: argparse.Namespace, *, command: str) -> RunOptions:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     if args.threads < 1:
         raise UsageError(f"--threads must be at least 1, got {args.threads}")
-    if args.slurm_time < 1 or args.slurm_gpus < 0:
+    if (args.slurm_time is not None and args.slurm_time < 1) or args.slurm_gpus < 0:
         raise UsageError("--slurm-time must be at least 1 minute and --slurm-gpus at least 0")
+    if args.executor == "slurm" and args.device.startswith("cuda") and args.slurm_gpus == 0:
+        raise UsageError(f"--device {args.device} on Slurm needs GPUs in the jobs: add --slurm-gpus 1")
     if args.executor == "slurm" and shutil.which("sbatch") is None:
         raise UsageError(
             "--executor slurm needs Slurm (no sbatch on PATH here); run on a Slurm login node, or use "
@@ -204,7 +242,8 @@ def parse_options(args: argparse.Namespace, *, command: str) -> RunOptions:
         noises=None if noises is None else tuple(dict.fromkeys(parse_noise(n) for n in noises)),
         correlated=getattr(args, "correlated", "code"),
         dataset=getattr(args, "dataset", None),
-        device=args.device,
+        device=parse_device(args.device),
+        precision=args.precision,
         allow_cpu=args.allow_cpu,
         deterministic=args.deterministic,
         threads=args.threads,
@@ -221,6 +260,15 @@ def parse_options(args: argparse.Namespace, *, command: str) -> RunOptions:
         collect=args.collect,
         slurm=parse_slurm_options(args),
     )
+
+
+def parse_device(name: str) -> str:
+    """``--device`` as given, refused here unless it names a device (whether this machine has the GPU is
+    checked where the cells run)."""
+    try:
+        return check_device_name(name)
+    except ValueError as error:
+        raise UsageError(f"--device: {error}") from None
 
 
 def check_writable(folder: Path, *, flag: str) -> None:
@@ -268,7 +316,6 @@ def parse_slurm_options(args: argparse.Namespace) -> SlurmOptions:
         partition=args.slurm_partition,
         time_min=args.slurm_time,
         gpus=args.slurm_gpus,
-        array_parallelism=args.jobs,
         extra=tuple(extra),
     )
 

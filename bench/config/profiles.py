@@ -102,6 +102,21 @@ class Figure4Sizes(Sizes):
 
 
 @dataclass(frozen=True)
+class SlurmSizes(Sizes):
+    """What a Slurm job of each task kind asks for (:func:`bench.cells.executors.plan_resources`): time
+    limits in minutes of a fit that trains a network, of an evaluation or computation that runs one,
+    and of a CPU task (BM3D, a Monte Carlo check), and host memory in GiB of network and CPU tasks.
+    Each limit is about three times the largest such cell's estimated cost on one GPU or CPU core, so a
+    slow node does not kill it; ``--slurm-time`` replaces them all."""
+
+    train_minutes: int
+    evaluate_minutes: int
+    cpu_minutes: int
+    network_mem_gb: int
+    cpu_mem_gb: int
+
+
+@dataclass(frozen=True)
 class Profile:
     """Datasets, per-method hyper-parameters and experiment sizes of one profile.
 
@@ -115,6 +130,8 @@ class Profile:
         Method key -> keyword arguments of the method's constructor (:data:`methods.presets.PRESETS`).
     theorem1, fig1, timing, perf, fig4 : Sizes
         The sizes of those experiments.
+    slurm : SlurmSizes
+        Time and memory of its Slurm jobs by task kind.
     train_limit, test_limit : int or None
         Keep only the first N images (None: all).
     test_crop : int or None
@@ -132,6 +149,7 @@ class Profile:
     timing: TimingSizes
     perf: PerfSizes
     fig4: Figure4Sizes
+    slurm: SlurmSizes
     train_limit: int | None = None
     test_limit: int | None = None
     test_crop: int | None = None
@@ -187,6 +205,9 @@ PROFILES: dict[str, Profile] = {
             test_crop=None,
             gan2gan=_frozen({"fmd": {"stride": 8, "count": 64}, "ct": {"stride": 8, "count": 64}}),
         ),
+        slurm=SlurmSizes(
+            train_minutes=15, evaluate_minutes=15, cpu_minutes=15, network_mem_gb=4, cpu_mem_gb=4
+        ),
         methods=PRESETS["smoke"],
     ),
     "cpu": Profile(
@@ -212,6 +233,11 @@ PROFILES: dict[str, Profile] = {
         fig4=Figure4Sizes(
             train_limit=300, test_limit=None, test_crop=None, gan2gan=_frozen(_CPU_REAL_EXTRACTION)
         ),
+        # one core: a GAN2GAN fit up to 45 min, its evaluation (four stages, 68 images) 6, BM3D with the
+        # PSD on 68 images about 15; peak memory of the largest task 1.9 GiB (measured)
+        slurm=SlurmSizes(
+            train_minutes=150, evaluate_minutes=30, cpu_minutes=60, network_mem_gb=8, cpu_mem_gb=8
+        ),
         methods=PRESETS["cpu"],
     ),
     "paper": Profile(
@@ -234,6 +260,12 @@ PROFILES: dict[str, Profile] = {
         ),
         fig4=Figure4Sizes(
             train_limit=None, test_limit=None, test_crop=None, gan2gan=_frozen(_PAPER_REAL_EXTRACTION)
+        ),
+        # estimates for one H100/H200-class GPU from FLOP counts (issue 23), not yet measured: DnCNN-B and
+        # N2N about 2 h each, GAN2GAN 15-45 min per level, an evaluation a few minutes; BM3D on one core
+        # as in the cpu profile
+        slurm=SlurmSizes(
+            train_minutes=360, evaluate_minutes=60, cpu_minutes=60, network_mem_gb=32, cpu_mem_gb=8
         ),
         methods=PRESETS["paper"],
     ),

@@ -42,6 +42,17 @@ class Context:
         return self.options.seeds
 
     @property
+    def device_type(self) -> str:
+        """Where the run's networks train, ``cpu`` or ``cuda`` (:attr:`RunOptions.device_type`)."""
+        return self.options.device_type
+
+    def describe_device(self) -> str:
+        """The device type the run's networks train on, with its precision unless float32, e.g. ``cuda
+        (bf16)``, for report headers."""
+        precision = self.options.precision
+        return self.device_type + ("" if precision == "fp32" else f" ({precision})")
+
+    @property
     def train_data(self) -> DatasetSpec:
         """The training set: ``--train-data`` or the profile's."""
         return self.options.train_data or self.profile.train_data
@@ -65,6 +76,8 @@ class Context:
                 noise=noise,
                 seed=seed,
                 params_of=self.profile.params,
+                device=self.device_type,
+                precision=self.options.precision,
             ),
             test_data=self.test_data,
             test_limit=self.profile.test_limit,
@@ -197,6 +210,7 @@ class Experiment:
             methods=self.subset_methods(ctx),
             noises=self.subset_noises(ctx),
             seeds=ctx.seeds if ctx.seeds != (0,) else (),
+            precision=ctx.options.precision,
         )
 
     def subset_methods(self, ctx: Context) -> Sequence[str]:

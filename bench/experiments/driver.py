@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 from bench.cells.executors import (
     CellStatus,
@@ -22,7 +21,7 @@ from bench.cells.executors import (
     run_cells,
     write_log_line,
 )
-from bench.cells.provenance import describe_provenance
+from bench.cells.provenance import compute_code_digest, describe_provenance
 from bench.cells.runner import CellRunner, DatasetKey, is_cached
 from bench.cells.specs import Cell, ComputeSpec, EvalSpec, kind_of, list_fits, walk_fits
 from bench.config.options import RunOptions, UsageError, check_writable
@@ -31,7 +30,6 @@ from bench.experiments.base import Context, Experiment, Results, RunRecord
 from bench.reporting.report import open_report_folder, write_manifest
 from methods.provenance import describe_device
 from methods.registry import METHODS
-from methods.training import resolve_device
 from noise import SEED_SCHEME
 
 
@@ -56,6 +54,11 @@ def run_experiment(experiment: Experiment, options: RunOptions) -> int:
     if not options.collect:
         check_training_device(ctx, cells)
     executor = "collect" if options.collect else choose_executor(experiment, options, log=log)
+    if executor not in ("collect", "slurm"):  # the cells run on this machine: its device must exist
+        try:
+            ctx.runner.torch_device  # noqa: B018 (resolves it)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
     try:
         status = (
             collect_cells(cells, cache_dir=ctx.runner.cache_dir)
@@ -127,6 +130,7 @@ def execute(ctx: Context, cells: list[Cell], *, executor: str) -> CellStatus:
         ),
         jobs=options.count_jobs,
         slurm=options.slurm,
+        sizes=ctx.profile.slurm,
     )
     try:
         return run_cells(cells, executor=running_on, cache_dir=runner.cache_dir, log=ctx.log)
@@ -174,13 +178,13 @@ def check_training_device(ctx: Context, cells: Sequence[Cell]) -> None:
 def find_cpu_training(options: RunOptions) -> str | None:
     """Why this run's networks would train on the CPU, or None where they train on a GPU (``--device
     cuda`` is resolved where the cells run)."""
+    if options.device_type == "cuda":
+        return None
     if options.device == "cpu":
         return "--device cpu"
-    if options.device != "auto":
-        return None
     if options.executor == "slurm":
-        return "Slurm jobs without a GPU, --slurm-gpus 0" if options.slurm.gpus == 0 else None
-    return None if torch.cuda.is_available() else "--device auto, and torch sees no GPU here"
+        return "Slurm jobs without a GPU, --slurm-gpus 0"
+    return "--device auto, and torch sees no GPU here"
 
 
 def read_results(runner: CellRunner, cells: Sequence[Cell]) -> Results:
@@ -222,6 +226,7 @@ def make_runner_config(
         image_jobs=options.count_jobs if resolve_executor(options) == "local" else 1,
         shared_datasets=tuple((shared_datasets or {}).items()),
         progress=not options.quiet,
+        code_digest=compute_code_digest(),
     )
 
 
@@ -230,10 +235,7 @@ def resolve_executor(options: RunOptions) -> str:
     default cores / ``--threads``) and the cells run on CPU, else local: one GPU serves one process."""
     if options.executor != "auto":
         return options.executor
-    try:
-        on_cpu = resolve_device(options.device).type == "cpu"
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+    on_cpu = options.device_type == "cpu"
     return "joblib" if on_cpu and not options.collect and options.count_jobs > 1 else "local"
 
 
@@ -338,7 +340,8 @@ def describe_run(
             for cell in cells
         ],
         "protocol": experiment.protocol,
-        "device": describe_device(ctx.runner.device),
+        "device": describe_device(ctx.device_type),
+        "precision": ctx.options.precision,
         "datasets": experiment.describe_data(ctx, list(cells))
         or describe_datasets(ctx.runner, evals, fits=list(fits.values())),
         "started": started.isoformat(timespec="seconds"),

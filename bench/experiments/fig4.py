@@ -240,6 +240,8 @@ class Figure4(Experiment):
                     noise=noise,
                     seed=seed,
                     params_of=profile.params,
+                    device=ctx.device_type,
+                    precision=ctx.options.precision,
                 )
                 cells[(level, method)] = EvalSpec(
                     fit=fit,
@@ -271,11 +273,11 @@ class Figure4(Experiment):
                                 "method": "noisy input",
                                 "seed": seed,
                                 **noisy,
-                                "device": ctx.runner.device,
+                                "device": "cpu",  # numpy
                             }
                         )
                 elif (result := results.evaluation(cell)) is not None:
-                    rows += [{**keys, **row} for row in result.stage_rows(device=ctx.runner.device)]
+                    rows += [{**keys, **row} for row in result.stage_rows()]
         return pd.DataFrame(rows, columns=list(FIG4_CSV_COLUMNS))
 
     def write(self, ctx: Context, frame: pd.DataFrame, out_dir: Path, *, run: RunRecord) -> list[str]:
@@ -332,6 +334,7 @@ class Figure4(Experiment):
             else None,
             methods=self.methods(ctx) if set(self.methods(ctx)) != set(FIG4_METHODS) else (),
             seeds=ctx.seeds if ctx.seeds != (0,) else (),
+            precision=ctx.options.precision,
         )
 
 
@@ -347,7 +350,7 @@ def format_figure4_header(ctx: Context, *, root: Path) -> str:
     )
     return (
         f"Profile `{profile.name}` ({profile.description}); data `{root}`; seeds "
-        f"{', '.join(map(str, ctx.seeds))} (mean over seeds); device `{ctx.runner.device}`, "
+        f"{', '.join(map(str, ctx.seeds))} (mean over seeds); device `{ctx.describe_device()}`, "
         f"{ctx.runner.threads} torch thread(s). N2V and GAN2GAN train on each level's noisy training images "
         f"(limit {sizes.train_limit}, round-robin over fields of view or patients); DnCNN-B on "
         f"`{ctx.train_data}` with blind Gaussian noise (mismatched, as in the paper); BM3D estimates "

@@ -18,6 +18,10 @@ reach ``bound``. Budgets (extraction time, the cpu-profile Table 2 run, its memo
   generation for a mini-batch in two forward passes against one sample at a time, bound 1.3 (CPU);
 - sampling a GAN batch of patches from 40,000 sources against 10,000 (the FMD/CT extraction against
   BSD's): at most 1.2 times as long;
+- host sampling: a training batch of DnCNN-B, N2N and N2C(oracle) at the paper's batch (128 noisy
+  50x50 or 64x64 patches, cut from the training set and noised on the host, one core) against 20,000
+  patches/s, what a GPU consumes in bf16 (DnCNN-B's step measured on an H200: 9.6 ms in bf16, 15.4 ms
+  in TF32, for 128 patches);
 - BM3D: the test images over ``jobs`` processes against one process, identical outputs; bound 1.8;
 - extraction rule (4) over the training set against a 10-second budget;
 - the last ``table2`` run of the profile (from its manifest, when it computed every cell of the
@@ -47,7 +51,7 @@ from bench.config.profiles import Profile, get_profile
 from bench.datasets.base import Dataset
 from bench.experiments.base import Context, Experiment, Results, RunRecord
 from bench.reporting.published import TABLE2_METHODS
-from methods.base import TrainingData, denoise_images, plan_batches
+from methods.base import TrainingData, build_training_data, denoise_images, plan_batches
 from methods.gan2gan.gan import GANConfig, GANOptimizers, GenerativeModel, step_generative_model
 from methods.gan2gan.iterate import make_pair_sampler
 from methods.gan2gan.method import NetworkStage
@@ -319,6 +323,40 @@ def measure_patch_sampling(*, batch: int, repeats: int) -> PerfRow:
     )
 
 
+#: Patches per second a GPU training step consumes (DnCNN-B at batch 128 in bf16 on an H200: 13k/s
+#: measured, 20k/s estimated for the fastest cards): the host must cut and noise at least as many.
+HOST_SAMPLING_BUDGET = 20_000.0
+
+
+def measure_host_sampling(method: str, images: Sequence[np.ndarray], *, repeats: int, seed: int) -> PerfRow:
+    """Seconds per training batch of ``method`` at the paper profile's batch, drawn on the host by the
+    method's own sampler (:meth:`methods.n2c.NoiseToClean.batch_sampler`) from ``images``, against the
+    time a GPU step takes to consume it (:data:`HOST_SAMPLING_BUDGET`)."""
+    params = get_profile("paper").params(method)
+    denoiser = make_method(method, params=params, device="cpu")
+    data = build_training_data(
+        denoiser.requires,
+        clean=images,
+        noise_model=NOISE,
+        rng=derive_rng(seed, "perf", "host"),
+        pair_noise=denoiser.pair_noise,
+    )
+    draw = denoiser.batch_sampler(data)
+    rng = derive_rng(seed, "perf", "host", method)
+    runs = max(repeats, 20)
+    times = time_alternating({"draw": lambda: draw(rng)}, repeats=runs, device=torch.device("cpu"))
+    batch, patch = params["batch_size"], params["patch_size"]
+    return PerfRow(
+        f"host sampling: {denoiser.name} batch vs {HOST_SAMPLING_BUDGET:,.0f} patches/s",
+        times["draw"],
+        batch / HOST_SAMPLING_BUDGET,
+        1.0,
+        "s/batch",
+        f"{batch} x {patch}x{patch} with noise, one core, median of {runs}; "
+        f"{batch / times['draw']:,.0f} patches/s",
+    )
+
+
 def measure_bm3d_processes(
     images: Sequence[np.ndarray], *, jobs: int, profile: Profile
 ) -> tuple[PerfRow, float]:
@@ -410,7 +448,7 @@ def run_perf(runner: CellRunner, profile: Profile, *, jobs: int, seed: int) -> l
     """Every measure of the module docstring but the table2 run's, with the sizes of
     ``profile.perf``; BM3D over ``jobs`` processes."""
     sizes = profile.perf
-    device = torch.device(runner.device)
+    device = runner.torch_device
     repeats = sizes.repeats
     start = time.perf_counter()
     train = runner.dataset(profile.train_data, limit=profile.train_limit)
@@ -448,6 +486,10 @@ def run_perf(runner: CellRunner, profile: Profile, *, jobs: int, seed: int) -> l
             batch=sizes.pair_batch, patch=sizes.pair_patch, repeats=repeats, device=device
         ),
         measure_patch_sampling(batch=sizes.gan_batch, repeats=repeats),
+        *(
+            measure_host_sampling(key, train.images, repeats=repeats, seed=seed)
+            for key in ("dncnn-b", "n2n", "n2c-oracle")
+        ),
         bm3d,
     ]
     gan2gan = make_method("gan2gan", params=profile.params("gan2gan"), device=str(device))
@@ -473,7 +515,7 @@ def measure_perf(runner: CellRunner, spec: ComputeSpec) -> dict[str, Any]:
     rows = run_perf(runner, get_profile(spec.param("profile")), jobs=spec.param("jobs"), seed=spec.seed)
     return {
         "rows": [{**asdict(row), "ratio": row.ratio, "ok": row.ok} for row in rows],
-        "device": describe_device(runner.device),
+        "device": describe_device(str(runner.torch_device)),
         "threads": runner.threads,
     }
 
@@ -534,10 +576,10 @@ class Perf(Experiment):
             .reset_index()
         )
         table["ok"] = table["ok"].map({1.0: "yes", 0.0: "NO"}).fillna("-")
-        device, git = describe_device(ctx.runner.device), describe_git()
+        device, git = describe_device(str(ctx.runner.torch_device)), describe_git()
         sizes = ctx.profile.perf
         header = (
-            f"Profile `{ctx.profile.name}`; device `{ctx.runner.device}` ({device.get('cpu', '')}, "
+            f"Profile `{ctx.profile.name}`; device `{ctx.runner.torch_device}` ({device.get('cpu', '')}, "
             f"{device.get('cpu_count', '')} CPUs), {ctx.runner.threads} torch thread(s), "
             f"{ctx.options.count_jobs} BM3D processes; git {git['revision'][:10]}"
             f"{' (dirty)' if git['dirty'] else ''}; seeds {', '.join(map(str, ctx.seeds))} (medians over "

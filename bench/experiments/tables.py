@@ -74,7 +74,7 @@ class Table(Experiment):
                 "noise": cell.noise.family,
                 "level": cell.noise.level,
             }
-            rows += [{**keys, **row} for row in result.stage_rows(device=ctx.runner.device)]
+            rows += [{**keys, **row} for row in result.stage_rows()]
         return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
     def write(self, ctx: Context, frame: pd.DataFrame, out_dir: Path, *, run: RunRecord) -> list[str]:
@@ -89,7 +89,7 @@ class Table(Experiment):
         names = list(dict.fromkeys([*frame["method"], *(METHODS[key].name for key in run.unavailable)]))
         header = (
             f"Profile `{profile.name}` ({profile.description}); test set `{ctx.test_data}`, seeds "
-            f"{', '.join(map(str, ctx.seeds))}, device `{ctx.runner.device}`, {ctx.runner.threads} torch "
+            f"{', '.join(map(str, ctx.seeds))}, device `{ctx.describe_device()}`, {ctx.runner.threads} torch "
             "thread(s) per cell. "
             + ("Each cell: ours / paper / ours - paper." if test_set is None else "Each cell: ours.")
         )

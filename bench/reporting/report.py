@@ -426,6 +426,7 @@ def name_report_folder(
     methods: Sequence[str] = (),
     noises: Sequence[NoiseSpec] = (),
     seeds: Sequence[int] = (),
+    precision: str = "fp32",
 ) -> str:
     """The name of a report folder: the profile, then one part per departure from the full default run.
 
@@ -440,6 +441,8 @@ def name_report_folder(
         The methods (registry keys) and noises when they are a subset of the experiment's.
     seeds : sequence of int
         The seeds when they are not the default (seed 0 alone).
+    precision : str
+        The training precision (``bf16`` gets a part; ``fp32`` is the default).
     """
     parts = [profile]
     if test_data:
@@ -452,6 +455,8 @@ def name_report_folder(
         parts.append("noise-" + "+".join(noise.spec.replace(":", "") for noise in noises))
     if seeds:
         parts.append("seeds-" + "+".join(map(str, seeds)))
+    if precision != "fp32":
+        parts.append(precision)
     return re.sub(r"[^A-Za-z0-9.+_-]", "-", "_".join(parts))
 
 

@@ -234,13 +234,14 @@ def score_batches(
     """Mean critic scores of ``real`` and ``fake``, from one forward pass of both or from two."""
     if joint:
         scores = critic(torch.cat([real, fake]))
-        return scores[: len(real)].mean(), scores[len(real) :].mean()
-    return critic(real).mean(), critic(fake).mean()
+        return scores[: len(real)].float().mean(), scores[len(real) :].float().mean()
+    return critic(real).float().mean(), critic(fake).float().mean()
 
 
 def _score_fake(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, *, joint: bool) -> torch.Tensor:
     """The generators' view of a critic: the mean score of ``fake`` (scored beside ``real`` if joint)."""
-    return critic(torch.cat([real, fake]))[len(real) :].mean() if joint else critic(fake).mean()
+    scores = critic(torch.cat([real, fake]))[len(real) :] if joint else critic(fake)
+    return scores.float().mean()
 
 
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
@@ -251,9 +252,9 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) 
     """
     weight = torch.rand(len(real), 1, 1, 1, device=real.device)
     mixed = (weight * real + (1 - weight) * fake).requires_grad_(True)
-    scores = critic(mixed).flatten(1).mean(1)
+    scores = critic(mixed).float().flatten(1).mean(1)
     (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
-    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+    return ((grad.float().flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
 def _train_critic(
@@ -352,7 +353,7 @@ def step_generative_model(
         joint = config.critic_batch == "joint"
         loss_n = -_score_fake(c1, noise, generated, joint=joint)
         loss_z = -_score_fake(c2, noisy, estimate + generated, joint=joint)
-        cycle = l1_loss(g3(estimate), noisy)
+        cycle = l1_loss(g3(estimate).float(), noisy)
         loss = config.alpha * loss_n + config.beta * loss_z + config.gamma * cycle
         for optimizer in optimizers.generators:
             optimizer.zero_grad(set_to_none=True)
@@ -457,12 +458,15 @@ class GANMonitor(nn.Module):
 
     @torch.no_grad()
     def diagnose(self, model: GenerativeModel) -> dict[str, float]:
-        """Measure g_theta1 and g_theta2 now (copies in train mode; the model's BN statistics untouched)."""
+        """Measure g_theta1 and g_theta2 now (copies in train mode; the model's BN statistics untouched),
+        in float32 whatever the training precision."""
         g1 = copy.deepcopy(model.g1).train()
         g2 = copy.deepcopy(model.g2).train()
-        samples = torch.cat([g1(chunk) for chunk in self.latents.split(self.batch_size)])
+        with torch.autocast(self.noisy.device.type, enabled=False):
+            samples = torch.cat([g1(chunk) for chunk in self.latents.split(self.batch_size)])
+            estimate = g2(self.noisy)
         stats = measure_noise(samples[:, 0].double().cpu().numpy())
-        residual = (self.noisy - g2(self.noisy)).double()
+        residual = (self.noisy - estimate).double()
         residual = residual - residual.mean(dim=(2, 3), keepdim=True)
         return {
             "g1_total_std": stats.total_std,

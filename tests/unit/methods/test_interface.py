@@ -15,12 +15,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 
 import methods.bm3d as bm3d_module
 import methods.gan2gan.gan as gan_module
 from methods.base import Denoiser, Method, Requirements, TrainingData, build_training_data
 from methods.gan2gan.method import GAN2GAN
 from methods.registry import METHODS, UnknownMethodError, find_method, load_method, make_method
+from methods.training import use_precision
 from noise import NoiseModel, parse_noise
 from noise.estimate import estimate_noise_std
 
@@ -598,3 +600,27 @@ def test_bm3d_denoise_before_fit_raises() -> None:
 def test_bm3d_unknown_profile_raises(profile: str) -> None:
     with pytest.raises(ValueError, match="profile"):
         make_method("bm3d", params={"profile": profile}, device="cpu")
+
+
+@pytest.mark.parametrize("key", [k for k in FIT_KEYS if isinstance(k, str) and METHODS[k].trains_network])
+def test_bf16_autocast_trains_every_torch_method(key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--precision bf16``: every torch method trains a few steps under bfloat16 autocast (on CPU here,
+    as on a GPU), its convolutions really run in bf16, and the fitted method keeps float32 weights and
+    denoises to finite float32."""
+    dtypes: set[torch.dtype] = set()
+    convolve = torch.nn.Conv2d._conv_forward  # (a global forward hook would slow bf16 down 10x)
+
+    def record(self: torch.nn.Conv2d, *args: Any) -> torch.Tensor:
+        out = convolve(self, *args)
+        if torch.is_grad_enabled():
+            dtypes.add(out.dtype)
+        return out
+
+    monkeypatch.setattr(torch.nn.Conv2d, "_conv_forward", record)
+    with use_precision("bf16"):
+        method = fit_method(key)
+    assert torch.bfloat16 in dtypes
+    out = method.denoise(noisy_test_image())
+    assert out.dtype == np.float32 and np.isfinite(out).all()
+    networks = [v for v in vars(method).values() if isinstance(v, torch.nn.Module)]
+    assert all(p.dtype == torch.float32 for net in networks for p in net.parameters())
