@@ -22,6 +22,8 @@ reach ``bound``. Budgets (extraction time, the cpu-profile Table 2 run, its memo
   50x50 or 64x64 patches, cut from the training set and noised on the host, one core) against 20,000
   patches/s, what a GPU consumes in bf16 (DnCNN-B's step measured on an H200: 9.6 ms in bf16, 15.4 ms
   in TF32, for 128 patches);
+- a GAN checkpoint (the authors' networks and optimizers, written atomically and fsync'd into the cache)
+  against 1% of the 10 minutes of training between two checkpoints;
 - BM3D: the test images over ``jobs`` processes against one process, identical outputs; bound 1.8;
 - extraction rule (4) over the training set against a 10-second budget;
 - the last ``table2`` run of the profile (from its manifest, when it computed every cell of the
@@ -58,7 +60,7 @@ from methods.gan2gan.method import NetworkStage
 from methods.nets import DnCNN, NoiseGenerator
 from methods.provenance import describe_device, describe_git
 from methods.registry import METHODS, make_method
-from methods.training import TrainConfig, sample_patches, train_network
+from methods.training import CHECKPOINT_SECONDS, TrainConfig, sample_patches, save_atomic, train_network
 from noise import derive_rng, parse_noise
 
 #: The noise every measure draws its noisy images with.
@@ -357,6 +359,40 @@ def measure_host_sampling(method: str, images: Sequence[np.ndarray], *, repeats:
     )
 
 
+def measure_checkpoint(folder: Path, *, repeats: int) -> PerfRow:
+    """Seconds to write a GAN checkpoint (the authors' generators and critics with their optimizers'
+    states, :func:`methods.training.save_atomic`) into ``folder``, against 1% of
+    :data:`methods.training.CHECKPOINT_SECONDS`."""
+    model = GenerativeModel()
+    optimizers = GANOptimizers.build(model, GANConfig(steps=1, batch_size=2))
+    everything = [*optimizers.generators, *optimizers.critics]
+    for parameter in model.parameters():  # one step of zero gradients: the optimizers hold their state
+        parameter.grad = torch.zeros_like(parameter)
+    for optimizer in everything:
+        optimizer.step()
+    state = {
+        "modules": {"model": model.state_dict()},
+        "optimizers": {str(i): o.state_dict() for i, o in enumerate(everything)},
+    }
+    path = folder / "perf-checkpoint.ckpt"
+    try:
+        times = time_alternating(
+            {"save": lambda: save_atomic(state, path)}, repeats=repeats, device=torch.device("cpu")
+        )
+        size = path.stat().st_size
+    finally:
+        path.unlink(missing_ok=True)
+    return PerfRow(
+        "GAN checkpoint write vs 1% of the checkpoint interval",
+        times["save"],
+        0.01 * CHECKPOINT_SECONDS,
+        1.0,
+        "s",
+        f"{size / 2**20:.0f} MiB, written atomically and fsync'd every {CHECKPOINT_SECONDS / 60:.0f} min "
+        f"of training, median of {repeats}",
+    )
+
+
 def measure_bm3d_processes(
     images: Sequence[np.ndarray], *, jobs: int, profile: Profile
 ) -> tuple[PerfRow, float]:
@@ -490,6 +526,7 @@ def run_perf(runner: CellRunner, profile: Profile, *, jobs: int, seed: int) -> l
             measure_host_sampling(key, train.images, repeats=repeats, seed=seed)
             for key in ("dncnn-b", "n2n", "n2c-oracle")
         ),
+        measure_checkpoint(runner.cache_dir, repeats=repeats),
         bm3d,
     ]
     gan2gan = make_method("gan2gan", params=profile.params("gan2gan"), device=str(device))
