@@ -378,7 +378,7 @@ class SubmititExecutor:
                 for job, task in zip(jobs, batch, strict=True):
                     self._running[job] = task
                     log(f"[submitted] {task.label}: {self.cluster} job {job.job_id}")
-            yield from self._wait(log=log)
+            yield from self._wait()
 
     def run_graph(self, tasks: list[Task], *, log: Callable[[str], None]) -> Iterator[Outcome]:
         """Submit one job per task, each with its own resources and an ``afterok`` dependency on the jobs
@@ -393,7 +393,7 @@ class SubmititExecutor:
             after = f" after {', '.join(needs)}" if needs else ""
             log(f"[submitted] {task.label}: slurm job {job.job_id}{after}")
         while self._running:
-            for outcome in self._wait(log=log):
+            for outcome in self._wait():
                 need = next((fit for fit in outcome.task.needs() if fit.key in failed), None)
                 if outcome.status == "failed":
                     failed[outcome.task.key] = outcome.reason if need is None else failed[need.key]
@@ -415,7 +415,7 @@ class SubmititExecutor:
         self.executor.update_parameters(**parameters, additional_parameters=extra)
         return self.executor.submit(run_task, task, config)
 
-    def _wait(self, *, log: Callable[[str], None]) -> Iterator[Outcome]:
+    def _wait(self) -> Iterator[Outcome]:
         """The outcomes of the jobs that have finished; sleeps a poll interval when none has."""
         finished = [job for job in self._running if job.done()]
         if not finished:
