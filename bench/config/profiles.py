@@ -106,8 +106,8 @@ class SlurmSizes(Sizes):
     """What a Slurm job of each task kind asks for (:func:`bench.cells.executors.plan_resources`): time
     limits in minutes of a fit that trains a network, of an evaluation or computation that runs one,
     and of a CPU task (BM3D, a Monte Carlo check), and host memory in GiB of network and CPU tasks.
-    Each limit is about three times the largest such cell's estimated cost on one GPU or CPU core, so a
-    slow node does not kill it; ``--slurm-time`` replaces them all."""
+    Each limit is at least three times the largest such cell's measured or estimated cost on one GPU or
+    CPU core, so a slow node does not kill it; ``--slurm-time`` replaces them all."""
 
     train_minutes: int
     evaluate_minutes: int
@@ -261,9 +261,10 @@ PROFILES: dict[str, Profile] = {
         fig4=Figure4Sizes(
             train_limit=None, test_limit=None, test_crop=None, gan2gan=_frozen(_PAPER_REAL_EXTRACTION)
         ),
-        # estimates for one H100/H200-class GPU from FLOP counts (issue 23), not yet measured: DnCNN-B and
-        # N2N about 2 h each, GAN2GAN 15-45 min per level, an evaluation a few minutes; BM3D on one core
-        # as in the cpu profile
+        # from step times measured on an H200 (README, "Running the paper profile on a GPU or a cluster"):
+        # DnCNN-B and N2N about 53 min each, N2V at least 28 min per level, GAN2GAN about 12.5 min per
+        # level, an evaluation under a minute; BM3D on one core as in the cpu profile; left wide, since
+        # older GPUs are several times slower
         slurm=SlurmSizes(
             train_minutes=360, evaluate_minutes=60, cpu_minutes=60, network_mem_gb=32, cpu_mem_gb=8
         ),

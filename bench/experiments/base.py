@@ -46,7 +46,7 @@ class Context:
         """Where the run's networks train, ``cpu`` or ``cuda`` (:attr:`RunOptions.device_type`)."""
         return self.options.device_type
 
-    def describe_device(self) -> str:
+    def device_label(self) -> str:
         """The device type the run's networks train on, with its precision unless float32, e.g. ``cuda
         (bf16)``, for report headers."""
         precision = self.options.precision

@@ -350,7 +350,7 @@ def format_figure4_header(ctx: Context, *, root: Path) -> str:
     )
     return (
         f"Profile `{profile.name}` ({profile.description}); data `{root}`; seeds "
-        f"{', '.join(map(str, ctx.seeds))} (mean over seeds); device `{ctx.describe_device()}`, "
+        f"{', '.join(map(str, ctx.seeds))} (mean over seeds); device `{ctx.device_label()}`, "
         f"{ctx.runner.threads} torch thread(s). N2V and GAN2GAN train on each level's noisy training images "
         f"(limit {sizes.train_limit}, round-robin over fields of view or patients); DnCNN-B on "
         f"`{ctx.train_data}` with blind Gaussian noise (mismatched, as in the paper); BM3D estimates "

@@ -89,7 +89,7 @@ class Table(Experiment):
         names = list(dict.fromkeys([*frame["method"], *(METHODS[key].name for key in run.unavailable)]))
         header = (
             f"Profile `{profile.name}` ({profile.description}); test set `{ctx.test_data}`, seeds "
-            f"{', '.join(map(str, ctx.seeds))}, device `{ctx.describe_device()}`, {ctx.runner.threads} torch "
+            f"{', '.join(map(str, ctx.seeds))}, device `{ctx.device_label()}`, {ctx.runner.threads} torch "
             "thread(s) per cell. "
             + ("Each cell: ours / paper / ours - paper." if test_set is None else "Each cell: ours.")
         )
