@@ -17,8 +17,9 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import joblib
 import numpy as np
+import torch
 
-from methods.training import sample_patches
+from methods.batches import ImageBank, draw_noise_pair
 from methods.workers import delay_in_worker
 from noise import NoiseModel
 
@@ -58,16 +59,17 @@ class NoisyPairs:
     handed pairs receives noisy patches and nothing else.
     """
 
-    def __init__(self, draw: Callable[..., tuple[np.ndarray, np.ndarray]], *, noise: str) -> None:
+    def __init__(self, draw: Callable[..., tuple[torch.Tensor, torch.Tensor]], *, noise: str) -> None:
         self._draw = draw
         self.noise = noise
 
-    def sample(self, *, count: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Two (count, size, size) float32 arrays: the same random clean crops, each with fresh noise.
+    def sample(self, *, count: int, size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two (count, size, size) float32 tensors on ``device``: the same random clean crops, each with
+        fresh noise, drawn from torch's RNG of ``device`` (:mod:`methods.batches`).
 
         Crops get a random dihedral transform; the noise of the two copies is independent.
         """
-        return self._draw(count=count, size=size, rng=rng)
+        return self._draw(count=count, size=size, device=device)
 
 
 @dataclass(frozen=True)
@@ -149,13 +151,14 @@ def build_training_data(
 
 
 def _make_pairs(clean: tuple[np.ndarray, ...], noise: NoiseModel) -> NoisyPairs:
-    def draw(*, count: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        patches = sample_patches(clean, size=size, count=count, rng=rng)
-        if hasattr(noise, "sample_pair"):  # models with a random parameter per patch share it in a pair
-            first, second = noise.sample_pair(patches.shape, rng=rng)
-        else:
-            first, second = noise.sample(patches.shape, rng=rng), noise.sample(patches.shape, rng=rng)
-        return (patches + first).astype(np.float32), (patches + second).astype(np.float32)
+    banks: dict[torch.device, ImageBank] = {}
+
+    def draw(*, count: int, size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        if device not in banks:
+            banks[device] = ImageBank(clean, device=device)
+        patches = banks[device].sample(size=size, count=count)
+        first, second = draw_noise_pair(noise, patches.shape, device=device)
+        return patches + first, patches + second
 
     return NoisyPairs(draw, noise=str(noise))
 

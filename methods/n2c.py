@@ -16,18 +16,13 @@ import numpy as np
 import torch
 
 from methods.base import Method, Requirements, TrainingData
+from methods.batches import ImageBank, draw_noise
 from methods.nets import DnCNN
-from methods.training import (
-    TrainConfig,
-    apply_network,
-    init_seeded,
-    resolve_device,
-    sample_patches,
-    train_network,
-)
+from methods.training import TrainConfig, apply_network, init_seeded, resolve_device, train_network
 from noise import NoiseModel
 
-BatchSampler = Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]
+#: ``draw(rng) -> (inputs, targets)``: one training batch, two (B, H, W) float32 tensors on the device.
+BatchSampler = Callable[[np.random.Generator], tuple[torch.Tensor, torch.Tensor]]
 
 
 class NoiseToClean(Method):
@@ -86,16 +81,20 @@ class NoiseToClean(Method):
         return data.noise_model
 
     def batch_sampler(self, data: TrainingData) -> BatchSampler:
-        """``draw(rng) -> (inputs, targets)``: clean patches plus training noise, and the clean patches."""
+        """``draw(rng) -> (inputs, targets)``: clean patches plus training noise, and the clean patches.
+
+        Both are made on the training device from torch's RNG (:mod:`methods.batches`), which
+        :func:`methods.training.run_training` seeds and checkpoints; ``rng`` is not drawn from.
+        """
         if data.clean is None:
             raise ValueError(f"{self.name} needs clean images, but the training data carries none")
         noise = self.training_noise(data)
-        images = data.clean
+        bank = ImageBank(data.clean, device=self.device)
         p = self.params
 
-        def draw_batch(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-            clean = sample_patches(images, size=p["patch_size"], count=p["batch_size"], rng=rng)
-            return clean + noise.sample(clean.shape, rng=rng), clean
+        def draw_batch(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+            clean = bank.sample(size=p["patch_size"], count=p["batch_size"])
+            return clean + draw_noise(noise, clean.shape, device=self.device), clean
 
         return draw_batch
 

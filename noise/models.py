@@ -223,18 +223,6 @@ class UniformSigmaGaussian:
         sigmas = self._draw_sigmas(shape, rng)
         return (rng.standard_normal(shape) * sigmas / 255.0).astype(np.float32)
 
-    def sample_pair(
-        self, shape: tuple[int, ...], *, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Two independent noise draws that share each 2-D slice's sigma (Noise2Noise pairs).
-
-        Draw order: the sigmas, then the first and the second standard normal arrays.
-        """
-        shape = tuple(int(s) for s in shape)
-        sigmas = self._draw_sigmas(shape, rng)
-        first = (rng.standard_normal(shape) * sigmas / 255.0).astype(np.float32)
-        return first, (rng.standard_normal(shape) * sigmas / 255.0).astype(np.float32)
-
     def psd(self, shape: tuple[int, int]) -> np.ndarray:
         """Constant PSD ``std^2 * H * W`` (the ensemble average over sigma)."""
         return _white_psd(self.std, shape)

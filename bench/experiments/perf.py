@@ -18,10 +18,10 @@ reach ``bound``. Budgets (extraction time, the cpu-profile Table 2 run, its memo
   generation for a mini-batch in two forward passes against one sample at a time, bound 1.3 (CPU);
 - sampling a GAN batch of patches from 40,000 sources against 10,000 (the FMD/CT extraction against
   BSD's): at most 1.2 times as long;
-- host sampling: a training batch of DnCNN-B, N2N and N2C(oracle) at the paper's batch (128 noisy
-  50x50 or 64x64 patches, cut from the training set and noised on the host, one core) against 20,000
-  patches/s, what a GPU consumes in bf16 (DnCNN-B's step measured on an H200: 9.6 ms in bf16, 15.4 ms
-  in TF32, for 128 patches);
+- batch sampling: a training batch of DnCNN-B, N2N and N2C(oracle) at the paper's batch (128 noisy
+  50x50 or 64x64 patches, cut from the training set and noised on the training device: one core on CPU)
+  against 20,000 patches of 50x50 a second (as many pixels in 64x64 patches), what a GPU consumes in
+  bf16 (DnCNN-B's step measured on an H200: 9.6 ms in bf16, 15.4 ms in TF32, for 128 patches);
 - a GAN checkpoint (the authors' networks and optimizers, written atomically and fsync'd into the cache)
   against 1% of the 10 minutes of training between two checkpoints;
 - BM3D: the test images over ``jobs`` processes against one process, identical outputs; bound 1.8;
@@ -325,17 +325,21 @@ def measure_patch_sampling(*, batch: int, repeats: int) -> PerfRow:
     )
 
 
-#: Patches per second a GPU training step consumes (DnCNN-B at batch 128 in bf16 on an H200: 13k/s
-#: measured, 20k/s estimated for the fastest cards): the host must cut and noise at least as many.
-HOST_SAMPLING_BUDGET = 20_000.0
+#: Pixels per second a GPU training step consumes: 20,000 patches of 50x50 (DnCNN-B at batch 128 in bf16
+#: on an H200: 13k/s measured, 20k/s estimated for the fastest cards); a step's cost grows with its pixels,
+#: so a batch of 64x64 patches has 1.64 times as long. The sampler must cut and noise at least as fast.
+SAMPLING_BUDGET = 20_000.0 * 50 * 50
 
 
-def measure_host_sampling(method: str, images: Sequence[np.ndarray], *, repeats: int, seed: int) -> PerfRow:
-    """Seconds per training batch of ``method`` at the paper profile's batch, drawn on the host by the
-    method's own sampler (:meth:`methods.n2c.NoiseToClean.batch_sampler`) from ``images``, against the
-    time a GPU step takes to consume it (:data:`HOST_SAMPLING_BUDGET`)."""
+def measure_batch_sampling(
+    method: str, images: Sequence[np.ndarray], *, repeats: int, seed: int, device: torch.device
+) -> PerfRow:
+    """Seconds per training batch of ``method`` at the paper profile's batch, made by the method's own
+    sampler (:meth:`methods.n2c.NoiseToClean.batch_sampler`: patches and noise on ``device``,
+    :mod:`methods.batches`) from ``images``, against the time a GPU step takes to consume it
+    (:data:`SAMPLING_BUDGET`)."""
     params = get_profile("paper").params(method)
-    denoiser = make_method(method, params=params, device="cpu")
+    denoiser = make_method(method, params=params, device=str(device))
     data = build_training_data(
         denoiser.requires,
         clean=images,
@@ -346,15 +350,18 @@ def measure_host_sampling(method: str, images: Sequence[np.ndarray], *, repeats:
     draw = denoiser.batch_sampler(data)
     rng = derive_rng(seed, "perf", "host", method)
     runs = max(repeats, 20)
-    times = time_alternating({"draw": lambda: draw(rng)}, repeats=runs, device=torch.device("cpu"))
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        times = time_alternating({"draw": lambda: draw(rng)}, repeats=runs, device=device)
     batch, patch = params["batch_size"], params["patch_size"]
+    where = "one core" if device.type == "cpu" else device.type
     return PerfRow(
-        f"host sampling: {denoiser.name} batch vs {HOST_SAMPLING_BUDGET:,.0f} patches/s",
+        f"batch sampling: {denoiser.name} on {device.type} vs 20,000 patches of 50x50 a second",
         times["draw"],
-        batch / HOST_SAMPLING_BUDGET,
+        batch * patch**2 / SAMPLING_BUDGET,
         1.0,
         "s/batch",
-        f"{batch} x {patch}x{patch} with noise, one core, median of {runs}; "
+        f"{batch} x {patch}x{patch} with noise, {where}, median of {runs}; "
         f"{batch / times['draw']:,.0f} patches/s",
     )
 
@@ -523,7 +530,7 @@ def run_perf(runner: CellRunner, profile: Profile, *, jobs: int, seed: int) -> l
         ),
         measure_patch_sampling(batch=sizes.gan_batch, repeats=repeats),
         *(
-            measure_host_sampling(key, train.images, repeats=repeats, seed=seed)
+            measure_batch_sampling(key, train.images, repeats=repeats, seed=seed, device=device)
             for key in ("dncnn-b", "n2n", "n2c-oracle")
         ),
         measure_checkpoint(runner.cache_dir, repeats=repeats),

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from torch.nn.functional import l1_loss
 
+from methods.batches import draw_noise
 from methods.nets import Critic, DnCNN, NoiseGenerator, init_dcgan_
 from methods.training import CHECKPOINT_SECONDS, TrainHistory, run_training, sample_patches, to_batch
 from noise.seeds import derive_rng
@@ -707,3 +708,17 @@ class LearnedNoise:
         with torch.no_grad():
             noise = self.generator(latents.to(self.device))[:, 0, :height, :width]
         return noise.cpu().numpy().reshape(shape)
+
+
+@draw_noise.register
+def _(noise: LearnedNoise, shape: tuple[int, ...], *, device: torch.device) -> torch.Tensor:
+    """g_theta1's noise as training noise on ``device``: latents from that device's torch RNG, no copy
+    through the host."""
+    *lead, height, width = shape
+    size = noise.generator.size
+    if height > size or width > size:
+        raise ValueError(f"g_theta1 generates {size}x{size} noise; {height}x{width} was requested")
+    generator = noise.generator.to(device)
+    latents = torch.randn(math.prod(lead), generator.nz, device=device)
+    with torch.no_grad():
+        return generator(latents)[:, 0, :height, :width].reshape(shape)

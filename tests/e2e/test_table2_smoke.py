@@ -102,7 +102,8 @@ def test_second_run_recomputes_nothing(smoke_run, capsys):
 def test_timing_reuses_the_tables_fits_and_times_every_method(smoke_run, capsys):
     """``timing`` reuses the table's fits (the same cells) and times each method's ``denoise``."""
     out, _ = smoke_run
-    assert main(["timing", "--profile", "smoke", "--out", str(out)]) == 0
+    # in process (--jobs 1), so that its log reaches capsys whatever the core count (pytest -n 0 included)
+    assert main(["timing", "--profile", "smoke", "--out", str(out), "--jobs", "1"]) == 0
     # BM3D(blind), which Table 2 lacks, is the one method fitted here (a fit that trains nothing)
     fitted = [line for line in capsys.readouterr().err.splitlines() if ": fitting" in line]
     assert fitted == ["[fit] BM3D(blind): fitting (skimage-train, noise-independent, seed 0)"]
