@@ -25,6 +25,8 @@ checks them all.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -40,6 +42,7 @@ import numpy as np
 __all__ = [
     "DamagedRecordError",
     "Kind",
+    "check_locking",
     "checkpoint_path",
     "compute_checksum",
     "damaged_folder",
@@ -120,6 +123,39 @@ def damaged_folder(cache_dir: Path) -> Path:
 def submitit_folder(cache_dir: Path) -> Path:
     """Where submitit writes its jobs' logs."""
     return cache_dir / "submitit"
+
+
+#: What ``flock`` raises on a filesystem that does not implement it (Lustre mounted without ``flock``,
+#: NFS without a lock manager).
+_NO_FLOCK = frozenset({errno.ENOSYS, errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL})
+
+
+def check_locking(cache_dir: Path) -> str | None:
+    """Why the cell locks in ``cache_dir`` are unsafe, or None when its filesystem has ``flock``.
+
+    A cell's lock is an ``flock`` (``filelock.FileLock``), which the kernel (on NFSv4, the server at the
+    end of the client's lease) drops when its process dies, so a task killed by Slurm leaves no stale
+    lock. Where the filesystem lacks ``flock``, filelock falls back to marker files, which a killed task
+    leaves behind: every later run would wait on that cell forever.
+    """
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    probe = cache_dir / ".flock-probe"
+    fd = os.open(probe, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    except OSError as error:
+        if error.errno not in _NO_FLOCK:
+            return None  # held by another process's probe: locking works
+        return (
+            f"the cache {cache_dir} is on a filesystem without flock ({os.strerror(error.errno)}): cell "
+            "locks fall back to marker files, which a task killed while it holds one leaves behind, and "
+            "later runs then wait on that cell forever (delete its .lock to go on); put --cache on a "
+            "filesystem with flock (local disk, NFSv4, Lustre mounted with -o flock)"
+        )
+    finally:
+        os.close(fd)
+    return None
 
 
 def find_record_paths(cache_dir: Path) -> list[Path]:

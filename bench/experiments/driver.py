@@ -24,6 +24,7 @@ from bench.cells.executors import (
 from bench.cells.provenance import compute_code_digest, describe_provenance
 from bench.cells.runner import CellRunner, DatasetKey, is_cached
 from bench.cells.specs import Cell, ComputeSpec, EvalSpec, kind_of, list_fits, walk_fits
+from bench.cells.store import check_locking
 from bench.config.options import RunOptions, UsageError, check_writable
 from bench.config.profiles import get_profile
 from bench.experiments.base import Context, Experiment, Results, RunRecord
@@ -201,7 +202,7 @@ def read_results(runner: CellRunner, cells: Sequence[Cell]) -> Results:
 def make_runner(options: RunOptions) -> CellRunner:
     """The cell runner of a command in this process: its cache, data root, device, threads and logging."""
     try:
-        return make_runner_config(options).make_runner(
+        runner = make_runner_config(options).make_runner(
             progress=not options.quiet,
             log=make_log(quiet=options.quiet),
             force=options.force,
@@ -209,6 +210,10 @@ def make_runner(options: RunOptions) -> CellRunner:
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
+    unsafe = check_locking(runner.cache_dir)
+    if unsafe is not None:
+        print(f"warning: {unsafe}", file=sys.stderr, flush=True)
+    return runner
 
 
 def make_runner_config(
