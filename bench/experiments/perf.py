@@ -22,6 +22,8 @@ reach ``bound``. Budgets (extraction time, the cpu-profile Table 2 run, its memo
   50x50 or 64x64 patches, cut from the training set and noised on the training device: one core on CPU)
   against 20,000 patches of 50x50 a second (as many pixels in 64x64 patches), what a GPU consumes in
   bf16 (DnCNN-B's step measured on an H200: 9.6 ms in bf16, 15.4 ms in TF32, for 128 patches);
+- the training images on the training device (one flat float32 tensor) against their float32 size: at
+  most 1.1 times it;
 - a GAN checkpoint (the authors' networks and optimizers, written atomically and fsync'd into the cache)
   against 1% of the 10 minutes of training between two checkpoints;
 - BM3D: the test images over ``jobs`` processes against one process, identical outputs; bound 1.8;
@@ -37,6 +39,7 @@ import datetime as dt
 import json
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -54,6 +57,7 @@ from bench.datasets.base import Dataset
 from bench.experiments.base import Context, Experiment, Results, RunRecord
 from bench.reporting.published import TABLE2_METHODS
 from methods.base import TrainingData, build_training_data, denoise_images, plan_batches
+from methods.batches import ImageBank
 from methods.gan2gan.gan import GANConfig, GANOptimizers, GenerativeModel, step_generative_model
 from methods.gan2gan.iterate import make_pair_sampler
 from methods.gan2gan.method import NetworkStage
@@ -366,6 +370,34 @@ def measure_batch_sampling(
     )
 
 
+def measure_bank_memory(images: Sequence[np.ndarray], *, device: torch.device) -> PerfRow:
+    """Peak memory that putting the training images on ``device`` takes (:class:`methods.batches.ImageBank`:
+    traced host allocations on CPU, the allocator's peak on a GPU), against their float32 size: the
+    training set is held once, so memory grows with it and nothing else."""
+    size = sum(image.size for image in images) * 4
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        bank = ImageBank(images, device=device)
+        peak = torch.cuda.max_memory_allocated(device) - before
+    else:
+        tracemalloc.start()
+        try:
+            bank = ImageBank(images, device=device)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    return PerfRow(
+        f"training images on {device.type}: peak memory vs their float32 size",
+        peak / 2**20,
+        size / 2**20,
+        1 / 1.1,
+        "MiB",
+        f"{len(bank)} images, {size // 4:,} pixels, held as one flat tensor",
+    )
+
+
 def measure_checkpoint(folder: Path, *, repeats: int) -> PerfRow:
     """Seconds to write a GAN checkpoint (the authors' generators and critics with their optimizers'
     states, :func:`methods.training.save_atomic`) into ``folder``, against 1% of
@@ -533,6 +565,7 @@ def run_perf(runner: CellRunner, profile: Profile, *, jobs: int, seed: int) -> l
             measure_batch_sampling(key, train.images, repeats=repeats, seed=seed, device=device)
             for key in ("dncnn-b", "n2n", "n2c-oracle")
         ),
+        measure_bank_memory(train.images, device=device),
         measure_checkpoint(runner.cache_dir, repeats=repeats),
         bm3d,
     ]
