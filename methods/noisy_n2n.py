@@ -22,10 +22,11 @@ import torch
 from torch import nn
 
 from methods.base import Requirements, TrainingData
+from methods.batches import ImageBank, draw_noise
 from methods.gan2gan.method import NetworkStage
 from methods.n2c import NoiseToClean
 from methods.nets import DnCNN
-from methods.training import apply_network, init_seeded, sample_patches, to_batch, train_network
+from methods.training import apply_network, init_seeded, train_network
 from noise import NoiseModel, derive_rng, derive_seed
 
 
@@ -38,22 +39,19 @@ def make_noisy_pair_sampler(
     patch_size: int,
     device: torch.device,
 ) -> Callable[[np.random.Generator], tuple[torch.Tensor, torch.Tensor]]:
-    """``draw(rng)``: crops of ``images`` through ``estimator`` (None: as they are), plus two draws of
-    ``noise`` each: the Noisy N2N pair (Eq. 2)."""
+    """``draw(rng)``: crops of ``images`` through ``estimator`` (None: as they are), plus two independent
+    draws of ``noise`` each: the Noisy N2N pair (Eq. 2). Crops and noise are made on ``device`` from its
+    torch RNG (:mod:`methods.batches`); ``rng`` is not drawn from."""
     if estimator is not None:
         estimator.to(device).eval()
+    bank = ImageBank(images, device=device)
 
     def draw(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        crops = sample_patches(images, size=patch_size, count=batch_size, rng=rng, augment="flips")
+        crops = bank.sample(size=patch_size, count=batch_size, augment="flips")
         with torch.no_grad():
-            estimate = to_batch(crops, device)
-            if estimator is not None:
-                estimate = estimator(estimate)
-        first, second = (
-            torch.from_numpy(noise.sample(crops.shape, rng=rng).astype(np.float32)).to(device)
-            for _ in range(2)
-        )
-        return estimate[:, 0] + first, estimate[:, 0] + second
+            estimate = crops if estimator is None else estimator(crops[:, None])[:, 0]
+        first, second = (draw_noise(noise, crops.shape, device=device) for _ in range(2))
+        return estimate + first, estimate + second
 
     return draw
 
