@@ -180,7 +180,7 @@ def _draw_sigmas(
 def correlate_white(noise: Correlated, m: torch.Tensor) -> torch.Tensor:
     """:meth:`noise.Correlated.correlate_white` in torch: the mixing map applied to a white field ``m``
     (last two axes), by running sums in O(H W) per slice, zero-filled (code mode) or periodic (paper)."""
-    lo, hi, excluded = noise._window()
+    lo, hi, excluded = noise.window()
     wrap = noise.mode == "paper"
     box = _window_sum(_window_sum(m, lo, hi, dim=-2, wrap=wrap), lo, hi, dim=-1, wrap=wrap)
     dy, dx = excluded

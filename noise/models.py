@@ -417,7 +417,7 @@ class Correlated:
     def __str__(self) -> str:
         return self.spec
 
-    def _window(self) -> tuple[int, int, tuple[int, int]]:
+    def window(self) -> tuple[int, int, tuple[int, int]]:
         """Window offsets ``lo..hi`` (per axis) and the excluded offset."""
         k = self.k
         if self.mode == "code":
@@ -440,7 +440,7 @@ class Correlated:
             ``N[i, j] = sum_t weights[t] * W[i + dy_t, j + dx_t]`` for unit white W (away from
             borders in code mode); weights include ``sigma / 255``.
         """
-        lo, hi, excluded = self._window()
+        lo, hi, excluded = self.window()
         a, b = self.WEIGHTS[self.mode]
         c = b / math.sqrt(self.k**2 - 1)
         taps: dict[tuple[int, int], float] = {(0, 0): a}
@@ -467,7 +467,7 @@ class Correlated:
         m = np.asarray(m, dtype=np.float64)
         if m.ndim < 2:
             raise ValueError(f"correlated noise needs at least 2 dims, got shape {m.shape}")
-        lo, hi, excluded = self._window()
+        lo, hi, excluded = self.window()
         wrap = self.mode == "paper"
         box = _window_sum(_window_sum(m, lo, hi, -2, wrap), lo, hi, -1, wrap)
         neighbours = box - _shift(m, excluded, wrap)
