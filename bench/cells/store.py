@@ -138,9 +138,12 @@ def check_locking(cache_dir: Path) -> str | None:
     lock. Where the filesystem lacks ``flock``, filelock falls back to marker files, which a killed task
     leaves behind: every later run would wait on that cell forever.
     """
-    cache_dir.mkdir(parents=True, exist_ok=True)
     probe = cache_dir / ".flock-probe"
-    fd = os.open(probe, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(probe, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None  # a cache this process cannot write: it locks nothing (the command says so if it must)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         fcntl.flock(fd, fcntl.LOCK_UN)
