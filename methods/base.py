@@ -158,7 +158,7 @@ def _make_pairs(clean: tuple[np.ndarray, ...], noise: NoiseModel) -> NoisyPairs:
             banks[device] = ImageBank(clean, device=device)
         patches = banks[device].sample(size=size, count=count)
         first, second = draw_noise_pair(noise, patches.shape, device=device)
-        return patches + first, patches + second
+        return first.add_(patches), second.add_(patches)
 
     return NoisyPairs(draw, noise=str(noise))
 

@@ -95,7 +95,8 @@ class ImageBank:
             code = 2 * torch.randint(4, (count,), device=device)
         else:
             code = torch.randint(8, (count,), device=device)
-        return self.pixels[corner + rows[code] * width.view(count, 1, 1) + cols[code]]
+        flat = rows[code].mul_(width.view(count, 1, 1)).add_(cols[code]).add_(corner)  # in place: no temps
+        return self.pixels[flat]
 
     def _transform_tables(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Source row and column of every output pixel of a ``size`` x ``size`` patch under each of the
@@ -132,12 +133,12 @@ def draw_noise(noise: NoiseModel, shape: tuple[int, ...], *, device: torch.devic
 
 @draw_noise.register
 def _(noise: WhiteGaussian, shape: tuple[int, ...], *, device: torch.device) -> torch.Tensor:
-    return torch.randn(shape, device=device) * (noise.sigma / 255.0)
+    return torch.randn(shape, device=device).mul_(noise.sigma / 255.0)
 
 
 @draw_noise.register
 def _(noise: UniformSigmaGaussian, shape: tuple[int, ...], *, device: torch.device) -> torch.Tensor:
-    return torch.randn(shape, device=device) * _draw_sigmas(noise, shape, device=device)
+    return torch.randn(shape, device=device).mul_(_draw_sigmas(noise, shape, device=device))
 
 
 @draw_noise.register
@@ -163,7 +164,7 @@ def draw_noise_pair(
     patch (:class:`noise.UniformSigmaGaussian`) shares it between the two copies."""
     if isinstance(noise, UniformSigmaGaussian):
         sigmas = _draw_sigmas(noise, shape, device=device)
-        return torch.randn(shape, device=device) * sigmas, torch.randn(shape, device=device) * sigmas
+        return torch.randn(shape, device=device).mul_(sigmas), torch.randn(shape, device=device).mul_(sigmas)
     return draw_noise(noise, shape, device=device), draw_noise(noise, shape, device=device)
 
 

@@ -94,7 +94,7 @@ class NoiseToClean(Method):
 
         def draw_batch(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
             clean = bank.sample(size=p["patch_size"], count=p["batch_size"])
-            return clean + draw_noise(noise, clean.shape, device=self.device), clean
+            return draw_noise(noise, clean.shape, device=self.device).add_(clean), clean
 
         return draw_batch
 
