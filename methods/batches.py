@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from noise import Correlated, Mixture, NoiseModel, UniformSigmaGaussian, WhiteGaussian
+from noise.seeds import Label, derive_seed
 
 Augment = Literal["dihedral", "flips", "none"]
 
@@ -58,10 +59,18 @@ class ImageBank:
     def __len__(self) -> int:
         return len(self.shapes)
 
-    def sample(self, *, size: int, count: int, augment: Augment = "dihedral") -> torch.Tensor:
+    def sample(
+        self,
+        *,
+        size: int,
+        count: int,
+        augment: Augment = "dihedral",
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """Cut ``count`` random ``size`` x ``size`` patches, each with a random transform.
 
-        Image, position and transform are drawn uniformly from torch's RNG of the bank's device.
+        Image, position and transform are drawn uniformly from ``generator``, or from torch's RNG of the
+        bank's device.
 
         Parameters
         ----------
@@ -71,6 +80,9 @@ class ImageBank:
             One of the 8 rot90/flip transforms per patch, one of the 4 combinations of horizontal and
             vertical flips (the official GAN2GAN loaders: keeps the orientation of correlated noise),
             or none.
+        generator : torch.Generator or None
+            A seeded generator on the bank's device for draws outside a training loop (a fixed set of
+            crops); None draws from the device's RNG, which :func:`methods.training.run_training` seeds.
 
         Returns
         -------
@@ -82,19 +94,19 @@ class ImageBank:
             raise ValueError(f"image {self.smallest} has shape {shape}; patches need at least {size}x{size}")
         if augment not in ("dihedral", "flips", "none"):
             raise ValueError(f"augment must be 'dihedral', 'flips' or 'none', got {augment!r}")
-        device = self.device
-        index = torch.randint(len(self), (count,), device=device)
+        draw = {"device": self.device, "generator": generator}
+        index = torch.randint(len(self), (count,), **draw)
         height, width = self.shapes[index, 0], self.shapes[index, 1]
-        top = (torch.rand(count, device=device, dtype=torch.float64) * (height - size + 1)).long()
-        left = (torch.rand(count, device=device, dtype=torch.float64) * (width - size + 1)).long()
+        top = (torch.rand(count, dtype=torch.float64, **draw) * (height - size + 1)).long()
+        left = (torch.rand(count, dtype=torch.float64, **draw) * (width - size + 1)).long()
         corner = (self.offsets[index] + top * width + left).view(count, 1, 1)
         rows, cols = self._transform_tables(size)
         if augment == "none":
-            code = torch.zeros(count, dtype=torch.long, device=device)
+            code = torch.zeros(count, dtype=torch.long, device=self.device)
         elif augment == "flips":  # {0, 2, 4, 6}: the flips of the code below
-            code = 2 * torch.randint(4, (count,), device=device)
+            code = 2 * torch.randint(4, (count,), **draw)
         else:
-            code = torch.randint(8, (count,), device=device)
+            code = torch.randint(8, (count,), **draw)
         flat = rows[code].mul_(width.view(count, 1, 1)).add_(cols[code]).add_(corner)  # in place: no temps
         return self.pixels[flat]
 
@@ -108,6 +120,12 @@ class ImageBank:
             stacked = torch.from_numpy(np.stack(tables, axis=1).copy()).to(self.device)
             self._tables[size] = (stacked[0], stacked[1])
         return self._tables[size]
+
+
+def seeded_generator(seed: int, *labels: Label, device: torch.device) -> torch.Generator:
+    """A torch generator on ``device`` for one purpose of one seed (:func:`noise.seeds.derive_seed`):
+    fixed draws made outside a training loop, which leave every other stream untouched."""
+    return torch.Generator(device=device).manual_seed(derive_seed(seed, *labels))
 
 
 @functools.singledispatch

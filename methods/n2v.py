@@ -13,59 +13,63 @@ import math
 from typing import Any, ClassVar, Literal
 
 import numpy as np
+import torch
 
 from methods.base import Requirements, TrainingData
+from methods.batches import ImageBank
 from methods.n2c import BatchSampler, NoiseToClean
-from methods.training import sample_patches
 
 Replacement = Literal["uniform_withCP", "uniform_noCP"]
 
 
-def draw_blind_spot_mask(
-    shape: tuple[int, int, int], *, percent: float, rng: np.random.Generator
-) -> np.ndarray:
-    """Stratified random mask of a (B, H, W) batch: one candidate pixel per box, as ``n2v`` draws them.
+def mask_blind_spots(
+    patches: torch.Tensor,
+    *,
+    percent: float,
+    radius: int,
+    replacement: Replacement,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Blind-spot inputs of a (B, H, W) batch, as ``n2v`` makes them, and their mask.
 
-    The box side is ``round(sqrt(100 / percent))``; candidates falling outside the patch are dropped,
-    so a patch never has more than ``ceil(H / box) * ceil(W / box)`` masked pixels.
-    """
-    count, height, width = shape
-    box = max(1, round(math.sqrt(100 / percent)))
-    rows, cols = math.ceil(height / box), math.ceil(width / box)
-    ys = np.arange(rows)[:, None] * box + rng.integers(0, box, size=(count, rows, cols))
-    xs = np.arange(cols)[None, :] * box + rng.integers(0, box, size=(count, rows, cols))
-    keep = (ys < height) & (xs < width)
-    mask = np.zeros(shape, dtype=bool)
-    index = np.broadcast_to(np.arange(count)[:, None, None], ys.shape)
-    mask[index[keep], ys[keep], xs[keep]] = True
-    return mask
+    One candidate pixel per box of side ``round(sqrt(100 / percent))``, uniform in its box; candidates
+    falling outside the patch are dropped, so a patch never has more than ``ceil(H / box) * ceil(W / box)``
+    masked pixels. Each masked pixel's input holds the value of a pixel drawn uniformly from its
+    ``(2 radius + 1)^2`` neighbourhood cropped at the patch borders, the pixel itself included
+    (``uniform_withCP``) or not (``uniform_noCP``). Everything is drawn on the patches' device from
+    ``generator`` (None: that device's RNG), without a host round trip.
 
-
-def replace_masked_pixels(
-    patches: np.ndarray, mask: np.ndarray, *, radius: int, replacement: Replacement, rng: np.random.Generator
-) -> np.ndarray:
-    """A copy of ``patches`` whose masked pixels hold the value of a random pixel of their neighbourhood.
-
-    The neighbourhood is the ``(2 radius + 1)^2`` window around the pixel, cropped at the patch borders;
-    the source is uniform over it, the centre included (``uniform_withCP``) or not (``uniform_noCP``).
+    Returns
+    -------
+    inputs, mask : Tensor
+        The patches with their masked pixels replaced, and the mask (1 where masked) in their dtype.
     """
     if replacement not in ("uniform_withCP", "uniform_noCP"):
         raise ValueError(f"replacement must be 'uniform_withCP' or 'uniform_noCP', got {replacement!r}")
-    b, y, x = np.nonzero(mask)
-    height, width = patches.shape[1:]
-    top, bottom = np.maximum(y - radius, 0), np.minimum(y + radius, height - 1)
-    left, right = np.maximum(x - radius, 0), np.minimum(x + radius, width - 1)
-    src_y, src_x = rng.integers(top, bottom + 1), rng.integers(left, right + 1)
-    if replacement == "uniform_noCP" and radius > 0:
-        centre = (src_y == y) & (src_x == x)
-        while centre.any():  # redraw until every source is a neighbour, not the pixel itself
-            src_y[centre] = rng.integers(top[centre], bottom[centre] + 1)
-            src_x[centre] = rng.integers(left[centre], right[centre] + 1)
-            centre = (src_y == y) & (src_x == x)
-    sources = patches[b, src_y, src_x]
-    out = patches.copy()
-    out[b, y, x] = sources
-    return out
+    count, height, width = patches.shape
+    device = patches.device
+    draw = {"device": device, "generator": generator}
+    box = max(1, round(math.sqrt(100 / percent)))
+    grid = (count, math.ceil(height / box), math.ceil(width / box))
+    y = torch.arange(grid[1], device=device).view(-1, 1) * box + torch.randint(box, grid, **draw)
+    x = torch.arange(grid[2], device=device) * box + torch.randint(box, grid, **draw)
+    keep = (y < height) & (x < width)
+    # a dropped candidate is clamped onto a pixel of its own box, which no other candidate holds
+    y, x = y.clamp_(max=height - 1), x.clamp_(max=width - 1)
+    b = torch.arange(count, device=device).view(-1, 1, 1).expand(grid)
+    top, left = (y - radius).clamp(min=0), (x - radius).clamp(min=0)
+    wide = (x + radius).clamp(max=width - 1) - left + 1
+    choices = ((y + radius).clamp(max=height - 1) - top + 1) * wide
+    exclude = replacement == "uniform_noCP" and radius > 0
+    # uniform over the window's pixels in raster order, skipping the centre's slot when it is excluded
+    k = (torch.rand(grid, dtype=torch.float64, **draw) * (choices - int(exclude))).long()
+    if exclude:
+        k += k >= (y - top) * wide + (x - left)
+    inputs = patches.clone()
+    inputs[b, y, x] = torch.where(keep, patches[b, top + k // wide, left + k % wide], patches[b, y, x])
+    mask = torch.zeros_like(patches)
+    mask[b, y, x] = keep.to(patches.dtype)
+    return inputs, mask
 
 
 class Noise2Void(NoiseToClean):
@@ -104,18 +108,18 @@ class Noise2Void(NoiseToClean):
         self.params.update({"percent": percent, "radius": radius, "replacement": replacement})
 
     def batch_sampler(self, data: TrainingData) -> BatchSampler:
-        """``draw(rng) -> (masked inputs, noisy targets, mask)`` from the noisy training images."""
+        """``draw(rng) -> (masked inputs, noisy targets, mask)`` from the noisy training images, made on the
+        training device from torch's RNG (:mod:`methods.batches`); ``rng`` is not drawn from."""
         if not data.noisy:
             raise ValueError(f"{self.name} learns from noisy images, but the training data has none")
-        images = data.noisy
+        bank = ImageBank(data.noisy, device=self.device)
         p = self.params
 
-        def draw_batch(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            patches = sample_patches(images, size=p["patch_size"], count=p["batch_size"], rng=rng)
-            mask = draw_blind_spot_mask(patches.shape, percent=p["percent"], rng=rng)
-            inputs = replace_masked_pixels(
-                patches, mask, radius=p["radius"], replacement=p["replacement"], rng=rng
+        def draw_batch(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+            patches = bank.sample(size=p["patch_size"], count=p["batch_size"])
+            inputs, mask = mask_blind_spots(
+                patches, percent=p["percent"], radius=p["radius"], replacement=p["replacement"]
             )
-            return inputs, patches, mask.astype(np.float32)
+            return inputs, patches, mask
 
         return draw_batch

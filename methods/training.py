@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -113,68 +113,6 @@ def init_seeded(factory: Callable[[], nn.Module], *, seed: int) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(seed)
         return factory()
-
-
-def sample_patches(
-    images: Sequence[np.ndarray],
-    *,
-    size: int,
-    count: int,
-    rng: np.random.Generator,
-    augment: Literal["dihedral", "flips", "none"] = "dihedral",
-) -> np.ndarray:
-    """Crop random square patches, each with a random dihedral transform, flip, or as is.
-
-    Parameters
-    ----------
-    images : sequence of ndarray
-        2-D images, each at least ``size`` x ``size`` (checked for the images drawn, so that a call
-        costs O(``count``) whatever the number of images).
-    size : int
-        Patch side.
-    count : int
-        Number of patches.
-    rng : numpy.random.Generator
-        Source of every random draw (image index, position, transform).
-    augment : {"dihedral", "flips", "none"}
-        Apply to each patch one of the 8 rot90/flip transforms, or one of the 4 combinations of horizontal
-        and vertical flips (the official GAN2GAN loaders: keeps the orientation of correlated noise),
-        drawn uniformly, or nothing.
-
-    Returns
-    -------
-    ndarray
-        ``(count, size, size)`` float32 copies.
-    """
-    if len(images) == 0:
-        raise ValueError("sample_patches needs at least one image")
-    index = rng.integers(len(images), size=count)
-    drawn = index.tolist()
-    # O(count), not O(len(images)): only the drawn images are looked at (GAN2GAN samples from 10,000 to
-    # 40,000 extracted patches at every step)
-    shapes = np.array([images[i].shape if images[i].ndim == 2 else (0, 0) for i in drawn]).reshape(-1, 2)
-    small = np.flatnonzero(shapes.min(axis=1) < size)
-    if small.size:
-        i = drawn[small[0]]
-        raise ValueError(
-            f"image {i} has shape {images[i].shape}; patches need 2-D images of at least {size}x{size}"
-        )
-    top = rng.integers(0, shapes[:, 0] - size + 1)
-    left = rng.integers(0, shapes[:, 1] - size + 1)
-    out = np.empty((count, size, size), dtype=np.float32)
-    for k, (i, y, x) in enumerate(zip(drawn, top.tolist(), left.tolist(), strict=True)):
-        out[k] = images[i][y : y + size, x : x + size]
-    if augment not in ("dihedral", "flips", "none"):
-        raise ValueError(f"augment must be 'dihedral', 'flips' or 'none', got {augment!r}")
-    if augment != "none":
-        # code k: rot90 k % 4 times, then a horizontal flip if k >= 4; {0, 2, 4, 6} are the pure flips
-        transform = rng.integers(8, size=count) if augment == "dihedral" else 2 * rng.integers(4, size=count)
-        for code in range(1, 8):
-            sel = transform == code
-            if sel.any():
-                block = np.rot90(out[sel], k=code % 4, axes=(1, 2))
-                out[sel] = block[:, :, ::-1] if code >= 4 else block
-    return out
 
 
 @dataclass(frozen=True)

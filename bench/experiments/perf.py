@@ -16,9 +16,9 @@ reach ``bound``. Budgets (extraction time, the cpu-profile Table 2 run, its memo
 - GAN2GAN: one generator iteration of Algorithm 1 (generated samples reused, detached, across the
   critic steps) against the authors' order (recomputed in every critic step), bound 1.7; G2G pair
   generation for a mini-batch in two forward passes against one sample at a time, bound 1.3 (CPU);
-- sampling a GAN batch of patches from 40,000 sources against 10,000 (the FMD/CT extraction against
-  BSD's): at most 1.2 times as long;
-- batch sampling: a training batch of DnCNN-B, N2N and N2C(oracle) at the paper's batch (128 noisy
+- sampling a GAN batch on the training device from 40,000 noise patches against 10,000 (the FMD/CT
+  extraction against BSD's): at most 1.2 times as long;
+- batch sampling: a training batch of DnCNN-B, N2N, N2C(oracle) and N2V at the paper's batch (128 noisy
   50x50 or 64x64 patches, cut from the training set and noised on the training device: one core on CPU)
   against 20,000 patches of 50x50 a second (as many pixels in 64x64 patches), what a GPU consumes in
   bf16 (DnCNN-B's step measured on an H200: 9.6 ms in bf16, 15.4 ms in TF32, for 128 patches);
@@ -58,13 +58,19 @@ from bench.experiments.base import Context, Experiment, Results, RunRecord
 from bench.reporting.published import TABLE2_METHODS
 from methods.base import TrainingData, build_training_data, denoise_images, plan_batches
 from methods.batches import ImageBank
-from methods.gan2gan.gan import GANConfig, GANOptimizers, GenerativeModel, step_generative_model
+from methods.gan2gan.gan import (
+    GANConfig,
+    GANOptimizers,
+    GenerativeModel,
+    draw_gan_batch,
+    step_generative_model,
+)
 from methods.gan2gan.iterate import make_pair_sampler
 from methods.gan2gan.method import NetworkStage
 from methods.nets import DnCNN, NoiseGenerator
 from methods.provenance import describe_device, describe_git
 from methods.registry import METHODS, make_method
-from methods.training import CHECKPOINT_SECONDS, TrainConfig, sample_patches, save_atomic, train_network
+from methods.training import CHECKPOINT_SECONDS, TrainConfig, save_atomic, train_network
 from noise import derive_rng, parse_noise
 
 #: The noise every measure draws its noisy images with.
@@ -306,26 +312,33 @@ def measure_pair_generation(*, batch: int, patch: int, repeats: int, device: tor
     )
 
 
-def measure_patch_sampling(*, batch: int, repeats: int) -> PerfRow:
-    """Seconds per GAN batch of 64x64 noise patches drawn from 40,000 extracted patches (the paper's
-    FMD/CT extraction) against 10,000 (BSD): :func:`methods.training.sample_patches` costs O(batch)."""
+def measure_patch_sampling(*, batch: int, repeats: int, device: torch.device) -> PerfRow:
+    """Seconds per mini-batch of Algorithm 1 (:func:`methods.gan2gan.gan.draw_gan_batch`: noisy crops,
+    64x64 noise crops and latents on ``device``) with 40,000 extracted noise patches (the paper's FMD/CT
+    extraction) against 10,000 (BSD): an :class:`methods.batches.ImageBank` cuts a batch in O(batch)."""
     base = derive_rng(0, "perf", "sources").random((64, 64, 64), dtype=np.float32)
-    sources = {count: [base[i % len(base)] for i in range(count)] for count in (10_000, 40_000)}
+    noisy = ImageBank(list(base[:8]), device=device)
+    banks = {
+        count: ImageBank([base[i % len(base)] for i in range(count)], device=device)
+        for count in (10_000, 40_000)
+    }
 
     def draw(count: int) -> Callable[[], object]:
-        rng = derive_rng(0, "perf", count)
-        return lambda: sample_patches(sources[count], size=64, count=batch, rng=rng, augment="flips")
+        return lambda: draw_gan_batch(
+            noisy=noisy, noise=banks[count], batch_size=batch, patch_size=64, nz=128
+        )
 
-    times = time_alternating(
-        {"40k": draw(40_000), "10k": draw(10_000)}, repeats=max(repeats, 20), device=torch.device("cpu")
-    )
+    runs = max(repeats, 20)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(0)
+        times = time_alternating({"40k": draw(40_000), "10k": draw(10_000)}, repeats=runs, device=device)
     return PerfRow(
-        "sample_patches from 40,000 sources vs 10,000",
+        f"GAN batch sampling on {device.type} from 40,000 noise patches vs 10,000",
         times["40k"],
         times["10k"],
         1 / 1.2,
         "s/batch",
-        f"batch {batch} of 64x64 with flips, median of {max(repeats, 20)}",
+        f"batch {batch} of 64x64 with flips, median of {runs}",
     )
 
 
@@ -560,10 +573,10 @@ def run_perf(runner: CellRunner, profile: Profile, *, jobs: int, seed: int) -> l
         measure_pair_generation(
             batch=sizes.pair_batch, patch=sizes.pair_patch, repeats=repeats, device=device
         ),
-        measure_patch_sampling(batch=sizes.gan_batch, repeats=repeats),
+        measure_patch_sampling(batch=sizes.gan_batch, repeats=repeats, device=device),
         *(
             measure_batch_sampling(key, train.images, repeats=repeats, seed=seed, device=device)
-            for key in ("dncnn-b", "n2n", "n2c-oracle")
+            for key in ("dncnn-b", "n2n", "n2c-oracle", "n2v")
         ),
         measure_bank_memory(train.images, device=device),
         measure_checkpoint(runner.cache_dir, repeats=repeats),

@@ -27,10 +27,9 @@ import torch
 from torch import nn
 from torch.nn.functional import l1_loss
 
-from methods.batches import draw_noise
+from methods.batches import ImageBank, draw_noise, seeded_generator
 from methods.nets import Critic, DnCNN, NoiseGenerator, init_dcgan_
-from methods.training import CHECKPOINT_SECONDS, TrainHistory, run_training, sample_patches, to_batch
-from noise.seeds import derive_rng
+from methods.training import CHECKPOINT_SECONDS, TrainHistory, run_training
 from noise.statistics import NoiseStatistics, measure_noise
 
 #: What :class:`GANMonitor` records at each diagnosed iteration (standard deviations in image units).
@@ -375,24 +374,19 @@ def step_generative_model(
 
 
 def draw_gan_batch(
-    rng: np.random.Generator,
-    *,
-    noisy_images: Sequence[np.ndarray],
-    noise_patches: Sequence[np.ndarray] | np.ndarray,
-    batch_size: int,
-    patch_size: int,
-    nz: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One mini-batch of Algorithm 1: noisy crops Z, mean-subtracted noise crops N and latents r.
+    *, noisy: ImageBank, noise: ImageBank, batch_size: int, patch_size: int, nz: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One mini-batch of Algorithm 1 on the banks' device: noisy crops Z, mean-subtracted noise crops N
+    and latents r, from that device's torch RNG.
 
     Crops are taken at random positions with random horizontal/vertical flips (the official loader);
     the mean of every noise crop is subtracted after cropping (spec 2.2).
     """
-    noisy = sample_patches(noisy_images, size=patch_size, count=batch_size, rng=rng, augment="flips")
-    noise = sample_patches(noise_patches, size=patch_size, count=batch_size, rng=rng, augment="flips")
-    noise -= noise.mean(axis=(1, 2), keepdims=True)
-    latent = rng.standard_normal((batch_size, nz), dtype=np.float32)
-    return noisy, noise, latent
+    z = noisy.sample(size=patch_size, count=batch_size, augment="flips")
+    n = noise.sample(size=patch_size, count=batch_size, augment="flips")
+    n -= n.mean(dim=(1, 2), keepdim=True)
+    latent = torch.randn((batch_size, nz), device=noise.device)
+    return z, n, latent
 
 
 class GANMonitor(nn.Module):
@@ -511,36 +505,34 @@ class GANMonitor(nn.Module):
         model.g1.load_state_dict(self.best_g1.state_dict())
 
 
-def measure_extracted_noise(
-    noise_patches: Sequence[np.ndarray] | np.ndarray, *, seed: int
-) -> NoiseStatistics:
-    """:func:`noise.measure_noise` of ``MONITOR_SAMPLES`` 64x64 crops of the extracted noise patches."""
-    rng = derive_rng(seed, 0x3018)
-    noise = sample_patches(noise_patches, size=64, count=MONITOR_SAMPLES, rng=rng, augment="none")
-    return measure_noise(noise.astype(np.float64))
+def measure_extracted_noise(noise: ImageBank, *, seed: int) -> NoiseStatistics:
+    """:func:`noise.measure_noise` of ``MONITOR_SAMPLES`` 64x64 crops of the extracted noise patches
+    (drawn from their own generator)."""
+    generator = seeded_generator(seed, 0x3018, device=noise.device)
+    crops = noise.sample(size=64, count=MONITOR_SAMPLES, augment="none", generator=generator)
+    return measure_noise(crops.double().cpu().numpy())
 
 
 def make_monitor(
     model: GenerativeModel,
     *,
-    noisy_images: Sequence[np.ndarray],
-    noise_patches: Sequence[np.ndarray] | np.ndarray,
+    noisy: ImageBank,
+    noise: ImageBank,
     config: GANConfig,
     seed: int,
-    device: torch.device,
 ) -> GANMonitor:
-    """A :class:`GANMonitor` that has diagnosed the untrained ``model`` (step 0), with fixed latents and
-    crops drawn from their own generator (the training's draws are untouched) and the statistics of 256
-    extracted noise patches (each crop's mean removed)."""
-    rng = derive_rng(seed, 0x3017)
-    reference = measure_extracted_noise(noise_patches, seed=seed)
-    crops = sample_patches(noisy_images, size=64, count=MONITOR_CROPS, rng=rng, augment="none")
-    latents = rng.standard_normal((MONITOR_SAMPLES, model.g1.nz), dtype=np.float32)
+    """A :class:`GANMonitor` on the banks' device that has diagnosed the untrained ``model`` (step 0), with
+    fixed latents and crops drawn from their own generator (the training's draws are untouched) and the
+    statistics of 256 extracted noise patches (each crop's mean removed)."""
+    device = noisy.device
+    generator = seeded_generator(seed, 0x3017, device=device)
+    crops = noisy.sample(size=64, count=MONITOR_CROPS, augment="none", generator=generator)
+    latents = torch.randn((MONITOR_SAMPLES, model.g1.nz), device=device, generator=generator)
     monitor = GANMonitor(
         model,
-        reference=reference,
-        latents=torch.from_numpy(latents),
-        noisy=to_batch(crops, torch.device("cpu")),
+        reference=measure_extracted_noise(noise, seed=seed),
+        latents=latents,
+        noisy=crops[:, None],
         steps=config.steps,
         every=config.monitor_every,
         batch_size=config.batch_size,
@@ -600,26 +592,20 @@ def train_generative_model(
         for i, opt in enumerate(optimizers.generators)
     }
     nz = model.g1.nz
-    monitor = make_monitor(
-        model, noisy_images=noisy_images, noise_patches=noise_patches, config=config, seed=seed, device=device
-    )
+    noisy_bank = ImageBank(noisy_images, device=device)
+    noise_bank = ImageBank(noise_patches, device=device)
+    monitor = make_monitor(model, noisy=noisy_bank, noise=noise_bank, config=config, seed=seed)
 
     def step(rng: np.random.Generator) -> dict[str, torch.Tensor]:
         noisy, noise, latent = draw_gan_batch(
-            rng,
-            noisy_images=noisy_images,
-            noise_patches=noise_patches,
+            noisy=noisy_bank,
+            noise=noise_bank,
             batch_size=config.batch_size,
             patch_size=config.patch_size,
             nz=nz,
         )
         logs = step_generative_model(
-            model,
-            optimizers,
-            noisy=to_batch(noisy, device),
-            noise=to_batch(noise, device),
-            latent=torch.from_numpy(latent).to(device),
-            config=config,
+            model, optimizers, noisy=noisy[:, None], noise=noise[:, None], latent=latent, config=config
         )
         for scheduler in schedulers.values():
             scheduler.step()

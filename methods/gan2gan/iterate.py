@@ -22,8 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from methods.batches import ImageBank
 from methods.nets import NoiseGenerator
-from methods.training import apply_network, sample_patches, to_batch
+from methods.training import apply_network
 
 #: Images estimated per forward pass when ``estimate="images"``.
 _ESTIMATE_CHUNK = 16
@@ -108,31 +109,29 @@ def make_pair_sampler(
     margin = 1 if noise_offset == "interior" and patch_size <= size - 2 else 0
     span = size - 2 * margin - patch_size + 1
 
-    def cut_noise(noise: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    bank = ImageBank(sources, device=device)
+    steps = torch.arange(patch_size, device=device)
+
+    def cut_noise(noise: torch.Tensor) -> torch.Tensor:
         if noise_offset == "corner":
             return noise[..., :patch_size, :patch_size]
-        tops, lefts = margin + rng.integers(span, size=(2, len(noise)))
-        return torch.stack(
-            [
-                n[..., y : y + patch_size, x : x + patch_size]
-                for n, y, x in zip(noise, tops, lefts, strict=True)
-            ]
-        )
+        tops, lefts = margin + torch.randint(span, (2, len(noise), 1), device=device)
+        rows, cols = (tops + steps)[:, :, None], (lefts + steps)[:, None, :]
+        return noise[torch.arange(len(noise), device=device).view(-1, 1, 1), :, rows, cols].movedim(-1, 1)
 
     def draw(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        crops = sample_patches(sources, size=patch_size, count=batch_size, rng=rng, augment="flips")
-        latents = torch.from_numpy(rng.standard_normal((2 * batch_size, nz), dtype=np.float32)).to(device)
+        crops = bank.sample(size=patch_size, count=batch_size, augment="flips")[:, None]
+        latents = torch.randn((2 * batch_size, nz), device=device)
         with torch.no_grad():
             if per_sample:  # the official loader: the crop twice through the estimator, two latents
                 pairs = []
                 for i in range(batch_size):
-                    twice = estimator(to_batch(np.stack([crops[i], crops[i]]), device))
-                    noisy = twice + cut_noise(generator(latents[[i, batch_size + i]]), rng)
+                    twice = estimator(crops[[i, i]])
+                    noisy = twice + cut_noise(generator(latents[[i, batch_size + i]]))
                     pairs.append(noisy[:, 0])
                 return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
-            batch = to_batch(crops, device)
-            clean_estimate = estimator(batch) if estimate == "crops" else batch
-            noise = cut_noise(generator(latents), rng)
+            clean_estimate = estimator(crops) if estimate == "crops" else crops
+            noise = cut_noise(generator(latents))
             return (clean_estimate + noise[:batch_size])[:, 0], (clean_estimate + noise[batch_size:])[:, 0]
 
     return draw

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from methods.base import Method, Requirements, TrainingData
+from methods.batches import ImageBank, seeded_generator
 from methods.gan2gan.gan import (
     GANConfig,
     GenerativeModel,
@@ -34,9 +35,7 @@ from methods.training import (
     init_seeded,
     refresh_batch_norm,
     resolve_device,
-    sample_patches,
     save_atomic,
-    to_batch,
     train_network,
 )
 from noise.extraction import ExtractionResult, extract_noise_patches
@@ -48,8 +47,8 @@ from noise.statistics import measure_noise
 #: by the root of the samples: 64 batches of 8 leave a fixed pattern of 1/23 of the noise std).
 _REFRESH_BATCHES = 16
 _G1_REFRESH_BATCHES = 64
-#: The integer label of this module's streams (:func:`noise.derive_rng`): 1 for the generated-noise
-#: statistics, 2 for the BN re-estimation.
+#: The integer label of this module's streams (:mod:`noise.seeds`): 1 for the generated-noise
+#: statistics, 2 for the BN re-estimation (a torch generator).
 _STREAM = 0x6A2
 
 
@@ -301,7 +300,8 @@ class GAN2GAN(Method):
         config = self.gan_config(extraction.n_patches)
         self.model = init_seeded(self._build_model, seed=seed)
         if self.params["generator_output"] == "standardised":
-            self.model.g1.set_gain(measure_extracted_noise(extraction.patches, seed=seed).random_std)
+            noise = ImageBank(extraction.patches, device=self.device)
+            self.model.g1.set_gain(measure_extracted_noise(noise, seed=seed).random_std)
         fit = train_generative_model(
             self.model,
             noisy_images=noisy,
@@ -334,15 +334,16 @@ class GAN2GAN(Method):
 
     def _refresh_statistics(self, noisy: tuple[np.ndarray, ...], *, seed: int) -> None:
         """Re-estimate the BN statistics of g_theta1 and g_theta2 (used in eval mode) from final weights."""
-        rng = derive_rng(seed, _STREAM, 2)
+        generator = seeded_generator(seed, _STREAM, 2, device=self.device)
         batch, nz = self.params["gan_batch_size"], self.params["nz"]
         latents = [
-            torch.from_numpy(rng.standard_normal((batch, nz), dtype=np.float32)).to(self.device)
+            torch.randn((batch, nz), device=self.device, generator=generator)
             for _ in range(_G1_REFRESH_BATCHES)
         ]
         refresh_batch_norm(self.model.g1, latents)
+        bank = ImageBank(noisy, device=self.device)
         crops = [
-            to_batch(sample_patches(noisy, size=64, count=batch, rng=rng, augment="flips"), self.device)
+            bank.sample(size=64, count=batch, augment="flips", generator=generator)[:, None]
             for _ in range(_REFRESH_BATCHES)
         ]
         refresh_batch_norm(self.model.g2, crops)

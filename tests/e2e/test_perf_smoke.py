@@ -17,7 +17,13 @@ def test_perf_smoke_writes_every_measure(tmp_path: Path) -> None:
     measures = " | ".join(frame["measure"])
     for name in ("training step", "DnCNN-B", "N2N", "N2V", "G2G_j", "N2C(oracle)", "generator iteration"):
         assert name in measures
-    for name in ("pair generation", "sample_patches", "batch sampling", "training images on", "checkpoint"):
+    for name in (
+        "pair generation",
+        "GAN batch sampling",
+        "batch sampling: N2V",
+        "training images on",
+        "checkpoint",
+    ):
         assert name in measures
     for name in ("BM3D evaluation", "extraction", "table2 end to end"):
         assert name in measures

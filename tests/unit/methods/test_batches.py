@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from methods.batches import ImageBank, correlate_white, draw_noise, draw_noise_pair
+from methods.batches import ImageBank, correlate_white, draw_noise, draw_noise_pair, seeded_generator
 from noise import Correlated, Mixture, UniformSigmaGaussian, WhiteGaussian, parse_noise
 
 CPU = torch.device("cpu")
@@ -66,6 +66,16 @@ def test_bank_draws_from_torchs_seeded_rng() -> None:
     torch.manual_seed(5)
     b = bank.sample(size=20, count=32)
     assert torch.equal(a, b) and not torch.equal(a, bank.sample(size=20, count=32))
+
+
+def test_a_seeded_generator_gives_fixed_crops_and_leaves_the_global_rng_alone() -> None:
+    bank = ImageBank([np.random.default_rng(0).random((50, 60), dtype=np.float32)], device=CPU)
+    state = torch.get_rng_state()
+    a = bank.sample(size=20, count=8, generator=seeded_generator(3, 0x3017, device=CPU))
+    b = bank.sample(size=20, count=8, generator=seeded_generator(3, 0x3017, device=CPU))
+    c = bank.sample(size=20, count=8, generator=seeded_generator(4, 0x3017, device=CPU))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_bank_names_the_bad_image() -> None:

@@ -376,8 +376,9 @@ def test_batched_pairs_equal_per_sample_pairs() -> None:
     images = flat_noisy_images(3, 80, np.random.default_rng(0))
     torch.manual_seed(0)
     generator, estimator = NoiseGenerator(), DnCNN(depth=3, features=8)
-    draws = [
-        make_pair_sampler(
+    draws = []
+    for per_sample in (False, True):
+        draw = make_pair_sampler(
             images,
             generator=generator,
             estimator=estimator,
@@ -385,9 +386,9 @@ def test_batched_pairs_equal_per_sample_pairs() -> None:
             patch_size=48,
             device=CPU,
             per_sample=per_sample,
-        )(np.random.default_rng(7))
-        for per_sample in (False, True)
-    ]
+        )
+        torch.manual_seed(7)  # the same crops and latents for both
+        draws.append(draw(np.random.default_rng(7)))
     for batched, single in zip(*draws, strict=True):
         assert batched.shape == (4, 48, 48)
         torch.testing.assert_close(batched, single, rtol=1e-5, atol=1e-6)

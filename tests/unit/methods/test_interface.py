@@ -20,6 +20,7 @@ import torch
 import methods.bm3d as bm3d_module
 import methods.gan2gan.gan as gan_module
 from methods.base import Denoiser, Method, Requirements, TrainingData, build_training_data
+from methods.batches import ImageBank
 from methods.gan2gan.method import GAN2GAN
 from methods.registry import METHODS, UnknownMethodError, find_method, load_method, make_method
 from methods.training import use_precision
@@ -250,6 +251,15 @@ def _leaks(value: Any, clean: list[np.ndarray], model: NoiseModel, path: str) ->
     return found
 
 
+def _bank_images(bank: ImageBank) -> list[np.ndarray]:
+    """The images an :class:`methods.batches.ImageBank` holds, as arrays."""
+    pixels = bank.pixels.cpu().numpy()
+    return [
+        pixels[offset : offset + h * w].reshape(h, w)
+        for offset, (h, w) in zip(bank.offsets.tolist(), bank.shapes.tolist(), strict=True)
+    ]
+
+
 @pytest.mark.parametrize("spec", ["gaussian:25", "correlated:25"])
 def test_blind_requirements_expose_neither_clean_images_nor_noise_model(spec: str) -> None:
     blind = Requirements()
@@ -318,7 +328,8 @@ def test_gan2gan_checkpoint_choice_reads_no_clean_image(monkeypatch: pytest.Monk
     method.fit(data, seed=0, progress=False)
     assert len(seen) == 1 and method.report["gan"]["selection"] == "noise-match"
     assert 0 <= method.report["gan"]["chosen_step"] <= 4
-    inputs = {key: seen[0][key] for key in ("noisy_images", "noise_patches")}
+    inputs = {key: _bank_images(seen[0][key]) for key in ("noisy", "noise")}
+    assert len(inputs["noisy"]) == len(clean) and len(inputs["noise"]) > 0
     assert _leaks(inputs, clean, model, "monitor") == []
     assert _leaks({"images": list(clean)}, clean, model, "x") != []  # the detector would see them
 

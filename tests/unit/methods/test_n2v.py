@@ -10,10 +10,16 @@ import torch
 from torch import nn
 
 from methods.base import TrainingData
-from methods.n2v import Noise2Void, draw_blind_spot_mask, replace_masked_pixels
+from methods.n2v import Noise2Void, mask_blind_spots
 from methods.training import TrainConfig, train_network
 
 CPU = torch.device("cpu")
+
+
+def draw_mask(shape: tuple[int, int, int], *, percent: float, seed: int) -> np.ndarray:
+    torch.manual_seed(seed)
+    _, mask = mask_blind_spots(torch.zeros(shape), percent=percent, radius=2, replacement="uniform_withCP")
+    return mask.numpy().astype(bool)
 
 
 @pytest.mark.parametrize(("percent", "size", "most"), [(0.198, 64, 9), (1.5, 64, 64), (1.5, 40, 25)])
@@ -21,7 +27,7 @@ def test_mask_has_one_pixel_per_box_and_never_more(percent: float, size: int, mo
     box = round(math.sqrt(100 / percent))
     per_side = math.ceil(size / box)
     assert per_side**2 == most
-    mask = draw_blind_spot_mask((500, size, size), percent=percent, rng=np.random.default_rng(0))
+    mask = draw_mask((500, size, size), percent=percent, seed=0)
     counts = mask.sum(axis=(1, 2))
     assert counts.max() <= most
     box_index = (np.arange(size)[:, None] // box) * per_side + np.arange(size)[None, :] // box
@@ -35,28 +41,35 @@ def test_mask_has_one_pixel_per_box_and_never_more(percent: float, size: int, mo
 
 
 def test_bsd68_recipe_masks_about_eight_pixels_of_a_64_patch() -> None:
-    mask = draw_blind_spot_mask((2000, 64, 64), percent=0.198, rng=np.random.default_rng(1))
+    mask = draw_mask((2000, 64, 64), percent=0.198, seed=1)
     assert mask.sum(axis=(1, 2)).mean() == pytest.approx((64 / 22) ** 2, abs=0.1)  # n2v: "8 blind-spots"
 
 
 @pytest.mark.parametrize("replacement", ["uniform_withCP", "uniform_noCP"])
-def test_replacement_comes_from_the_neighbourhood(replacement: str) -> None:
-    rng = np.random.default_rng(0)
+def test_replacement_is_uniform_over_the_neighbourhood(replacement: str) -> None:
     size, radius = 32, 2
     # each pixel's value encodes its position, so the source of a replacement can be read back
-    patch = np.arange(size * size, dtype=np.float32).reshape(1, size, size)
-    patches = np.repeat(patch, 200, axis=0)
-    mask = draw_blind_spot_mask(patches.shape, percent=1.5, rng=rng)
-    out = replace_masked_pixels(patches, mask, radius=radius, replacement=replacement, rng=rng)
-    np.testing.assert_array_equal(out[~mask], patches[~mask])  # only masked pixels change
+    patches = torch.arange(size * size, dtype=torch.float32).reshape(1, size, size).repeat(2000, 1, 1)
+    torch.manual_seed(0)
+    inputs, mask = mask_blind_spots(patches, percent=1.5, radius=radius, replacement=replacement)
+    inputs, patches, mask = inputs.numpy(), patches.numpy(), mask.numpy().astype(bool)
+    np.testing.assert_array_equal(inputs[~mask], patches[~mask])  # only masked pixels change
     b, y, x = np.nonzero(mask)
-    src_y, src_x = np.divmod(out[b, y, x].astype(int), size)
-    assert np.abs(src_y - y).max() <= radius and np.abs(src_x - x).max() <= radius
-    kept = (src_y == y) & (src_x == x)
+    src_y, src_x = np.divmod(inputs[b, y, x].astype(int), size)
+    dy, dx = src_y - y, src_x - x
+    assert np.abs(dy).max() <= radius and np.abs(dx).max() <= radius
+    # away from the borders, every offset of the window is equally likely, the centre's too or never
+    inner = (y >= radius) & (y < size - radius) & (x >= radius) & (x < size - radius)
+    counts = np.bincount(((dy + radius) * (2 * radius + 1) + dx + radius)[inner], minlength=25)
+    centre = counts[(2 * radius + 1) ** 2 // 2]
+    others = np.delete(counts, (2 * radius + 1) ** 2 // 2)
     if replacement == "uniform_noCP":
-        assert not kept.any()
+        assert centre == 0
     else:
-        assert 0 < kept.mean() < 3 / (2 * radius + 1) ** 2  # about 1/25 (more at clipped borders)
+        assert centre == pytest.approx(others.mean(), rel=0.25)
+    assert others.min() > 0.75 * others.mean() and others.max() < 1.25 * others.mean()
+    # at a border the window is cropped: a pixel of row 0 draws from rows 0..radius only
+    assert (y == 0).any() and (dy[y == 0] >= 0).all()
 
 
 class Offset(nn.Module):
@@ -76,7 +89,7 @@ def test_loss_ignores_unmasked_pixels() -> None:
     rng = np.random.default_rng(0)
     inputs = rng.random((4, 16, 16), dtype=np.float32)
     targets = rng.random((4, 16, 16), dtype=np.float32)
-    mask = draw_blind_spot_mask(inputs.shape, percent=5, rng=rng).astype(np.float32)
+    mask = draw_mask(inputs.shape, percent=5, seed=0).astype(np.float32)
 
     def first_loss(offset: np.ndarray) -> float:
         history = train_network(
@@ -100,8 +113,18 @@ def test_n2v_batches_come_from_the_noisy_images_only() -> None:
     method = Noise2Void(depth=3, features=8, steps=2, batch_size=4, patch_size=32, percent=1.5, device="cpu")
     inputs, targets, mask = method.batch_sampler(TrainingData(noisy=noisy))(np.random.default_rng(0))
     assert inputs.shape == targets.shape == mask.shape == (4, 32, 32)
-    assert set(np.unique(mask)) <= {0.0, 1.0} and mask.sum() > 0
-    np.testing.assert_array_equal(inputs[mask == 0], targets[mask == 0])
+    assert set(torch.unique(mask).tolist()) <= {0.0, 1.0} and mask.sum() > 0
+    torch.testing.assert_close(inputs[mask == 0], targets[mask == 0])
+    # every target is a crop (rotated or flipped) of a training image
+    for target in targets.numpy():
+        assert any(
+            np.array_equal(np.rot90(target, -k), image[y : y + 32, x : x + 32])
+            or np.array_equal(np.rot90(target[:, ::-1], -k), image[y : y + 32, x : x + 32])
+            for image in noisy
+            for k in range(4)
+            for y in range(17)
+            for x in range(17)
+        )
     with pytest.raises(ValueError, match="noisy images"):
         method.batch_sampler(TrainingData())
 

@@ -20,7 +20,6 @@ from methods.training import (
     init_seeded,
     receptive_radius,
     resolve_device,
-    sample_patches,
     set_torch_rng_state,
     train_network,
 )
@@ -91,65 +90,6 @@ def test_init_seeded_leaves_global_rng_untouched() -> None:
     before = torch.get_rng_state()
     make_net(7)
     assert torch.equal(torch.get_rng_state(), before)
-
-
-# sample_patches -----------------------------------------------------------------------------------
-
-
-def test_sample_patches_shape_dtype_and_copies() -> None:
-    images = [np.full((30, 40), 0.25, dtype=np.float64), np.full((20, 20), 0.25)]
-    patches = sample_patches(images, size=16, count=50, rng=np.random.default_rng(0))
-    assert patches.shape == (50, 16, 16)
-    assert patches.dtype == np.float32
-    assert np.all(patches == 0.25)
-    patches[:] = 1.0
-    assert np.all(images[0] == 0.25)
-
-
-def test_sample_patches_are_crops_at_uniform_positions() -> None:
-    h, w, size = 10, 11, 8
-    image = np.arange(h * w, dtype=np.float32).reshape(h, w)
-    patches = sample_patches([image], size=size, count=600, rng=np.random.default_rng(1), augment="none")
-    corners = set()
-    for patch in patches:
-        y, x = divmod(int(patch[0, 0]), w)
-        np.testing.assert_array_equal(patch, image[y : y + size, x : x + size])
-        corners.add((y, x))
-    assert corners == {(y, x) for y in range(h - size + 1) for x in range(w - size + 1)}
-
-
-def test_sample_patches_draws_all_images() -> None:
-    images = [np.full((8, 8), float(i)) for i in range(4)]
-    patches = sample_patches(images, size=8, count=200, rng=np.random.default_rng(2))
-    assert set(np.unique(patches).tolist()) == {0.0, 1.0, 2.0, 3.0}
-
-
-def test_sample_patches_uses_all_eight_dihedral_transforms() -> None:
-    image = np.arange(12, dtype=np.float32).reshape(3, 4)[:, :3]  # 3x3, no symmetry
-    patches = sample_patches([image], size=3, count=400, rng=np.random.default_rng(3))
-    seen = {p.tobytes() for p in patches}
-    dihedral = {
-        np.ascontiguousarray(t).tobytes()
-        for k in range(4)
-        for t in (np.rot90(image, k), np.rot90(image, k)[:, ::-1])
-    }
-    assert len(dihedral) == 8
-    assert seen == dihedral
-
-
-def test_sample_patches_reproducible() -> None:
-    images = [np.random.default_rng(0).random((50, 60), dtype=np.float32)]
-    a = sample_patches(images, size=20, count=32, rng=np.random.default_rng(5))
-    b = sample_patches(images, size=20, count=32, rng=np.random.default_rng(5))
-    c = sample_patches(images, size=20, count=32, rng=np.random.default_rng(6))
-    np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, c)
-
-
-def test_sample_patches_too_small_image_named() -> None:
-    images = [np.zeros((40, 40)), np.zeros((40, 15))]
-    with pytest.raises(ValueError, match=r"image 1 has shape \(40, 15\)"):
-        sample_patches(images, size=16, count=4, rng=np.random.default_rng(0))
 
 
 # train_network ------------------------------------------------------------------------------------
