@@ -177,8 +177,9 @@ class Denoiser(Protocol):
     default, and every method and stage inherits it): ``batched`` (``denoise`` takes (N, H, W) stacks),
     ``min_image_size`` (the smallest training image side it can learn from), ``pair_noise`` (the noise
     of its noisy pairs when it is not the cell's), ``upstream`` (the methods it builds on), ``report``
-    (what its fit reported), ``trains_network`` (whether ``fit`` trains a network, the work a GPU is for)
-    and ``unavailable_reason()`` (why it cannot run here).
+    (what its fit reported), ``trains_network`` (whether ``fit`` trains a network, the work a GPU is for),
+    ``trains_on_test_image`` (whether ``denoise`` trains one on its image) and ``unavailable_reason()``
+    (why it cannot run here).
     """
 
     name: str
@@ -188,6 +189,7 @@ class Denoiser(Protocol):
     pair_noise: NoiseModel | None
     report: Mapping[str, Any]
     trains_network: bool
+    trains_on_test_image: bool
 
     @property
     def min_image_size(self) -> int | None:
@@ -231,6 +233,8 @@ class Method:
     report: Mapping[str, Any] = MappingProxyType({})
     #: Whether ``fit`` trains a network, the work a GPU is for (BM3D: False, its fit learns nothing).
     trains_network: ClassVar[bool] = True
+    #: Whether ``denoise`` trains a network on the image it is given (ZS-N2N), so its cost is at test time.
+    trains_on_test_image: ClassVar[bool] = False
 
     @property
     def min_image_size(self) -> int | None:

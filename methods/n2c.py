@@ -18,11 +18,18 @@ import torch
 from methods.base import Method, Requirements, TrainingData
 from methods.batches import ImageBank, draw_noise
 from methods.nets import DnCNN
-from methods.training import TrainConfig, apply_network, init_seeded, resolve_device, train_network
+from methods.training import (
+    Objective,
+    TrainConfig,
+    apply_network,
+    init_seeded,
+    resolve_device,
+    train_network,
+)
 from noise import NoiseModel
 
-#: ``draw(rng) -> (inputs, targets)``: one training batch, two (B, H, W) float32 tensors on the device.
-BatchSampler = Callable[[np.random.Generator], tuple[torch.Tensor, torch.Tensor]]
+#: ``draw() -> (inputs, targets)``: one training batch, two (B, H, W) float32 tensors on the device.
+BatchSampler = Callable[[], tuple[torch.Tensor, ...]]
 
 
 class NoiseToClean(Method):
@@ -81,10 +88,10 @@ class NoiseToClean(Method):
         return data.noise_model
 
     def batch_sampler(self, data: TrainingData) -> BatchSampler:
-        """``draw(rng) -> (inputs, targets)``: clean patches plus training noise, and the clean patches.
+        """``draw() -> (inputs, targets)``: clean patches plus training noise, and the clean patches.
 
         Both are made on the training device from torch's RNG (:mod:`methods.batches`), which
-        :func:`methods.training.run_training` seeds and checkpoints; ``rng`` is not drawn from.
+        :func:`methods.training.run_training` seeds and checkpoints.
         """
         if data.clean is None:
             raise ValueError(f"{self.name} needs clean images, but the training data carries none")
@@ -92,11 +99,16 @@ class NoiseToClean(Method):
         bank = ImageBank(data.clean, device=self.device)
         p = self.params
 
-        def draw_batch(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        def draw_batch() -> tuple[torch.Tensor, torch.Tensor]:
             clean = bank.sample(size=p["patch_size"], count=p["batch_size"])
             return draw_noise(noise, clean.shape, device=self.device).add_(clean), clean
 
         return draw_batch
+
+    def objective(self) -> Objective | None:
+        """The training loss of one batch; None: MSE between ``net(inputs)`` and ``targets`` (over the mask
+        where :meth:`batch_sampler` gives one)."""
+        return None
 
     def build_network(self) -> DnCNN:
         """A freshly initialised DnCNN of this method's depth and width."""
@@ -123,6 +135,7 @@ class NoiseToClean(Method):
         train_network(
             self.net,
             draw_batch=draw_batch,
+            objective=self.objective(),
             config=self.train_config(),
             seed=seed,
             device=self.device,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import numpy as np
 import torch
 
 from methods.base import Requirements, TrainingData
@@ -28,14 +27,14 @@ class Noise2Noise(NoiseToClean):
     pair_noise: ClassVar[NoiseModel] = UniformSigmaGaussian(0.0, 55.0)
 
     def batch_sampler(self, data: TrainingData) -> BatchSampler:
-        """``draw(rng) -> (first copies, second copies)`` of fresh noisy pairs, made on the training device
-        from torch's RNG (``rng`` is not drawn from)."""
+        """``draw() -> (first copies, second copies)`` of fresh noisy pairs, made on the training device
+        from torch's RNG."""
         if data.pairs is None:
             raise ValueError(f"{self.name} needs noisy pairs, but the training data carries none")
         pairs = data.pairs
         p = self.params
 
-        def draw_batch(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        def draw_batch() -> tuple[torch.Tensor, torch.Tensor]:
             return pairs.sample(count=p["batch_size"], size=p["patch_size"], device=self.device)
 
         return draw_batch

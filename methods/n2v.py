@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar, Literal
 
-import numpy as np
 import torch
 
 from methods.base import Requirements, TrainingData
@@ -108,14 +107,14 @@ class Noise2Void(NoiseToClean):
         self.params.update({"percent": percent, "radius": radius, "replacement": replacement})
 
     def batch_sampler(self, data: TrainingData) -> BatchSampler:
-        """``draw(rng) -> (masked inputs, noisy targets, mask)`` from the noisy training images, made on the
-        training device from torch's RNG (:mod:`methods.batches`); ``rng`` is not drawn from."""
+        """``draw() -> (masked inputs, noisy targets, mask)`` from the noisy training images, made on the
+        training device from torch's RNG (:mod:`methods.batches`)."""
         if not data.noisy:
             raise ValueError(f"{self.name} learns from noisy images, but the training data has none")
         bank = ImageBank(data.noisy, device=self.device)
         p = self.params
 
-        def draw_batch(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        def draw_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
             patches = bank.sample(size=p["patch_size"], count=p["batch_size"])
             inputs, mask = mask_blind_spots(
                 patches, percent=p["percent"], radius=p["radius"], replacement=p["replacement"]

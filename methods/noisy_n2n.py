@@ -38,15 +38,15 @@ def make_noisy_pair_sampler(
     batch_size: int,
     patch_size: int,
     device: torch.device,
-) -> Callable[[np.random.Generator], tuple[torch.Tensor, torch.Tensor]]:
-    """``draw(rng)``: crops of ``images`` through ``estimator`` (None: as they are), plus two independent
+) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
+    """``draw()``: crops of ``images`` through ``estimator`` (None: as they are), plus two independent
     draws of ``noise`` each: the Noisy N2N pair (Eq. 2). Crops and noise are made on ``device`` from its
-    torch RNG (:mod:`methods.batches`); ``rng`` is not drawn from."""
+    torch RNG (:mod:`methods.batches`)."""
     if estimator is not None:
         estimator.to(device).eval()
     bank = ImageBank(images, device=device)
 
-    def draw(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def draw() -> tuple[torch.Tensor, torch.Tensor]:
         crops = bank.sample(size=patch_size, count=batch_size, augment="flips")
         with torch.no_grad():
             estimate = crops if estimator is None else estimator(crops[:, None])[:, 0]

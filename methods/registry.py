@@ -14,7 +14,11 @@ from methods.n2c import NoiseToClean
 from methods.n2n import Noise2Noise
 from methods.n2v import Noise2Void
 from methods.n2v_official import Noise2VoidOfficial
+from methods.neighbor2neighbor import Neighbor2Neighbor
+from methods.noise2self import Noise2Self
 from methods.noisy_n2n import NoisyN2N
+from methods.r2r import Recorrupted2Recorrupted
+from methods.zs_n2n import ZeroShotN2N
 
 METHODS: dict[str, type] = {
     "bm3d": BM3D,
@@ -26,9 +30,13 @@ METHODS: dict[str, type] = {
     "n2c-gcbd": NoiseToCleanEq3,
     "n2c-oracle": NoiseToClean,
     "n2n": Noise2Noise,
+    "n2s": Noise2Self,
     "n2v": Noise2Void,
     "n2v-official": Noise2VoidOfficial,
+    "ne2ne": Neighbor2Neighbor,
     "noisy-n2n": NoisyN2N,
+    "r2r": Recorrupted2Recorrupted,
+    "zs-n2n": ZeroShotN2N,
 }
 
 

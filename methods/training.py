@@ -27,8 +27,6 @@ from torch.nn.functional import l1_loss, mse_loss
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from tqdm import tqdm
 
-from noise.seeds import derive_rng
-
 _LOSSES: dict[str, Callable[..., torch.Tensor]] = {
     "mse": mse_loss,
     "l1": l1_loss,
@@ -113,6 +111,10 @@ def init_seeded(factory: Callable[[], nn.Module], *, seed: int) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(seed)
         return factory()
+
+
+#: ``objective(net, batch) -> loss`` of one training batch (:func:`train_network`).
+Objective = Callable[[nn.Module, tuple[torch.Tensor, ...]], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -240,7 +242,7 @@ def run_training(
     modules: Mapping[str, nn.Module],
     optimizers: Mapping[str, torch.optim.Optimizer],
     schedulers: Mapping[str, torch.optim.lr_scheduler.LRScheduler],
-    step: Callable[[np.random.Generator], Mapping[str, torch.Tensor]],
+    step: Callable[[], Mapping[str, torch.Tensor]],
     steps: int,
     settings: Mapping[str, Any],
     seed: int,
@@ -254,9 +256,10 @@ def run_training(
 ) -> TrainHistory:
     """The one training loop: seeding, logging, divergence checks, progress, checkpoints and resume.
 
-    ``step(rng)`` performs one optimisation step (forward, backward, optimizer and scheduler steps) and
-    returns the scalar tensors to log. Everything stateful lives in ``modules``, ``optimizers``,
-    ``schedulers``, the numpy generator passed to ``step`` and the torch RNG, so a run resumed from
+    ``step()`` performs one optimisation step (forward, backward, optimizer and scheduler steps) and
+    returns the scalar tensors to log; its random draws (batches: :mod:`methods.batches`) come from the
+    torch RNG of ``device``. Everything stateful lives in ``modules``, ``optimizers``, ``schedulers`` and
+    the torch RNG, so a run resumed from
     ``checkpoint_path`` is bit-identical on CPU to an uninterrupted one. A checkpoint records the device
     that wrote it and resumes on any device (tensors are loaded to the CPU, then moved; the RNG states as
     :func:`set_torch_rng_state` maps them), though not bit-identically across devices. It is written
@@ -271,13 +274,13 @@ def run_training(
         The state to train and checkpoint; modules are moved to ``device``, put in train mode, and left in
         eval mode at the end.
     step : callable
-        One optimisation step, given the run's numpy generator.
+        One optimisation step.
     steps : int
         Number of steps.
     settings : mapping
         Everything that changes the result; a checkpoint written with other settings is refused.
     seed : int
-        Seeds the numpy generator and the torch RNG (restored afterwards).
+        Seeds the torch RNG (restored afterwards).
     device : torch.device
         Where to train.
     checkpoint_path : Path or None
@@ -309,7 +312,6 @@ def run_training(
     for module in modules.values():
         module.to(device)
         module.train()
-    rng = derive_rng(seed)
     log_every = max(1, steps // 50)
     precision = _PRECISION.get()
     settings = {"seed": seed, "precision": precision, **settings}
@@ -337,7 +339,6 @@ def run_training(
             ):
                 for name, obj in objects.items():
                     obj.load_state_dict(state[group][name])
-            rng.bit_generator.state = state["numpy_rng"]
             set_torch_rng_state(state["torch_rng"], device)
             logged_steps, logs = state["logged_steps"], state["logs"]
             window = [{k: v.to(device) for k, v in row.items()} for row in state["window"]]
@@ -350,7 +351,7 @@ def run_training(
         with bar, interrupt as interrupted:
             for current in range(start + 1, steps + 1):
                 with autocast():
-                    logged = step(rng)
+                    logged = step()
                 window.append({k: v.detach().float() for k, v in logged.items()})
                 if current % log_every == 0 or current == steps:
                     means = _check_window(
@@ -381,7 +382,6 @@ def run_training(
                             "modules": {k: m.state_dict() for k, m in modules.items()},
                             "optimizers": {k: o.state_dict() for k, o in optimizers.items()},
                             "schedulers": {k: s.state_dict() for k, s in schedulers.items()},
-                            "numpy_rng": rng.bit_generator.state,
                             "torch_rng": get_torch_rng_state(device),
                             "device": str(device),
                             "logged_steps": logged_steps,
@@ -445,10 +445,11 @@ def _check_window(
 def train_network(
     net: nn.Module,
     *,
-    draw_batch: Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]],
+    draw_batch: Callable[[], tuple[torch.Tensor, ...] | tuple[np.ndarray, ...]],
     config: TrainConfig,
     seed: int,
     device: torch.device,
+    objective: Objective | None = None,
     checkpoint_path: Path | None = None,
     progress: bool = True,
     desc: str = "train",
@@ -460,15 +461,19 @@ def train_network(
     net : nn.Module
         Network mapping (B, 1, H, W) inputs to outputs of the same shape; moved to ``device``.
     draw_batch : callable
-        ``draw_batch(rng) -> (inputs, targets)`` or ``(inputs, targets, mask)``: float32 arrays or tensors
+        ``draw_batch() -> (inputs, targets)`` or ``(inputs, targets, mask)``: float32 arrays or tensors
         of shape (B, H, W). With a mask the loss is the mean over the pixels where it is nonzero
         (Noise2Void's blind-spot loss).
     config : TrainConfig
         Optimisation settings.
     seed : int
-        Seeds the numpy generator passed to ``draw_batch`` and the torch RNG used during training.
+        Seeds the torch RNG that ``draw_batch`` and the training draw from.
     device : torch.device
         Where to train.
+    objective : callable or None
+        ``objective(net, batch) -> loss`` for a loss that is not ``config.loss`` between ``net(inputs)``
+        and ``targets`` (Neighbor2Neighbor runs the network twice); ``batch`` is what ``draw_batch``
+        returned.
     checkpoint_path : Path or None
         Checkpoint file (None = no checkpointing or resuming).
     progress : bool
@@ -487,18 +492,21 @@ def train_network(
         optimizer, milestones=list(config.milestones), gamma=config.gamma
     )
 
-    def step(rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        with torch.autocast(device.type, enabled=False):  # data (G2G pairs, learned noise) in float32
-            inputs, targets, *mask = draw_batch(rng)
+    def fit_targets(net: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        inputs, targets, *mask = batch
         if inputs.ndim != 3 or any(a.shape != inputs.shape for a in (targets, *mask)):
             shapes = ", ".join(str(a.shape) for a in (inputs, targets, *mask))
             raise ValueError(f"draw_batch must return (B, H, W) arrays of one shape, got {shapes}")
         outputs, wanted = net(to_batch(inputs, device)).float(), to_batch(targets, device)
         if mask:
             weights = to_batch(mask[0], device)
-            loss = loss_fn(outputs, wanted, reduction="none").mul(weights).sum() / weights.sum().clamp_min(1)
-        else:
-            loss = loss_fn(outputs, wanted)
+            return loss_fn(outputs, wanted, reduction="none").mul(weights).sum() / weights.sum().clamp_min(1)
+        return loss_fn(outputs, wanted)
+
+    def step() -> dict[str, torch.Tensor]:
+        with torch.autocast(device.type, enabled=False):  # data (G2G pairs, learned noise) in float32
+            batch = draw_batch()
+        loss = (objective or fit_targets)(net, batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

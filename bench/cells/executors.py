@@ -481,8 +481,11 @@ def plan_resources(task: Task, *, slurm: SlurmOptions, sizes: SlurmSizes, thread
     training time; an evaluation of a network, or a computation that reads one (a timing), the GPUs
     and the evaluation time; everything else (BM3D, Monte Carlo checks, extraction statistics) no GPU
     and the CPU time. ``threads`` CPUs each; the profile's host memory unless ``--slurm-param mem=``
-    gives it; ``--slurm-time`` replaces the time."""
-    networks = [METHODS[fit.method].trains_network for fit in task.needs()]
+    gives it; ``--slurm-time`` replaces the time. A method that trains on each test image (ZS-N2N) gets
+    its GPUs in its evaluations."""
+    networks = [
+        METHODS[fit.method].trains_network or METHODS[fit.method].trains_on_test_image for fit in task.needs()
+    ]
     if task.kind == "fit":
         network, minutes = METHODS[task.method].trains_network, sizes.train_minutes
     else:

@@ -117,6 +117,7 @@ def make_fit_spec(
         or (requires.pairs and not own_pair_noise)
         or any(up.noise for _, up in upstream)
     )
+    runs_network = cls.trains_network or cls.trains_on_test_image  # its numbers depend on the device
     return FitSpec(
         method=method,
         params=tuple(sorted(params.items())),
@@ -125,8 +126,8 @@ def make_fit_spec(
         noise=noise if sees_noise else None,
         seed=seed,
         upstream=upstream,
-        device=device if cls.trains_network else "cpu",
-        precision=precision if cls.trains_network else "fp32",
+        device=device if runs_network else "cpu",
+        precision=precision if runs_network else "fp32",
     )
 
 

@@ -155,7 +155,8 @@ def execute(ctx: Context, cells: list[Cell], *, executor: str) -> CellStatus:
 
 def check_training_device(ctx: Context, cells: Sequence[Cell]) -> None:
     """Refuse to train a GPU profile's networks (``Profile.needs_gpu``) on CPU without ``--allow-cpu``:
-    the paper profile would run for days there. Fits already in the cache train nothing."""
+    the paper profile would run for days there. Fits already in the cache train nothing; a method that
+    trains on each test image (ZS-N2N) trains in its evaluations."""
     options = ctx.options
     where = find_cpu_training(options)
     if not ctx.profile.needs_gpu or options.allow_cpu or where is None:
@@ -166,7 +167,8 @@ def check_training_device(ctx: Context, cells: Sequence[Cell]) -> None:
         {
             METHODS[fit.method].name
             for fit in fits
-            if METHODS[fit.method].trains_network and (redo or not is_cached(ctx.runner.cache_dir, fit))
+            if METHODS[fit.method].trains_on_test_image
+            or (METHODS[fit.method].trains_network and (redo or not is_cached(ctx.runner.cache_dir, fit)))
         }
     )
     if trained:

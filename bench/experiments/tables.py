@@ -183,6 +183,13 @@ def format_table1() -> str:
                 "clean image": req.clean,
                 "noisy pairs": req.pairs,
                 "noise model": req.noise_model,
+                "trains": (
+                    "on each test image"
+                    if cls.trains_on_test_image
+                    else "before testing"
+                    if cls.trains_network
+                    else "no network"
+                ),
             }
         )
     frame = pd.DataFrame(rows).set_index("method")

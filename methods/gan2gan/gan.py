@@ -596,7 +596,7 @@ def train_generative_model(
     noise_bank = ImageBank(noise_patches, device=device)
     monitor = make_monitor(model, noisy=noisy_bank, noise=noise_bank, config=config, seed=seed)
 
-    def step(rng: np.random.Generator) -> dict[str, torch.Tensor]:
+    def step() -> dict[str, torch.Tensor]:
         noisy, noise, latent = draw_gan_batch(
             noisy=noisy_bank,
             noise=noise_bank,

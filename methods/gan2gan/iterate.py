@@ -61,7 +61,7 @@ def make_pair_sampler(
     estimate: Literal["crops", "images"] = "crops",
     noise_offset: Literal["corner", "interior"] = "corner",
     per_sample: bool = False,
-) -> Callable[[np.random.Generator], tuple[torch.Tensor, torch.Tensor]]:
+) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
     """A ``draw_batch`` for :func:`methods.training.train_network` that yields fresh G2G pairs (Eq. 9).
 
     Parameters
@@ -89,7 +89,7 @@ def make_pair_sampler(
     Returns
     -------
     callable
-        ``draw(rng) -> (source, target)``, two (B, H, W) tensors on ``device``.
+        ``draw() -> (source, target)``, two (B, H, W) tensors on ``device``.
     """
     size = generator.size
     if patch_size > size:
@@ -119,7 +119,7 @@ def make_pair_sampler(
         rows, cols = (tops + steps)[:, :, None], (lefts + steps)[:, None, :]
         return noise[torch.arange(len(noise), device=device).view(-1, 1, 1), :, rows, cols].movedim(-1, 1)
 
-    def draw(rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    def draw() -> tuple[torch.Tensor, torch.Tensor]:
         crops = bank.sample(size=patch_size, count=batch_size, augment="flips")[:, None]
         latents = torch.randn((2 * batch_size, nz), device=device)
         with torch.no_grad():

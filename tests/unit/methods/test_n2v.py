@@ -94,7 +94,7 @@ def test_loss_ignores_unmasked_pixels() -> None:
     def first_loss(offset: np.ndarray) -> float:
         history = train_network(
             Offset(offset.astype(np.float32)),
-            draw_batch=lambda _: (inputs, targets, mask),
+            draw_batch=lambda: (inputs, targets, mask),
             config=TrainConfig(steps=1, batch_size=4, patch_size=16, lr=0.0),
             seed=0,
             device=CPU,
@@ -111,7 +111,7 @@ def test_loss_ignores_unmasked_pixels() -> None:
 def test_n2v_batches_come_from_the_noisy_images_only() -> None:
     noisy = tuple(np.random.default_rng(0).random((48, 48), dtype=np.float32) for _ in range(2))
     method = Noise2Void(depth=3, features=8, steps=2, batch_size=4, patch_size=32, percent=1.5, device="cpu")
-    inputs, targets, mask = method.batch_sampler(TrainingData(noisy=noisy))(np.random.default_rng(0))
+    inputs, targets, mask = method.batch_sampler(TrainingData(noisy=noisy))()
     assert inputs.shape == targets.shape == mask.shape == (4, 32, 32)
     assert set(torch.unique(mask).tolist()) <= {0.0, 1.0} and mask.sum() > 0
     torch.testing.assert_close(inputs[mask == 0], targets[mask == 0])

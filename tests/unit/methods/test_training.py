@@ -33,18 +33,18 @@ def make_net(seed: int = 0) -> DnCNN:
 
 def make_draw_batch(
     *, batch: int = 8, size: int = 12, sigma: float = 0.1, fail_at: int | None = None
-) -> Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]]:
-    """Constant-ish clean patches plus Gaussian noise; raises on call number ``fail_at``."""
+) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
+    """Constant-ish clean patches plus Gaussian noise, from torch's RNG (as the methods' batches);
+    raises on call number ``fail_at``."""
     calls = 0
 
-    def draw_batch(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def draw_batch() -> tuple[torch.Tensor, torch.Tensor]:
         nonlocal calls
         calls += 1
         if calls == fail_at:
             raise KeyboardInterrupt("simulated kill")
-        clean = rng.uniform(0.2, 0.8, size=(batch, 1, 1)) + 0.01 * rng.standard_normal((batch, size, size))
-        noisy = clean + sigma * rng.standard_normal(clean.shape)
-        return noisy.astype(np.float32), clean.astype(np.float32)
+        clean = 0.2 + 0.6 * torch.rand(batch, 1, 1) + 0.01 * torch.randn(batch, size, size)
+        return clean + sigma * torch.randn(clean.shape), clean
 
     return draw_batch
 
@@ -122,9 +122,11 @@ def test_train_network_first_loss_matches_criterion(loss: str) -> None:
     net = make_net()
     reference = copy.deepcopy(net).train()
     draw = make_draw_batch()
-    noisy, clean = draw(np.random.default_rng(11))  # train_network draws from default_rng(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(11)  # train_network seeds torch's RNG with its seed
+        noisy, clean = draw()
     with torch.no_grad():
-        err = reference(torch.from_numpy(noisy)[:, None]) - torch.from_numpy(clean)[:, None]
+        err = reference(noisy[:, None]) - clean[:, None]
     expected = (err**2).mean().item() if loss == "mse" else err.abs().mean().item()
     config = TrainConfig(steps=2, batch_size=8, patch_size=12, loss=loss)
     history = train_network(
@@ -200,12 +202,12 @@ def test_ctrl_c_finishes_the_step_writes_a_checkpoint_and_resumes_bit_identicall
     draw = make_draw_batch()
     calls = 0
 
-    def draw_then_ctrl_c(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def draw_then_ctrl_c() -> tuple[torch.Tensor, torch.Tensor]:
         nonlocal calls
         calls += 1
         if calls == 7:  # Ctrl-C arrives while step 7 draws its batch
             signal.raise_signal(signal.SIGINT)
-        return draw(rng)
+        return draw()
 
     ckpt = tmp_path / "ckpt.pt"
     with pytest.raises(KeyboardInterrupt, match="after step 7"):
@@ -290,8 +292,8 @@ def test_train_network_leaves_global_rng_untouched() -> None:
 def test_train_network_rejects_bad_batch_shape() -> None:
     config = TrainConfig(steps=2, batch_size=2, patch_size=12)
 
-    def draw_batch(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        x = rng.random((2, 1, 12, 12), dtype=np.float32)
+    def draw_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.rand(2, 1, 12, 12)
         return x, x
 
     with pytest.raises(ValueError, match=r"\(B, H, W\)"):
