@@ -9,6 +9,7 @@ Examples
     python -m bench.run table2 --profile cpu --data-root ../shared/data --methods bm3d --noise gaussian:25
     python -m bench.run table3 --correlated paper       # mixture and correlated noise (paper's formula)
     python -m bench.run n2v-check                       # our N2V against the official n2v package
+    python -m bench.run blind --seeds 3                 # blind denoisers beyond the paper, one protocol
     python -m bench.run theorem1 | fig1 | timing        # Theorem 1, Figure 1, inference time
     python -m bench.run fig4 --dataset fmd --data-root DIR   # Figure 4: real noise (FMD WF or CT)
     python -m bench.run all                             # all of the above and the ablations

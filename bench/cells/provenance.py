@@ -18,6 +18,7 @@ CODE_FILES: tuple[str, ...] = (
     "noise",
     "methods",
     "bench/datasets",
+    "bench/cells/crops.py",
     "bench/cells/metrics.py",
     "bench/cells/specs.py",
     "bench/cells/runner.py",

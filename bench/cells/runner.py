@@ -15,7 +15,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ import torch
 from filelock import FileLock
 from threadpoolctl import threadpool_limits
 
+from bench.cells.crops import VISUAL_IMAGES, decode_crop, encode_crop
 from bench.cells.metrics import compute_psnr, compute_ssim
 from bench.cells.provenance import compute_code_digest
 from bench.cells.specs import (
@@ -90,6 +91,8 @@ class StageResult:
     ssim_authors: float
     n_images: int
     denoise_seconds: float
+    #: PSNR of the outputs quantised to 8 bits (:func:`bench.cells.metrics.compute_psnr`).
+    psnr_8bit: float
 
 
 @dataclass
@@ -103,6 +106,9 @@ class EvalResult:
     fit_report: dict[str, Any] = field(default_factory=dict)
     #: The device the evaluation ran on (its provenance), e.g. ``cpu`` or ``cuda:0``.
     device: str = ""
+    #: The kept crops (:mod:`bench.cells.crops`): image -> ``noisy``, ``clean`` or a stage -> (crop, PSNR of
+    #: the whole image; None for the clean one).
+    visuals: dict[str, dict[str, tuple[np.ndarray, float | None]]] = field(default_factory=dict)
 
     def stage_rows(self) -> list[dict[str, Any]]:
         """One tidy row per stage (method, seed, metrics, fit and denoise seconds, the device it ran on);
@@ -112,6 +118,7 @@ class EvalResult:
                 "method": stage.stage,
                 "seed": self.spec.seed,
                 "psnr": stage.psnr,
+                "psnr_8bit": stage.psnr_8bit,
                 "ssim": stage.ssim,
                 "ssim_authors": stage.ssim_authors,
                 "n_images": stage.n_images,
@@ -379,6 +386,7 @@ class CellRunner:
             from_cache=True,
             fit_report=state.get("fit_report", {}),
             device=state.get("provenance", {}).get("device", {}).get("name", ""),
+            visuals=_read_visuals(state),
         )
 
     def _run_evaluation(self, spec: EvalSpec, final: Path) -> EvalResult:
@@ -388,6 +396,7 @@ class CellRunner:
         done = _read_partial(partial)
         test = self.dataset(spec.test_data, limit=spec.test_limit, min_size=spec.test_crop)
         pairs = list(_noisy_test_set(test, spec))
+        visual = {name for name, _, _ in pairs[:VISUAL_IMAGES]}
         label = f"{method.name} {spec.noise} seed {spec.seed}"
         if done:
             self.log(f"[eval] {label}: resuming after {len(done)} finished image evaluations")
@@ -409,9 +418,11 @@ class CellRunner:
                                 "stage": stage_name,
                                 "image": name,
                                 "psnr": compute_psnr(denoised, clean),
+                                "psnr_8bit": compute_psnr(denoised, clean, quantise=True),
                                 "ssim": compute_ssim(denoised, clean),
                                 "ssim_authors": compute_ssim(denoised, clean, data_range="denoised"),
                                 "seconds": seconds,
+                                **({"crop": encode_crop(denoised)} if name in visual else {}),
                             }
                             out.write(json.dumps({**row, "checksum": compute_checksum(row)}) + "\n")
                             done[(stage_name, name)] = row
@@ -429,6 +440,14 @@ class CellRunner:
             "fit_report": self.report(spec.fit),
             "stages": [asdict(s) for s in stages],
             "images": list(done.values()),
+            "inputs": {
+                name: {
+                    "noisy": encode_crop(noisy),
+                    "clean": encode_crop(clean),
+                    "noisy_psnr": compute_psnr(noisy, clean),
+                }
+                for name, clean, noisy in pairs[:VISUAL_IMAGES]
+            },
             "provenance": self.describe_provenance(started=started),
         }
         write_record(final, state)
@@ -445,6 +464,7 @@ class CellRunner:
             from_cache=False,
             fit_report=self.report(spec.fit),
             device=str(self.torch_device),
+            visuals=_read_visuals(state),
         )
 
     def compute(self, spec: ComputeSpec) -> dict[str, Any]:
@@ -571,6 +591,7 @@ def _summarise(
             StageResult(
                 stage=stage,
                 psnr=float(np.mean([r["psnr"] for r in rows])),
+                psnr_8bit=float(np.mean([r["psnr_8bit"] for r in rows])),
                 ssim=float(np.mean([r["ssim"] for r in rows])),
                 ssim_authors=float(np.mean([r["ssim_authors"] for r in rows])),
                 n_images=len(rows),
@@ -578,6 +599,20 @@ def _summarise(
             )
         )
     return stages
+
+
+def _read_visuals(state: Mapping[str, Any]) -> dict[str, dict[str, tuple[np.ndarray, float | None]]]:
+    """:attr:`EvalResult.visuals` from an evaluation record."""
+    visuals: dict[str, dict[str, tuple[np.ndarray, float | None]]] = {}
+    for name, kept in state.get("inputs", {}).items():
+        visuals[name] = {
+            "noisy": (decode_crop(kept["noisy"]), kept["noisy_psnr"]),
+            "clean": (decode_crop(kept["clean"]), None),
+        }
+    for row in state["images"]:
+        if "crop" in row and row["image"] in visuals:
+            visuals[row["image"]][row["stage"]] = (decode_crop(row["crop"]), row["psnr"])
+    return visuals
 
 
 def _read_partial(path: Path) -> dict[tuple[str, str], dict[str, Any]]:

@@ -7,9 +7,10 @@ noise (DnCNN-B, BM3D's empty fit) gets ``noise=None`` and is fitted once for a w
 
 A key hashes the spec (each noise and dataset as its name, :func:`describe_cell`), the code that can
 change a number (:data:`bench.cells.provenance.CODE_FILES`: packages ``noise``, ``methods`` and
-``bench.datasets``, the modules ``bench.cells.metrics``, ``bench.cells.runner`` and this one; a
-computation adds its own module) and the versions of numpy, torch, bm3d and scikit-image. Editing a
-report or the command line keeps every cached result. :mod:`bench.cells.runner` computes the cells.
+``bench.datasets``, the modules ``bench.cells.crops``, ``bench.cells.metrics``, ``bench.cells.runner``
+and this one; a computation adds its own module) and the versions of numpy, torch, bm3d and
+scikit-image. Editing a report or the command line keeps every cached result.
+:mod:`bench.cells.runner` computes the cells.
 """
 
 from __future__ import annotations

@@ -11,18 +11,25 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from bench.cells.specs import Cell, EvalSpec
 from bench.experiments.base import Context, Experiment, Results, RunRecord, find_unavailable
 from bench.experiments.driver import format_resources, format_unfinished
-from bench.reporting.figures import plot_noise_std_histograms, plot_psnr_against_level
+from bench.reporting.figures import (
+    plot_noise_std_histograms,
+    plot_psnr_against_level,
+    plot_ranking,
+    plot_visual_comparison,
+)
 from bench.reporting.published import TableSpec
 from bench.reporting.report import (
     RESULT_COLUMNS,
     describe_test_set,
     format_gan2gan_fits,
     format_noise_levels,
+    order_methods,
     write_latex,
     write_markdown,
     write_summary_csv,
@@ -109,6 +116,7 @@ class Table(Experiment):
             notes=[
                 *format_unfinished(run.status),
                 *format_noise_levels(self.noises(ctx)),
+                *(format_protocol(methods, protocol=self.protocol) if table.benchmark else []),
                 *format_shown_params(table, profile.params, methods, profile=profile.name),
                 *(f"- {METHODS[key].name} was not run: {reason}" for key, reason in run.unavailable.items()),
                 *format_gan2gan_fits(fits),
@@ -121,6 +129,23 @@ class Table(Experiment):
         write_latex(stem.with_suffix(".tex"), table=table, results=frame, methods=names, test_set=test_set)
         written.append(f"{table.name}.tex")
         title = f"{table.title.split(':')[0]} ({profile.name} profile, on {(test_set or 'BSD68')})"
+        for noise in self.noises(ctx):
+            visuals = merge_visuals(
+                run.results, [c for c in cells if c.noise == noise and c.seed == ctx.seeds[0]]
+            )
+            if visuals:
+                figure = plot_visual_comparison(
+                    out_dir / f"{table.name}_visual_{noise.spec.replace(':', '')}",
+                    visuals=visuals,
+                    methods=order_methods(names, columns=table.columns),
+                    title=f"{title.replace('`', '')}: {noise.spec}, seed {ctx.seeds[0]}",
+                )
+                written += [p.name for p in figure]
+        if table.benchmark:
+            ranking = plot_ranking(
+                out_dir / f"{table.name}_ranking", results=frame, methods=names, title=title.replace("`", "")
+            )
+            written += [p.name for p in ranking]
         written += [
             p.name
             for p in plot_psnr_against_level(
@@ -142,6 +167,66 @@ class Table(Experiment):
         noises = self.noises(ctx)
         defaults = choose_correlated(list(self.spec.noises), ctx.options.correlated)
         return noises if set(noises) != set(defaults) else ()
+
+
+def merge_visuals(
+    results: Results, cells: Sequence[EvalSpec]
+) -> dict[str, dict[str, tuple[np.ndarray, float | None]]]:
+    """The kept crops of the finished ``cells`` (one noise and seed), every method's beside the inputs."""
+    merged: dict[str, dict[str, tuple[np.ndarray, float | None]]] = {}
+    for cell in cells:
+        result = results.evaluation(cell)
+        if result is not None:
+            for image, kept in result.visuals.items():
+                merged.setdefault(image, {}).update(kept)
+    return merged
+
+
+def describe_training(cls: type) -> str:
+    """When a method trains a network: before testing, on each test image (ZS-N2N), or never (BM3D)."""
+    if cls.trains_on_test_image:
+        return "on each test image"
+    return "before testing" if cls.trains_network else "no network"
+
+
+def format_protocol(methods: Sequence[str], *, protocol: str) -> list[str]:
+    """Markdown lines: what each method was given and when it trained, then the protocol every column
+    shares (input noise, metrics)."""
+    rows = []
+    for key in methods:
+        cls = METHODS[key]
+        req = cls.requires
+        given = [
+            name
+            for name, on in (
+                ("noisy training images", req.noisy_images),
+                ("clean training images", req.clean),
+                ("noisy pairs of clean images", req.pairs),
+                ("the noise model", req.noise_model),
+            )
+            if on
+        ]
+        if cls.pair_noise is not None:
+            given.append(f"pairs noised with {cls.pair_noise.spec}, not the cell's noise")
+        rows.append(
+            {
+                "method": cls.name,
+                "key": key,
+                "blind": "yes" if req.blind else "no",
+                "given besides the test image": ", ".join(given) or "nothing",
+                "trains": describe_training(cls),
+            }
+        )
+    return [
+        "## Protocol: what each method was given",
+        "",
+        pd.DataFrame(rows).to_markdown(index=False),
+        "",
+        f"Every column: {protocol}. Training images keep one fixed noisy realisation (a method never "
+        "re-draws the training noise of a blind column); the second PSNR grid rounds the clipped outputs "
+        "to 8 bits first, as papers that save 8-bit outputs report.",
+        "",
+    ]
 
 
 def choose_correlated(noises: list[NoiseModel], correlated: str) -> list[NoiseModel]:
@@ -183,13 +268,7 @@ def format_table1() -> str:
                 "clean image": req.clean,
                 "noisy pairs": req.pairs,
                 "noise model": req.noise_model,
-                "trains": (
-                    "on each test image"
-                    if cls.trains_on_test_image
-                    else "before testing"
-                    if cls.trains_network
-                    else "no network"
-                ),
+                "trains": describe_training(cls),
             }
         )
     frame = pd.DataFrame(rows).set_index("method")

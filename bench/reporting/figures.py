@@ -488,3 +488,75 @@ def plot_real_noise(
         lines_ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
         fig.suptitle(title, y=1.02)
         return save_figure(fig, path_stem)
+
+
+def plot_ranking(path_stem: Path, *, results: pd.DataFrame, methods: Sequence[str], title: str) -> list[Path]:
+    """One panel per noise row: every method's PSNR as a horizontal bar, best on top, with an error bar of
+    one sample std over the seeds where there are several.
+
+    Returns the written files (``<stem>.png`` and ``<stem>.pdf``).
+    """
+    ours = summarise_results(results)
+    rows = list(dict.fromkeys(zip(results["noise"], results["level"], strict=True)))  # the table's order
+    colours = {m: plt.get_cmap("tab20")(i % 20) for i, m in enumerate(methods)}
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(
+            1,
+            max(1, len(rows)),
+            figsize=(3.4 * max(1, len(rows)) + 1.2, 0.32 * len(methods) + 1.4),
+            squeeze=False,
+            layout="constrained",
+        )
+        for ax, (noise, level) in zip(axes[0], rows, strict=False):
+            cell = ours[(ours["noise"] == noise) & (ours["level"] == level) & ours["method"].isin(methods)]
+            cell = cell.sort_values("psnr")
+            ax.barh(
+                cell["method"],
+                cell["psnr"],
+                xerr=cell["psnr_std"].fillna(0.0),
+                color=[colours[m] for m in cell["method"]],
+                capsize=2,
+            )
+            low, high = cell["psnr"].min(), cell["psnr"].max()
+            ax.set_xlim(low - 0.15 * (high - low + 1), high + 0.1 * (high - low + 1))
+            ax.set_title(f"{noise} {level:g}")
+            ax.set_xlabel("PSNR (dB)")
+        fig.suptitle(title)
+        paths = save_figure(fig, path_stem)
+        plt.close(fig)
+    return paths
+
+
+def plot_visual_comparison(
+    path_stem: Path,
+    *,
+    visuals: Mapping[str, Mapping[str, tuple[np.ndarray, float | None]]],
+    methods: Sequence[str],
+    title: str,
+) -> list[Path]:
+    """The same crop of each kept test image (one row each): noisy, every method in ``methods`` order, and
+    clean, each panel labelled with the PSNR of the whole image
+    (:attr:`bench.cells.runner.EvalResult.visuals`).
+
+    Returns the written files (``<stem>.png`` and ``<stem>.pdf``).
+    """
+    images = list(visuals)
+    present = {label for kept in visuals.values() for label in kept}
+    columns = ["noisy", *(m for m in methods if m in present), "clean"]
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(
+            len(images), len(columns), figsize=(1.6 * len(columns), 1.9 * len(images) + 0.5), squeeze=False
+        )
+        for row, image in zip(axes, images, strict=True):
+            for ax, label in zip(row, columns, strict=True):
+                ax.set_axis_off()
+                if label not in visuals[image]:
+                    continue
+                crop, psnr = visuals[image][label]
+                ax.imshow(crop, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+                ax.set_title(label if psnr is None else f"{label}\n{psnr:.2f} dB", fontsize=7)
+            row[0].text(-0.08, 0.5, image, transform=row[0].transAxes, rotation=90, va="center", ha="right")
+        fig.suptitle(title)
+        paths = save_figure(fig, path_stem)
+        plt.close(fig)
+    return paths

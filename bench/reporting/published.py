@@ -39,6 +39,12 @@ PAPER_FAMILIES: dict[str, str] = {"correlated-paper": "correlated"}
 TABLE2_METHODS: tuple[str, ...] = ("bm3d", "dncnn-b", "n2n", "n2v", "gan2gan", "n2c-eq4", "n2c-oracle")
 
 
+#: Registry keys of the blind benchmark's methods (``python -m bench.run blind``): those that need
+#: nothing but the noisy images, then the informed references (the noise model, clean images or pairs).
+BLIND_METHODS: tuple[str, ...] = ("bm3d-blind", "n2v", "n2s", "ne2ne", "zs-n2n", "gan2gan")
+INFORMED_METHODS: tuple[str, ...] = ("bm3d", "r2r", "n2n", "n2c-oracle")
+
+
 class UnknownTableError(ValueError):
     """A table name that the suite does not define."""
 
@@ -65,6 +71,11 @@ class TableSpec:
         Where the published numbers come from, when not (only) the paper's table.
     shown_params : tuple of str
         Hyper-parameters the report lists for each method (those a reader must see are matched).
+    metrics : tuple of (column, digits, heading)
+        The grids of the report, in order.
+    benchmark : bool
+        A comparison beyond the paper: the report adds what each method was given (the protocol table)
+        and a ranking figure.
     """
 
     name: str
@@ -75,6 +86,8 @@ class TableSpec:
     columns: tuple[str, ...] = PAPER_METHODS
     sources: str = ""
     shown_params: tuple[str, ...] = ()
+    metrics: tuple[tuple[str, int, str], ...] = (("psnr", 2, "PSNR (dB)"), ("ssim", 4, "SSIM"))
+    benchmark: bool = False
 
     def load_paper(self) -> pd.DataFrame:
         """The published numbers of this table."""
@@ -111,6 +124,34 @@ TABLES: dict[str, TableSpec] = {
         sources="the paper's Table 3. BM3D(PSD) (told the noise PSD) and BM3D(blind) (sigma estimated from "
         "each image by Chen et al. 2015) are ours; DnCNN-B and N2N are trained on white Gaussian noise "
         "(sigma in [0, 55]) as in the paper, so they are mismatched here.",
+    ),
+    "blind": TableSpec(
+        name="blind",
+        title="Blind benchmark: BSD68, white, correlated and mixture noise, one protocol (PSNR dB / SSIM)",
+        noises=_parse_noises("gaussian:25", "gaussian:50", "correlated:25", "mixture-B:30"),
+        paper_csv="blind.csv",
+        methods=BLIND_METHODS + INFORMED_METHODS,
+        columns=(
+            "BM3D(blind)",
+            "N2V",
+            "N2S",
+            "Ne2Ne",
+            "ZS-N2N",
+            *PAPER_METHODS[4:8],
+            "BM3D",
+            "R2R",
+            "N2N",
+            "N2C(oracle)",
+        ),
+        sources="the GAN2GAN paper's Tables 2 and 3 (the same BSD68 protocol; its N2N is trained on "
+        "white Gaussian pairs, sigma in [0, 55], as ours). The Noise2Self, Neighbor2Neighbor, ZS-N2N and "
+        "R2R papers report no grayscale BSD68 number under this protocol, so their columns have none.",
+        metrics=(
+            ("psnr", 2, "PSNR (dB)"),
+            ("psnr_8bit", 2, "PSNR (dB) of the outputs quantised to 8 bits"),
+            ("ssim", 4, "SSIM"),
+        ),
+        benchmark=True,
     ),
     "n2v-check": TableSpec(
         name="n2v-check",

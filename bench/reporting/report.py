@@ -42,6 +42,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "method",
     "seed",
     "psnr",
+    "psnr_8bit",
     "ssim",
     "ssim_authors",
     "n_images",
@@ -57,6 +58,8 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "method",
     "psnr",
     "psnr_std",
+    "psnr_8bit",
+    "psnr_8bit_std",
     "ssim",
     "ssim_std",
     "seeds",
@@ -77,8 +80,9 @@ def order_methods(methods: Sequence[str], *, columns: Sequence[str] = PAPER_METH
 
 
 def summarise_results(results: pd.DataFrame) -> pd.DataFrame:
-    """Per (noise, level, method), the mean over seeds of PSNR and SSIM (columns ``psnr`` and ``ssim``),
-    their sample standard deviation (ddof=1; ``psnr_std`` and ``ssim_std``, NaN with a single seed) and
+    """Per (noise, level, method), the mean over seeds of PSNR, PSNR on 8-bit outputs and SSIM (columns
+    ``psnr``, ``psnr_8bit`` and ``ssim``), their sample standard deviation (ddof=1; ``<column>_std``, NaN
+    with a single seed) and
     the number of distinct seeds (``seeds``); columns :data:`SUMMARY_COLUMNS`, sorted by the keys.
 
     Parameters
@@ -87,7 +91,7 @@ def summarise_results(results: pd.DataFrame) -> pd.DataFrame:
         Tidy results, one row per (noise, level, method, seed); see :data:`RESULT_COLUMNS`.
     """
     keys = ["noise", "level", "method"]
-    summary = average_seeds(results, by=keys, values=["psnr", "ssim"])
+    summary = average_seeds(results, by=keys, values=["psnr", "psnr_8bit", "ssim"])
     return summary.sort_values(keys, ignore_index=True)[list(SUMMARY_COLUMNS)]
 
 
@@ -185,7 +189,7 @@ def format_comparison(
             column.append(
                 _format_cell(
                     None if mine is None else float(mine[metric]),
-                    None if published is None else float(published[metric]),
+                    None if published is None or metric not in published else float(published[metric]),
                     std=None if mine is None or most == 1 else float(mine[f"{metric}_std"]),
                     seeds=None if mine is None or mine["seeds"] == most else int(mine["seeds"]),
                     digits=digits,
@@ -282,7 +286,7 @@ def write_markdown(
         parts += [f"The paper's numbers are for full BSD68, not for {test_set}: they are not shown.", ""]
     seeds = _seed_note(results)
     side = " / paper / delta" if test_set is None else ""
-    for metric, digits, unit in (("psnr", 2, "PSNR (dB)"), ("ssim", 4, "SSIM")):
+    for metric, digits, unit in table.metrics:
         grid = format_comparison(
             table, results, metric=metric, digits=digits, methods=methods, with_paper=test_set is None
         )

@@ -97,6 +97,8 @@ def test_second_run_recomputes_nothing(smoke_run, capsys):
     assert "[cells] 28 evaluation cells: 28 cached, 0 to run" not in err  # --quiet: no status lines
     after = pd.read_csv(find_report(out, "table2") / "table2.csv")
     pd.testing.assert_frame_equal(before, after)
+    # the visual comparison is drawn from the crops the cached evaluations kept
+    assert (find_report(out, "table2") / "table2_visual_gaussian25.png").stat().st_size > 0
 
 
 def test_timing_reuses_the_tables_fits_and_times_every_method(smoke_run, capsys):

@@ -169,7 +169,7 @@ def test_command_line_error_has_no_traceback(tmp_path: Path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: unknown command 'table9'; valid: "
-        "table1, table2, table3, n2v-check, theorem1, fig1, fig4, timing, perf, all"
+        "table1, table2, table3, blind, n2v-check, theorem1, fig1, fig4, timing, perf, all"
     ]
 
 

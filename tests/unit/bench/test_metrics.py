@@ -188,3 +188,12 @@ def test_ssim_bad_data_range_raises(bad) -> None:
     clean = smooth_image()
     with pytest.raises(ValueError, match="data_range"):
         compute_ssim(clean, clean, data_range=bad)
+
+
+def test_quantised_psnr_rounds_the_output_to_8_bits_only() -> None:
+    rng = np.random.default_rng(0)
+    clean = np.round(rng.random((32, 32)) * 255) / 255
+    eight_bit = np.round(np.clip(clean + 0.05 * rng.standard_normal(clean.shape), 0, 1) * 255) / 255
+    assert compute_psnr(eight_bit, clean, quantise=True) == compute_psnr(eight_bit, clean)
+    between = clean + 0.4 / 255  # under half a grey level off: quantising lands back on the clean image
+    assert compute_psnr(between, clean) < 60 and compute_psnr(between, clean, quantise=True) == float("inf")
