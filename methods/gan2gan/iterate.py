@@ -110,13 +110,13 @@ def make_pair_sampler(
     span = size - 2 * margin - patch_size + 1
 
     bank = ImageBank(sources, device=device)
-    steps = torch.arange(patch_size, device=device)
+    offsets = torch.arange(patch_size, device=device)
 
     def cut_noise(noise: torch.Tensor) -> torch.Tensor:
         if noise_offset == "corner":
             return noise[..., :patch_size, :patch_size]
         tops, lefts = margin + torch.randint(span, (2, len(noise), 1), device=device)
-        rows, cols = (tops + steps)[:, :, None], (lefts + steps)[:, None, :]
+        rows, cols = (tops + offsets)[:, :, None], (lefts + offsets)[:, None, :]
         return noise[torch.arange(len(noise), device=device).view(-1, 1, 1), :, rows, cols].movedim(-1, 1)
 
     def draw() -> tuple[torch.Tensor, torch.Tensor]:
