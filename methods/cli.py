@@ -124,6 +124,8 @@ def _fit_locked(args: argparse.Namespace, *, key: str, out: Path, params: dict[s
         f"{next(iter(depths))} images of {args.noisy_dir}"
         + (" (resuming from its checkpoint)" if resumed else "")
     )
+    if METHODS[key].trains_on_test_image:
+        say(f"{METHODS[key].name} learns nothing from these: `denoise` trains it on each image it is given")
     started = now_utc()
     method.fit(
         TrainingData(noisy=tuple(f.image for f in files)),
