@@ -102,6 +102,14 @@ class Figure4Sizes(Sizes):
 
 
 @dataclass(frozen=True)
+class BlindSizes(Sizes):
+    """The blind benchmark's test images: centre crops of side ``test_crop`` (None: the profile's own test
+    images), since ZS-N2N trains a network on every test image it denoises."""
+
+    test_crop: int | None
+
+
+@dataclass(frozen=True)
 class SlurmSizes(Sizes):
     """What a Slurm job of each task kind asks for (:func:`bench.cells.executors.plan_resources`): time
     limits in minutes of a fit that trains a network, of an evaluation or computation that runs one,
@@ -128,7 +136,7 @@ class Profile:
         The training and test sets.
     methods : mapping
         Method key -> keyword arguments of the method's constructor (:data:`methods.presets.PRESETS`).
-    theorem1, fig1, timing, perf, fig4 : Sizes
+    theorem1, fig1, timing, perf, fig4, blind : Sizes
         The sizes of those experiments.
     slurm : SlurmSizes
         Time and memory of its Slurm jobs by task kind.
@@ -149,6 +157,7 @@ class Profile:
     timing: TimingSizes
     perf: PerfSizes
     fig4: Figure4Sizes
+    blind: BlindSizes
     slurm: SlurmSizes
     train_limit: int | None = None
     test_limit: int | None = None
@@ -163,7 +172,7 @@ class Profile:
     def sizes(self, experiment: str) -> Sizes | None:
         """The sizes of ``experiment``; None for one that has none."""
         by_name = {"theorem1": self.theorem1, "fig1": self.fig1, "timing": self.timing, "perf": self.perf}
-        return {**by_name, "fig4": self.fig4}.get(experiment)
+        return {**by_name, "fig4": self.fig4, "blind": self.blind}.get(experiment)
 
 
 #: Figure 4 (real noise): GAN2GAN's extraction on FMD wide field and CT replaces the BSD one. The authors
@@ -205,6 +214,7 @@ PROFILES: dict[str, Profile] = {
             test_crop=None,
             gan2gan=_frozen({"fmd": {"stride": 8, "count": 64}, "ct": {"stride": 8, "count": 64}}),
         ),
+        blind=BlindSizes(test_crop=None),
         slurm=SlurmSizes(
             train_minutes=15, evaluate_minutes=15, cpu_minutes=15, network_mem_gb=4, cpu_mem_gb=4
         ),
@@ -233,6 +243,9 @@ PROFILES: dict[str, Profile] = {
         fig4=Figure4Sizes(
             train_limit=300, test_limit=None, test_crop=None, gan2gan=_frozen(_CPU_REAL_EXTRACTION)
         ),
+        # ZS-N2N trains about 0.5 s a step on a whole BSD68 image on one core (2 h a cell at 200 steps):
+        # every method of the blind table is tested on 128x128 centre crops of the 68 images instead
+        blind=BlindSizes(test_crop=128),
         # one core: a GAN2GAN fit up to 45 min, its evaluation (four stages, 68 images) 6, BM3D with the
         # PSD on 68 images about 15; peak memory of the largest task 1.9 GiB (measured)
         slurm=SlurmSizes(
@@ -261,6 +274,7 @@ PROFILES: dict[str, Profile] = {
         fig4=Figure4Sizes(
             train_limit=None, test_limit=None, test_crop=None, gan2gan=_frozen(_PAPER_REAL_EXTRACTION)
         ),
+        blind=BlindSizes(test_crop=None),
         # from step times measured on an H200 (README, "Running the paper profile on a GPU or a cluster"):
         # DnCNN-B and N2N about 53 min each, N2V at least 28 min per level, GAN2GAN about 12.5 min per
         # level, an evaluation under a minute; BM3D on one core as in the cpu profile; left wide, since

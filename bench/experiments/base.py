@@ -63,10 +63,17 @@ class Context:
         return self.options.test_data or self.profile.test_data
 
     def eval_spec(
-        self, method: str, *, noise: NoiseSpec, seed: int, params: Mapping[str, Any] | None = None
+        self,
+        method: str,
+        *,
+        noise: NoiseSpec,
+        seed: int,
+        params: Mapping[str, Any] | None = None,
+        test_crop: int | None = None,
     ) -> EvalSpec:
         """The evaluation cell of ``method`` (the profile's hyper-parameters, or ``params``) on the run's
-        test set at ``noise``, fitted on its training set."""
+        test set at ``noise`` (centre-cropped to ``test_crop``, or as the profile crops it), fitted on its
+        training set."""
         return EvalSpec(
             fit=make_fit_spec(
                 method,
@@ -81,7 +88,7 @@ class Context:
             ),
             test_data=self.test_data,
             test_limit=self.profile.test_limit,
-            test_crop=self.profile.test_crop,
+            test_crop=self.profile.test_crop if test_crop is None else test_crop,
             noise=noise,
             seed=seed,
         )

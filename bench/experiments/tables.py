@@ -59,10 +59,17 @@ class Table(Experiment):
     def unavailable(self, ctx: Context) -> dict[str, str]:
         return find_unavailable(self.methods(ctx))
 
+    def test_crop(self, ctx: Context) -> int | None:
+        """The side of the test images' centre crops: the table's own sizes (the blind benchmark's), or the
+        profile's."""
+        own = getattr(ctx.profile.sizes(self.name), "test_crop", None)
+        return ctx.profile.test_crop if own is None else own
+
     def plan(self, ctx: Context) -> list[Cell]:
         unavailable = self.unavailable(ctx)
+        crop = self.test_crop(ctx)
         return [
-            ctx.eval_spec(method, noise=noise, seed=seed)
+            ctx.eval_spec(method, noise=noise, seed=seed, test_crop=crop)
             for noise in self.noises(ctx)
             for method in self.methods(ctx)
             if method not in unavailable
@@ -89,7 +96,7 @@ class Table(Experiment):
         test set is the paper's."""
         table, profile = self.spec, ctx.profile
         methods = self.methods(ctx)
-        test_set = describe_test_set(ctx.test_data, limit=profile.test_limit, crop=profile.test_crop)
+        test_set = describe_test_set(ctx.test_data, limit=profile.test_limit, crop=self.test_crop(ctx))
         stem = out_dir / table.name
         frame.to_csv(stem.with_suffix(".csv"), index=False)
         write_summary_csv(out_dir / f"{table.name}_summary.csv", frame)

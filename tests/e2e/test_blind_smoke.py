@@ -49,3 +49,19 @@ def test_report_says_what_each_method_was_given(blind_run: Path) -> None:
     protocol = text.split("## Protocol: what each method was given")[1]
     assert "| ZS-N2N      | zs-n2n     | yes     | nothing" in protocol and "on each test image" in protocol
     assert "| R2R         | r2r        | no      | noisy training images, the noise model" in protocol
+
+
+@pytest.mark.parametrize(("table", "crop"), [("blind", 128), ("table2", None)])
+def test_the_blind_table_tests_on_its_own_crops_at_the_cpu_profile(tmp_path, table: str, crop) -> None:
+    from bench.config.options import parse_options
+    from bench.config.profiles import get_profile
+    from bench.experiments import EXPERIMENTS
+    from bench.experiments.base import Context
+    from bench.experiments.driver import make_runner
+    from bench.run import build_parser
+
+    argv = [table, "--profile", "cpu", "--noise", "gaussian:25", "--out", str(tmp_path), "--quiet"]
+    options = parse_options(build_parser().parse_args(argv), command=table)
+    ctx = Context(options=options, profile=get_profile("cpu"), runner=make_runner(options))
+    cells = EXPERIMENTS[table].plan(ctx)
+    assert cells and {cell.test_crop for cell in cells} == {crop}
