@@ -110,6 +110,12 @@ class NoiseToClean(Method):
         where :meth:`batch_sampler` gives one)."""
         return None
 
+    def noisy_bank(self, data: TrainingData) -> ImageBank:
+        """The noisy training images on the training device, for the methods that learn from them."""
+        if not data.noisy:
+            raise ValueError(f"{self.name} learns from noisy images, but the training data has none")
+        return ImageBank(data.noisy, device=self.device)
+
     def build_network(self) -> DnCNN:
         """A freshly initialised DnCNN of this method's depth and width."""
         return DnCNN(depth=self.params["depth"], features=self.params["features"])

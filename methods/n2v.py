@@ -15,7 +15,6 @@ from typing import Any, ClassVar, Literal
 import torch
 
 from methods.base import Requirements, TrainingData
-from methods.batches import ImageBank
 from methods.n2c import BatchSampler, NoiseToClean
 
 Replacement = Literal["uniform_withCP", "uniform_noCP"]
@@ -109,9 +108,7 @@ class Noise2Void(NoiseToClean):
     def batch_sampler(self, data: TrainingData) -> BatchSampler:
         """``draw() -> (masked inputs, noisy targets, mask)`` from the noisy training images, made on the
         training device from torch's RNG (:mod:`methods.batches`)."""
-        if not data.noisy:
-            raise ValueError(f"{self.name} learns from noisy images, but the training data has none")
-        bank = ImageBank(data.noisy, device=self.device)
+        bank = self.noisy_bank(data)
         p = self.params
 
         def draw_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

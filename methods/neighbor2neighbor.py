@@ -20,7 +20,6 @@ import torch
 from torch import nn
 
 from methods.base import Requirements, TrainingData
-from methods.batches import ImageBank
 from methods.n2c import BatchSampler, NoiseToClean
 from methods.training import Objective
 
@@ -103,9 +102,7 @@ class Neighbor2Neighbor(NoiseToClean):
 
     def batch_sampler(self, data: TrainingData) -> BatchSampler:
         """``draw() -> (noisy patches,)`` from the noisy training images, on the training device."""
-        if not data.noisy:
-            raise ValueError(f"{self.name} learns from noisy images, but the training data has none")
-        bank = ImageBank(data.noisy, device=self.device)
+        bank = self.noisy_bank(data)
         p = self.params
 
         def draw_batch() -> tuple[torch.Tensor]:

@@ -19,7 +19,6 @@ import torch
 from torch.nn.functional import conv2d
 
 from methods.base import Requirements, TrainingData
-from methods.batches import ImageBank
 from methods.n2c import BatchSampler, NoiseToClean
 
 #: The authors' interpolation kernel: the neighbours' weighted mean, the centre excluded.
@@ -76,9 +75,7 @@ class Noise2Self(NoiseToClean):
     def batch_sampler(self, data: TrainingData) -> BatchSampler:
         """``draw() -> (masked inputs, noisy targets, mask)`` from the noisy training images, on the
         training device."""
-        if not data.noisy:
-            raise ValueError(f"{self.name} learns from noisy images, but the training data has none")
-        bank = ImageBank(data.noisy, device=self.device)
+        bank = self.noisy_bank(data)
         p = self.params
 
         def draw_batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

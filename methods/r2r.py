@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from methods.base import Requirements, TrainingData
-from methods.batches import ImageBank, draw_noise
+from methods.batches import draw_noise
 from methods.n2c import BatchSampler, NoiseToClean
 from methods.training import apply_network
 from noise import parse_noise
@@ -71,10 +71,8 @@ class Recorrupted2Recorrupted(NoiseToClean):
     def batch_sampler(self, data: TrainingData) -> BatchSampler:
         """``draw() -> (y + alpha z, y - z / alpha)`` for patches y of the noisy training images and a fresh
         z of the cell's noise model, on the training device."""
-        if not data.noisy:
-            raise ValueError(f"{self.name} learns from noisy images, but the training data has none")
         noise = self.training_noise(data)
-        bank = ImageBank(data.noisy, device=self.device)
+        bank = self.noisy_bank(data)
         p = self.params
 
         def draw_batch() -> tuple[torch.Tensor, torch.Tensor]:
