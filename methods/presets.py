@@ -390,10 +390,10 @@ SOURCES: Mapping[str, str] = MappingProxyType(
         "under that lambda instead of the first in scan order",
         "fig4.train_limit": "cpu profile: 300 of the 2,850 FMD captures per level (round-robin over "
         "fields of view) to fit memory and time on 2 cores; paper: all",
-        "n2s/ne2ne/r2r": "issue 24: N2V's DnCNN-17 and schedule at each budget (provisional: the cpu budget "
-        "is to be equalised in wall-clock training time by measurement); N2S: the authors' grid of width 4 "
-        "with neighbour interpolation; Ne2Ne: the paper's gamma 2 (its code ramps it 0 -> 2); R2R: deepinv "
-        "R2RLoss defaults alpha 0.5, 5 recorruptions averaged at test time",
+        "n2s/ne2ne/r2r": "issue 24: N2V's DnCNN-17 and schedule at each budget (the blind benchmark sizes "
+        "every method's steps to one wall-clock budget, bench.config.profiles); N2S: the authors' grid of "
+        "width 4 with neighbour interpolation; Ne2Ne: the paper's gamma 2 (its code ramps it 0 -> 2); "
+        "R2R: deepinv R2RLoss defaults alpha 0.5, 5 recorruptions averaged at test time",
         "zs-n2n": "Mansour & Heckel 2023: Adam 1e-3, 2000 full-image steps per test image, halved every "
         "1000, 48 channels (paper); cpu: 200 steps (halved every 100), since it trains on every test image",
         "n2c-oracle.schedule": "official code G2G recipe (spec 3.2): Adam 1e-3, batch 128, 64x64 crops, "
@@ -423,7 +423,8 @@ def check_presets(name: str, methods: Mapping[str, type]) -> None:
 
 
 def check_params(methods: Mapping[str, type], key: str, params: Mapping[str, Any], *, where: str) -> None:
-    """Check that ``params`` are keyword arguments of method ``key``'s constructor.
+    """Check that ``params`` are keyword arguments of method ``key``'s constructor, following ``**kwargs``
+    to the constructors of its base classes (N2V hands its network's options to its base's).
 
     Raises
     ------
@@ -436,3 +437,19 @@ def check_params(methods: Mapping[str, type], key: str, params: Mapping[str, Any
         inspect.signature(methods[key]).bind(**params)
     except TypeError as error:
         raise ValueError(f"{where}, method {key!r}: {error}") from None
+    unknown = find_unknown_keywords(methods[key], params)
+    if unknown:
+        raise ValueError(f"{where}, method {key!r}: no keyword argument {', '.join(map(repr, unknown))}")
+
+
+def find_unknown_keywords(cls: type, params: Mapping[str, Any]) -> list[str]:
+    """The names in ``params`` that no constructor along ``cls``'s ``**kwargs`` chain takes."""
+    left = set(params)
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        parameters = inspect.signature(klass.__init__).parameters.values()
+        left -= {p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            return sorted(left)
+    return sorted(left)

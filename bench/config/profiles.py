@@ -103,10 +103,14 @@ class Figure4Sizes(Sizes):
 
 @dataclass(frozen=True)
 class BlindSizes(Sizes):
-    """The blind benchmark's test images: centre crops of side ``test_crop`` (None: the profile's own test
-    images), since ZS-N2N trains a network on every test image it denoises."""
+    """The blind benchmark: its test images, centre crops of side ``test_crop`` (None: the profile's own
+    test images), since ZS-N2N trains a network on every test image it denoises; and the training budget
+    every method that trains gets per cell, ``train_minutes`` of one core (None: the profile's presets as
+    they are), as ``methods``, overrides of the profile's presets sized to it by measured step costs."""
 
     test_crop: int | None
+    train_minutes: float | None = None
+    methods: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,66 @@ def _frozen(mapping: dict[str, dict[str, Any]]) -> Mapping[str, Mapping[str, Any
     return MappingProxyType({k: MappingProxyType(v) for k, v in mapping.items()})
 
 
+def size_schedule(preset: Mapping[str, Any], *, seconds: float, step_seconds: float) -> dict[str, Any]:
+    """The steps of ``preset`` that fill ``seconds`` of training at ``step_seconds`` a step, its learning-rate
+    milestones kept at the same fractions of the run."""
+    steps = max(1, round(seconds / step_seconds))
+    milestones = tuple(round(m * steps / preset["steps"]) for m in preset.get("milestones", ()))
+    return {"steps": steps, "milestones": milestones}
+
+
+#: Seconds of one training step at the cpu presets on 2 AMD EPYC cores, two cells side by side (one torch
+#: thread each), as the blind benchmark runs them: N2V's step took 2.3 s in the whole cpu Table 2
+#: (90a2e21: its 400-step fit at sigma 25, 916 s); the others were measured as ratios to N2V's step in one
+#: process (N2S 0.98, Ne2Ne 0.56, R2R 0.98, N2N 0.90, N2C(oracle) 0.73 (0.77 in that Table 2 run);
+#: GAN2GAN's generator iteration 1.18 and its G2G step 0.74, a few seconds per G2G iteration besides;
+#: ZS-N2N's step on a 128x128 crop 0.0196).
+_CPU_N2V_STEP = 2.3
+_CPU_STEP_SECONDS: dict[str, float] = {
+    key: ratio * _CPU_N2V_STEP
+    for key, ratio in {
+        "n2v": 1.0,
+        "n2s": 0.98,
+        "ne2ne": 0.56,
+        "r2r": 0.98,
+        "n2n": 0.90,
+        "n2c-oracle": 0.73,
+        "gan2gan.gan": 1.18,
+        "gan2gan.g2g": 0.74,
+        "zs-n2n": 0.0196,
+    }.items()
+}
+
+#: The blind benchmark's training budget per cell at the cpu profile: 6 minutes of one core, so that its
+#: 48 trainings (8 methods, 2 noises, 3 seeds) and their evaluations fit in about 3 hours on 2 cores.
+_CPU_BLIND_SECONDS = 360.0
+
+
+def _size_cpu_blind(seconds: float) -> dict[str, dict[str, Any]]:
+    """Overrides of the cpu presets that give every trained method of the blind benchmark ``seconds`` of
+    training per cell: the DnCNN methods' steps; GAN2GAN half for Algorithm 1, half for its three G2G
+    iterations (the cpu preset's split); ZS-N2N the budget spread over the 68 BSD68 test crops."""
+    presets = PRESETS["cpu"]
+    sized = {
+        key: size_schedule(presets[key], seconds=seconds, step_seconds=_CPU_STEP_SECONDS[key])
+        for key in ("n2v", "n2s", "ne2ne", "r2r", "n2n", "n2c-oracle")
+    }
+    gan2gan = presets["gan2gan"]
+    g2g = size_schedule(
+        {"steps": gan2gan["g2g_steps"], "milestones": gan2gan["g2g_milestones"]},
+        seconds=seconds / 2 / gan2gan["iterations"],
+        step_seconds=_CPU_STEP_SECONDS["gan2gan.g2g"],
+    )
+    sized["gan2gan"] = {
+        "gan_steps": round(seconds / 2 / _CPU_STEP_SECONDS["gan2gan.gan"]),
+        "g2g_steps": g2g["steps"],
+        "g2g_milestones": g2g["milestones"],
+    }
+    zs_steps = round(seconds / 68 / _CPU_STEP_SECONDS["zs-n2n"])
+    sized["zs-n2n"] = {"steps": zs_steps, "step_size": max(1, zs_steps // 2)}
+    return sized
+
+
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
@@ -244,8 +308,13 @@ PROFILES: dict[str, Profile] = {
             train_limit=300, test_limit=None, test_crop=None, gan2gan=_frozen(_CPU_REAL_EXTRACTION)
         ),
         # ZS-N2N trains about 0.5 s a step on a whole BSD68 image on one core (2 h a cell at 200 steps):
-        # every method of the blind table is tested on 128x128 centre crops of the 68 images instead
-        blind=BlindSizes(test_crop=128),
+        # every method of the blind table is tested on 128x128 centre crops of the 68 images instead, and
+        # every method trains for the same wall-clock budget
+        blind=BlindSizes(
+            test_crop=128,
+            train_minutes=_CPU_BLIND_SECONDS / 60,
+            methods=_frozen(_size_cpu_blind(_CPU_BLIND_SECONDS)),
+        ),
         # one core: a GAN2GAN fit up to 45 min, its evaluation (four stages, 68 images) 6, BM3D with the
         # PSD on 68 images about 15; peak memory of the largest task 1.9 GiB (measured)
         slurm=SlurmSizes(
@@ -297,8 +366,8 @@ def get_profile(name: str) -> Profile:
 
 def check_profile(profile: Profile) -> None:
     """Check a profile before any cell runs: every method's hyper-parameters are keyword arguments of its
-    constructor and the overrides of GAN2GAN for Figure 4 too (the experiment sizes are checked when the
-    profile is built).
+    constructor, and so are the overrides of GAN2GAN for Figure 4 and the blind benchmark's budgets (the
+    experiment sizes are checked when the profile is built).
 
     Raises
     ------
@@ -310,5 +379,8 @@ def check_profile(profile: Profile) -> None:
         for dataset, overrides in profile.fig4.gan2gan.items():
             params = {**profile.params("gan2gan"), **overrides}
             check_params(METHODS, "gan2gan", params, where=f"profile {profile.name!r}, fig4 {dataset}")
+        for key, overrides in profile.blind.methods.items():
+            params = {**profile.params(key), **overrides}
+            check_params(METHODS, key, params, where=f"profile {profile.name!r}, blind benchmark")
     except ValueError as error:
         raise ProfileError(str(error)) from None

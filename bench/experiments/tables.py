@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.cells.runner import EvalResult
 from bench.cells.specs import Cell, EvalSpec
 from bench.experiments.base import Context, Experiment, Results, RunRecord, find_unavailable
 from bench.experiments.driver import format_resources, format_unfinished
@@ -65,11 +66,17 @@ class Table(Experiment):
         own = getattr(ctx.profile.sizes(self.name), "test_crop", None)
         return ctx.profile.test_crop if own is None else own
 
+    def params(self, ctx: Context, method: str) -> dict[str, Any]:
+        """The hyper-parameters of ``method`` in this table: the profile's, with the table's own budget
+        over them (the blind benchmark's equal training budget)."""
+        own = getattr(ctx.profile.sizes(self.name), "methods", {})
+        return {**ctx.profile.params(method), **own.get(method, {})}
+
     def plan(self, ctx: Context) -> list[Cell]:
         unavailable = self.unavailable(ctx)
         crop = self.test_crop(ctx)
         return [
-            ctx.eval_spec(method, noise=noise, seed=seed, test_crop=crop)
+            ctx.eval_spec(method, noise=noise, seed=seed, params=self.params(ctx, method), test_crop=crop)
             for noise in self.noises(ctx)
             for method in self.methods(ctx)
             if method not in unavailable
@@ -108,11 +115,9 @@ class Table(Experiment):
             + ("Each cell: ours / paper / ours - paper." if test_set is None else "Each cell: ours.")
         )
         cells = [cell for cell in self.plan(ctx) if isinstance(cell, EvalSpec)]
-        fits = [
-            (cell.noise, result.fit_report)
-            for cell in cells
-            if (result := run.results.evaluation(cell)) is not None and "extraction" in result.fit_report
-        ]
+        own_sizes = profile.sizes(self.name)
+        finished = [result for cell in cells if (result := run.results.evaluation(cell)) is not None]
+        fits = [(r.spec.noise, r.fit_report) for r in finished if "extraction" in r.fit_report]
         write_markdown(
             stem.with_suffix(".md"),
             table=table,
@@ -124,7 +129,8 @@ class Table(Experiment):
                 *format_unfinished(run.status),
                 *format_noise_levels(self.noises(ctx)),
                 *(format_protocol(methods, protocol=self.protocol) if table.benchmark else []),
-                *format_shown_params(table, profile.params, methods, profile=profile.name),
+                *format_training_budget(finished, minutes=getattr(own_sizes, "train_minutes", None)),
+                *format_shown_params(table, lambda key: self.params(ctx, key), methods, profile=profile.name),
                 *(f"- {METHODS[key].name} was not run: {reason}" for key, reason in run.unavailable.items()),
                 *format_gan2gan_fits(fits),
                 *format_resources(dict(run.resources)),
@@ -232,6 +238,46 @@ def format_protocol(methods: Sequence[str], *, protocol: str) -> list[str]:
         f"Every column: {protocol}. Training images keep one fixed noisy realisation (a method never "
         "re-draws the training noise of a blind column); the second PSNR grid rounds the clipped outputs "
         "to 8 bits first, as papers that save 8-bit outputs report.",
+        "",
+    ]
+
+
+def format_training_budget(results: Sequence[EvalResult], *, minutes: float | None) -> list[str]:
+    """Markdown lines: the training budget every method was sized to, and the seconds each method trained
+    per cell (mean and range over noises and seeds): its fit, or for a method that trains on each test image
+    (ZS-N2N) the seconds it spent denoising the test images. Methods that train nothing are left out."""
+    if minutes is None:
+        return []
+    seconds: dict[str, list[float]] = {}
+    for result in results:
+        cls = METHODS[result.spec.fit.method]
+        if cls.trains_network or cls.trains_on_test_image:
+            spent = (
+                sum(stage.denoise_seconds * stage.n_images for stage in result.stages)
+                if cls.trains_on_test_image
+                else result.fit_seconds
+            )
+            seconds.setdefault(cls.name, []).append(spent)
+    if not seconds:
+        return []
+    rows = [
+        {
+            "method": name,
+            "training (s per cell)": f"{np.mean(values):.0f}",
+            "min-max (s)": f"{min(values):.0f}-{max(values):.0f}",
+            "cells": len(values),
+        }
+        for name, values in seconds.items()
+    ]
+    return [
+        "## Training budget",
+        "",
+        f"Every method that trains a network was given the same budget, {minutes:g} minutes of one CPU core "
+        "per cell (noise and seed): its steps (below) were sized from step times measured on this kind of "
+        "machine with two cells side by side. What each one took in this run (a cell's fit; for ZS-N2N, "
+        "which trains on every test image, the seconds it spent on the test images):",
+        "",
+        pd.DataFrame(rows).to_markdown(index=False),
         "",
     ]
 

@@ -151,6 +151,7 @@ TABLES: dict[str, TableSpec] = {
             ("psnr_8bit", 2, "PSNR (dB) of the outputs quantised to 8 bits"),
             ("ssim", 4, "SSIM"),
         ),
+        shown_params=("steps", "batch_size", "patch_size", "gan_steps", "iterations", "g2g_steps"),
         benchmark=True,
     ),
     "n2v-check": TableSpec(
