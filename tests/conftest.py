@@ -1,11 +1,13 @@
-"""Shared fixtures: where the BSD data lives, a tiny folder dataset, and the command line in a subprocess."""
+"""Shared fixtures: where the BSD data lives, a tiny folder dataset, the command line in a subprocess, and
+Python's own Ctrl-C handler."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +44,15 @@ def find_report(out: Path, experiment: str) -> Path:
     folders = [p for p in (out / experiment).iterdir() if p.is_dir() and not p.name.startswith(".")]
     assert len(folders) == 1, folders
     return folders[0]
+
+
+@pytest.fixture
+def default_sigint() -> Iterator[None]:
+    """Python's own Ctrl-C handler during the test, whatever pytest inherited: a non-interactive shell
+    starts background jobs (``pytest ... &``) with SIGINT ignored, and a simulated Ctrl-C does nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture

@@ -99,6 +99,7 @@ def test_iterate_denoised_gives_each_group_back_in_order(jobs: int) -> None:
             np.testing.assert_array_equal(half, image / 2)
 
 
+@pytest.mark.usefixtures("default_sigint")
 def test_ctrl_c_after_the_workers_start_leaves_no_failed_pool_thread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

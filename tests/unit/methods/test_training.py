@@ -193,6 +193,7 @@ def test_train_network_resume_is_bit_identical(tmp_path: Path) -> None:
     assert not (tmp_path / "a.pt").exists()
 
 
+@pytest.mark.usefixtures("default_sigint")
 def test_ctrl_c_finishes_the_step_writes_a_checkpoint_and_resumes_bit_identically(tmp_path: Path) -> None:
     config = TrainConfig(steps=12, batch_size=4, patch_size=12)  # none due in 10 minutes
     kwargs = {"config": config, "seed": 3, "device": CPU, "progress": False}
