@@ -157,6 +157,11 @@ class TrainHistory:
         """The logged training loss (quantity ``"loss"``)."""
         return self.logs["loss"]
 
+    def final(self, name: str, *, fraction: float = 0.1) -> float:
+        """Mean of quantity ``name`` over the last ``fraction`` of the logged values (at least one)."""
+        values = self.logs[name]
+        return float(np.mean(values[-max(1, round(len(values) * fraction)) :]))
+
 
 def get_torch_rng_state(device: torch.device) -> dict[str, torch.Tensor]:
     """Torch's RNG states a training run on ``device`` draws from: the CPU's, and the GPU's on CUDA."""
@@ -484,7 +489,9 @@ def train_network(
     Returns
     -------
     TrainHistory
-        The net is left in eval mode.
+        Its ``logs`` hold ``loss`` and, without an ``objective``, ``identity_loss``: the same loss scored
+        by the inputs themselves, so a net whose loss stays there has learnt nothing (the identity
+        plateau of a residual DnCNN). The net is left in eval mode.
     """
     loss_fn = _LOSSES[config.loss]
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
@@ -492,26 +499,32 @@ def train_network(
         optimizer, milestones=list(config.milestones), gamma=config.gamma
     )
 
-    def fit_targets(net: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    def fit_targets(net: nn.Module, batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         inputs, targets, *mask = batch
         if inputs.ndim != 3 or any(a.shape != inputs.shape for a in (targets, *mask)):
             shapes = ", ".join(str(a.shape) for a in (inputs, targets, *mask))
             raise ValueError(f"draw_batch must return (B, H, W) arrays of one shape, got {shapes}")
-        outputs, wanted = net(to_batch(inputs, device)).float(), to_batch(targets, device)
-        if mask:
-            weights = to_batch(mask[0], device)
+        inputs, wanted = to_batch(inputs, device), to_batch(targets, device)
+        weights = to_batch(mask[0], device) if mask else None
+
+        def score(outputs: torch.Tensor) -> torch.Tensor:
+            if weights is None:
+                return loss_fn(outputs, wanted)
             return loss_fn(outputs, wanted, reduction="none").mul(weights).sum() / weights.sum().clamp_min(1)
-        return loss_fn(outputs, wanted)
+
+        with torch.no_grad():
+            identity = score(inputs)
+        return {"loss": score(net(inputs).float()), "identity_loss": identity}
 
     def step() -> dict[str, torch.Tensor]:
         with torch.autocast(device.type, enabled=False):  # data (G2G pairs, learned noise) in float32
             batch = draw_batch()
-        loss = (objective or fit_targets)(net, batch)
+        logs = fit_targets(net, batch) if objective is None else {"loss": objective(net, batch)}
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        logs["loss"].backward()
         optimizer.step()
         scheduler.step()
-        return {"loss": loss}
+        return logs
 
     return run_training(
         modules={"net": net},

@@ -327,6 +327,7 @@ def format_gan2gan_fits(fits: Sequence[tuple[NoiseModel, dict[str, Any]]]) -> li
                     f"{quantiles.get(k, float('nan')):.1f}" for k in ("p5", "p50", "p95")
                 ),
                 **_format_generated_noise(report.get("gan", {})),
+                **_format_denoiser_checks(report),
                 **{f"{stage} s": round(value) for stage, value in seconds.items()},
             }
         )
@@ -334,7 +335,25 @@ def format_gan2gan_fits(fits: Sequence[tuple[NoiseModel, dict[str, Any]]]) -> li
         "## GAN2GAN fits: extracted noise, g_theta1's noise beside it (0-255 units), wall time per stage",
         "",
         pd.DataFrame(rows).to_markdown(index=False),
+        "",
+        "Clean-free checks of the denoisers: the std of g_theta2's residual z - g_theta2(z) on fixed noisy"
+        " crops at the GAN's last iteration, beside the extracted noise's (well above it: g_theta2"
+        " over-smooths); each G2G iteration's pair loss at the end of its training over the loss of"
+        " returning its input (about 1: the iteration learnt nothing, the residual DnCNN sits on the"
+        " identity).",
     ]
+
+
+def _format_denoiser_checks(report: Mapping[str, Any]) -> dict[str, str]:
+    """g_theta2's residual std beside the extracted noise std (0-255), and G2G's loss over the identity's."""
+    gan = report.get("gan", {})
+    residual = gan.get("diagnostics", {}).get("g2_residual_std") or [float("nan")]
+    extracted = gan.get("extracted_noise_255", {}).get("random_std", float("nan"))
+    ratios = [f"{losses['loss'] / losses['identity_loss']:.2f}" for losses in report.get("g2g", {}).values()]
+    return {
+        "g_theta2 residual std (ours / extracted)": f"{residual[-1] * 255:.1f} / {extracted:.1f}",
+        "G2G loss / identity loss": " / ".join(ratios) or "-",
+    }
 
 
 def _format_generated_noise(gan: Mapping[str, Any]) -> dict[str, Any]:

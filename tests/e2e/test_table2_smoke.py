@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,8 @@ def test_markdown_has_paper_layout_and_names_its_test_set(smoke_run):
     assert "The paper's numbers are for full BSD68" in text
     assert "/ 28.56 / " not in text and "32.51*" not in text
     assert "## GAN2GAN fits" in text and "gaussian:50" in text.split("## GAN2GAN fits")[1]
+    fits = text.split("## GAN2GAN fits")[1]
+    assert re.search(r"\| \d+\.\d\d / \d+\.\d\d / \d+\.\d\d +\|", fits), "each G2G iteration's loss ratio"
     row = next(line for line in text.splitlines() if line.startswith("| gaussian 25"))
     assert row.count("|") == len(PAPER_METHODS) + 3 and " - " not in row  # every column filled
 

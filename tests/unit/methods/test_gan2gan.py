@@ -564,6 +564,8 @@ def test_stages_are_the_paper_columns_and_save_load_round_trips(tmp_path: Path) 
     assert stages["G2G_3"] is method
     report = method.report
     assert report["extraction"]["n_patches"] >= 16 and set(report["seconds"]) >= {"gan", "G2G_1", "G2G_3"}
+    assert list(report["g2g"]) == ["G2G_1", "G2G_2", "G2G_3"]
+    assert all(losses["loss"] > 0 and losses["identity_loss"] > 0 for losses in report["g2g"].values())
     method.save(tmp_path / "model")
     loaded = GAN2GAN.load(tmp_path / "model")
     image = tiny_data().noisy[0][:40, :56]
@@ -607,6 +609,37 @@ def test_g2g_started_from_the_noisy_images_pairs_the_noisy_crops(monkeypatch: py
     assert list(method.stages()) == ["g_theta2", "G2G_1", "G2G_2"]
 
 
+def test_g2g_1_starts_as_the_identity_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """g2g_start="identity" zeroes G2G_1's last convolution (the residual net returns its input) and
+    leaves every other layer at the same seeded default start."""
+    original = method_module.train_network
+
+    def first_g2g_net(start: str) -> nn.Module:
+        starts: list[nn.Module] = []
+
+        def spy(net: nn.Module, **kwargs):
+            starts.append(copy.deepcopy(net).eval())
+            return original(net, **kwargs)
+
+        monkeypatch.setattr(method_module, "train_network", spy)
+        method = GAN2GAN(**{**TINY, "iterations": 1}, g2g_start=start, device="cpu")
+        method.fit(tiny_data(), seed=0, progress=False)
+        return starts[0]
+
+    default, identity = first_g2g_net("default"), first_g2g_net("identity")
+    image = torch.rand(1, 1, 24, 24)
+    with torch.no_grad():
+        assert torch.equal(identity(image), image) and not torch.equal(default(image), image)
+    last = len(identity.body) - 1
+    for key, value in identity.state_dict().items():
+        if key.startswith(f"body.{last}."):
+            assert not value.any()
+        else:
+            torch.testing.assert_close(value, default.state_dict()[key])
+    with pytest.raises(ValueError, match="g2g_start"):
+        GAN2GAN(**TINY, g2g_start="zeros", device="cpu")
+
+
 def test_g_theta2_without_sigmoid_is_linear() -> None:
     """The Fig. 6(a) "no sigmoid" ablation: g_theta2's output can leave [0, 1]."""
     linear = GAN2GAN(**TINY, g2_output="linear", device="cpu").model.g2
@@ -644,6 +677,7 @@ def test_interrupted_fit_resumes_at_the_unfinished_stage(
     resumed.fit(tiny_data(), seed=0, progress=False, checkpoint=checkpoint)
     for name, stage in reference.stages().items():
         np.testing.assert_array_equal(resumed.stages()[name].denoise(image), stage.denoise(image))
+    assert resumed.report["g2g"] == reference.report["g2g"]  # G2G_1's losses came from its stage file
 
 
 def test_fit_rejects_images_smaller_than_the_window() -> None:

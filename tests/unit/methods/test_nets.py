@@ -8,7 +8,9 @@ import pytest
 import torch
 from torch import nn
 
+from methods.n2c import NoiseToClean
 from methods.nets import Critic, DnCNN, NoiseGenerator, init_dcgan_
+from methods.registry import METHODS
 
 
 def count_params(net: torch.nn.Module) -> int:
@@ -53,6 +55,19 @@ def test_residual_identity_when_last_conv_is_zero() -> None:
         assert torch.equal(net(x), x)
 
 
+def test_identity_start_is_the_default_start_with_a_zero_last_conv() -> None:
+    torch.manual_seed(0)
+    default = DnCNN(depth=4, features=8)
+    torch.manual_seed(0)
+    identity = DnCNN(depth=4, features=8, start="identity").eval()
+    x = torch.rand(1, 1, 12, 12)
+    with torch.no_grad():
+        assert torch.equal(identity(x), x)
+    last = f"body.{len(identity.body) - 1}.weight"
+    for key, value in identity.state_dict().items():
+        assert not value.any() if key == last else torch.equal(value, default.state_dict()[key])
+
+
 def test_sigmoid_of_identity_when_last_conv_is_zero() -> None:
     net = DnCNN(depth=3, features=8, output="sigmoid").eval()
     with torch.no_grad():
@@ -61,7 +76,7 @@ def test_sigmoid_of_identity_when_last_conv_is_zero() -> None:
         assert torch.allclose(net(x), torch.sigmoid(x))
 
 
-@pytest.mark.parametrize("kwargs", [{"depth": 1}, {"output": "tanh"}])
+@pytest.mark.parametrize("kwargs", [{"depth": 1}, {"output": "tanh"}, {"start": "zeros"}])
 def test_invalid_options_raise(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         DnCNN(**kwargs)
@@ -146,3 +161,12 @@ def test_authors_generator_and_critic_keep_their_parameter_counts() -> None:
 def test_unknown_variants_are_refused(factory, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         factory()
+
+
+@pytest.mark.parametrize("key", sorted(k for k, cls in METHODS.items() if issubclass(cls, NoiseToClean)))
+def test_every_dncnn_method_can_start_as_the_identity(key: str) -> None:
+    """``start`` reaches the network of every method built on :class:`methods.n2c.NoiseToClean`."""
+    method = METHODS[key](depth=3, features=8, start="identity", device="cpu")
+    x = torch.rand(1, 1, 10, 10)
+    with torch.no_grad():
+        assert torch.equal(method.build_network().eval()(x), x)

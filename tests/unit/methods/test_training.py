@@ -135,6 +135,30 @@ def test_train_network_first_loss_matches_criterion(loss: str) -> None:
     assert history.losses[0] == pytest.approx(expected, rel=1e-5)
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_identity_loss_is_what_returning_the_input_scores(masked: bool) -> None:
+    """A net frozen at the identity (lr 0) scores exactly the logged identity loss; a trained one less."""
+    draw = make_draw_batch()
+
+    def draw_batch() -> tuple[torch.Tensor, ...]:
+        noisy, clean = draw()
+        return (noisy, clean, (torch.rand(noisy.shape) < 0.3).float()) if masked else (noisy, clean)
+
+    identity = torch.nn.Conv2d(1, 1, 3, padding=1, bias=False)
+    with torch.no_grad():
+        identity.weight.zero_()[0, 0, 1, 1] = 1.0
+    frozen = TrainConfig(steps=20, batch_size=8, patch_size=12, lr=0.0)
+    history = train_network(
+        identity, draw_batch=draw_batch, config=frozen, seed=0, device=CPU, progress=False
+    )
+    assert history.logs["loss"] == pytest.approx(history.logs["identity_loss"], rel=1e-6)
+    learning = TrainConfig(steps=60, batch_size=8, patch_size=12, lr=1e-2)
+    history = train_network(
+        make_net(), draw_batch=draw_batch, config=learning, seed=0, device=CPU, progress=False
+    )
+    assert history.final("loss") < 0.5 * history.final("identity_loss")
+
+
 def test_train_network_lr_schedule(tmp_path: Path) -> None:
     ckpt = tmp_path / "ckpt.pt"
     config = TrainConfig(
