@@ -67,7 +67,7 @@ _SHORT_GAN: dict[str, Any] = {
 #: The short profiles start every residual DnCNN as the identity (``methods.nets.DnCNN``, ``start``). From
 #: PyTorch's default start a run of a few hundred steps falls to the loss of returning its input and sits
 #: there: at sigma 15, 200 steps left G2G_1 at the identity (25.01 dB on BSD68, 28.23 from the identity
-#: start) and 500 steps left N2C(oracle) at 27.41 (30.73); README, Profiles.
+#: start) and 500 steps left N2C(oracle) at 27.42 (30.73); README, Profiles.
 _SHORT_START: dict[str, Any] = {"start": "identity"}
 
 #: The G2G training recipe of the official code (spec 3.2), used by every 17-layer N2C of the paper profile.
