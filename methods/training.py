@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -144,13 +144,15 @@ class TrainHistory:
     """What :func:`run_training` logged.
 
     ``logs[name][i]`` is the mean of quantity ``name`` over the steps logged at ``steps[i]``; ``seconds`` is
-    the wall time of this call only; ``resumed_from`` is the checkpoint step it resumed from (0 = fresh).
+    the wall time of this call only; ``resumed_from`` is the checkpoint step it resumed from (0 = fresh);
+    ``snapshots[step][module]`` is a module's state (on the CPU) after one of the requested steps.
     """
 
     steps: list[int]
     logs: dict[str, list[float]]
     seconds: float
     resumed_from: int
+    snapshots: dict[int, dict[str, dict[str, torch.Tensor]]] = field(default_factory=dict)
 
     @property
     def losses(self) -> list[float]:
@@ -256,6 +258,7 @@ def run_training(
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
     limits: Mapping[str, float] | None = None,
     steps_per_epoch: float | None = None,
+    snapshot_steps: Iterable[int] = (),
     progress: bool = True,
     desc: str = "train",
 ) -> TrainHistory:
@@ -296,6 +299,9 @@ def run_training(
         Quantity name -> largest absolute value before the run counts as diverged.
     steps_per_epoch : float or None
         Only used to name the epoch in a divergence message.
+    snapshot_steps : iterable of int
+        Steps after which to keep a copy of every module's state (``TrainHistory.snapshots``; kept in
+        the checkpoint, so a resumed run returns them all), e.g. to draw a test curve afterwards.
     progress : bool
         Report progress on stderr: a tqdm bar (step, loss, ETA) on a terminal, else a line at every
         tenth of the run.
@@ -326,6 +332,8 @@ def run_training(
     logged_steps: list[int] = []
     logs: dict[str, list[float]] = {}
     window: list[dict[str, torch.Tensor]] = []
+    snapshot_steps = set(snapshot_steps)
+    snapshots: dict[int, dict[str, dict[str, torch.Tensor]]] = {}
     start = 0
 
     with _seeded_torch_rng(seed, device):
@@ -346,6 +354,7 @@ def run_training(
                     obj.load_state_dict(state[group][name])
             set_torch_rng_state(state["torch_rng"], device)
             logged_steps, logs = state["logged_steps"], state["logs"]
+            snapshots = state.get("snapshots", {})
             window = [{k: v.to(device) for k, v in row.items()} for row in state["window"]]
 
         interactive = progress and sys.stderr.isatty()
@@ -372,6 +381,11 @@ def run_training(
                     window = []
                     if "loss" in means:
                         bar.set_postfix(loss=f"{means['loss']:.4g}", refresh=False)
+                if current in snapshot_steps:
+                    snapshots[current] = {
+                        name: {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}
+                        for name, m in modules.items()
+                    }
                 bar.update()
                 if progress and not interactive and (current % line_every == 0 or current == steps):
                     _log_progress(
@@ -392,6 +406,7 @@ def run_training(
                             "logged_steps": logged_steps,
                             "logs": logs,
                             "window": [{k: v.cpu() for k, v in row.items()} for row in window],
+                            "snapshots": snapshots,
                         },
                         checkpoint_path,
                     )
@@ -404,7 +419,11 @@ def run_training(
     for module in modules.values():
         module.eval()
     return TrainHistory(
-        steps=logged_steps, logs=logs, seconds=time.perf_counter() - start_time, resumed_from=start
+        steps=logged_steps,
+        logs=logs,
+        seconds=time.perf_counter() - start_time,
+        resumed_from=start,
+        snapshots=snapshots,
     )
 
 
@@ -456,6 +475,7 @@ def train_network(
     device: torch.device,
     objective: Objective | None = None,
     checkpoint_path: Path | None = None,
+    snapshot_steps: Iterable[int] = (),
     progress: bool = True,
     desc: str = "train",
 ) -> TrainHistory:
@@ -481,6 +501,8 @@ def train_network(
         returned.
     checkpoint_path : Path or None
         Checkpoint file (None = no checkpointing or resuming).
+    snapshot_steps : iterable of int
+        Steps after which to keep a copy of the net's state (``TrainHistory.snapshots[step]["net"]``).
     progress : bool
         Show a tqdm bar on stderr.
     desc : str
@@ -537,6 +559,7 @@ def train_network(
         device=device,
         checkpoint_path=checkpoint_path,
         checkpoint_seconds=config.checkpoint_seconds,
+        snapshot_steps=snapshot_steps,
         progress=progress,
         desc=desc,
     )

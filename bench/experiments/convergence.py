@@ -1,5 +1,6 @@
-"""GAN2GAN's generative model along Algorithm 1 (issue 20): the authors' critics with separate and with
-joint batches against the profile's, at sigma 25 and 50, measured without clean images."""
+"""GAN2GAN along Algorithm 1 and its G2G iterations (issue 20): the authors' critics with separate and with
+joint batches against the profile's, at sigma 25 and 50, the GAN measured without clean images; then the
+profile's G2G iterations, with test PSNR and the clean-free loss-over-identity ratio against the step."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pandas as pd
 from bench.cells.specs import Cell, EvalSpec
 from bench.experiments.base import Context, Experiment, Results, RunRecord, describe_stage
 from bench.reporting.figures import plot_gan_convergence
-from bench.reporting.report import average_seeds, format_mean_std
+from bench.reporting.report import average_seeds, format_mean_std, pivot_mean_std
 from noise import NoiseModel, parse_noise
 
 #: The profile's generative model against the authors' critics, with separate and with joint batches.
@@ -39,6 +40,10 @@ CONVERGENCE_VARIANTS: Mapping[str, Mapping[str, Any]] = {
     "WGAN-GP critics, tanh g_theta1": {"generator_output": "tanh"},
     "profile: WGAN-GP critics, standardised g_theta1": {},
 }
+#: The variant whose G2G iterations the study follows (the profile's own GAN2GAN).
+PROFILE_VARIANT = "profile: WGAN-GP critics, standardised g_theta1"
+#: Snapshots of each G2G iteration evaluated on the test set (the last is the iteration's end).
+G2G_SNAPSHOTS = 4
 #: The study's noise levels.
 CONVERGENCE_NOISES: tuple[NoiseModel, ...] = (parse_noise("gaussian:25"), parse_noise("gaussian:50"))
 #: The summary's columns beside noise and variant, each mean ± std over seeds in the report.
@@ -58,7 +63,8 @@ SUMMARY_VALUES: tuple[str, ...] = (
 
 
 class Convergence(Experiment):
-    """Every variant is a separate Algorithm-1 fit (no G2G iteration) per noise and seed."""
+    """Every variant is a separate Algorithm-1 fit per noise and seed, with no G2G iteration except the
+    profile's own, whose G2G iterations keep :data:`G2G_SNAPSHOTS` snapshots each for the test curve."""
 
     name = "convergence"
     title = "GAN2GAN's GAN: the authors' critics and ours along Algorithm 1"
@@ -66,9 +72,19 @@ class Convergence(Experiment):
     prog = "python -m bench.ablation"
 
     def _cells(self, ctx: Context, seed: int) -> dict[tuple[str, str], EvalSpec]:
-        base = {**ctx.profile.params("gan2gan"), "iterations": 0}
+        profile = ctx.profile.params("gan2gan")
+        every = max(1, profile["g2g_steps"] // G2G_SNAPSHOTS)
         return {
-            (noise, variant): ctx.eval_spec("gan2gan", noise=noise, seed=seed, params={**base, **overrides})
+            (noise, variant): ctx.eval_spec(
+                "gan2gan",
+                noise=noise,
+                seed=seed,
+                params={
+                    **profile,
+                    **overrides,
+                    **({"g2g_snapshot_every": every} if variant == PROFILE_VARIANT else {"iterations": 0}),
+                },
+            )
             for noise in CONVERGENCE_NOISES
             for variant, overrides in CONVERGENCE_VARIANTS.items()
         }
@@ -77,9 +93,10 @@ class Convergence(Experiment):
         return [cell for seed in ctx.seeds for cell in self._cells(ctx, seed).values()]
 
     def tabulate(self, ctx: Context, results: Results) -> pd.DataFrame:
-        """One row per seed, noise, variant, quantity and logged step (the curves); the per-fit summary
-        travels in ``frame.attrs["summary"]``."""
-        curves, rows = [], []
+        """One row per seed, noise, variant, quantity and logged step (the curves; the G2G ones, quantities
+        ``g2g_psnr`` and ``g2g_loss_ratio``, count steps over all iterations); the per-fit summary travels
+        in ``frame.attrs["summary"]``, the G2G snapshots in ``frame.attrs["g2g"]``."""
+        curves, rows, g2g = [], [], []
         for seed in ctx.seeds:
             for (noise, variant), cell in self._cells(ctx, seed).items():
                 result = results.evaluation(cell)
@@ -114,6 +131,38 @@ class Convergence(Experiment):
                         }
                         for step, value in zip(history["step"], history[quantity], strict=True)
                     ]
+                steps = dict(result.spec.fit.params)["g2g_steps"]
+                for iteration, losses in sorted(result.fit_report["g2g"].items()):
+                    j = int(iteration.removeprefix("G2G_"))
+                    logged = losses["history"]
+                    curves += [
+                        {
+                            **keys,
+                            "quantity": "g2g_loss_ratio",
+                            "step": (j - 1) * steps + step,
+                            "value": loss / identity,
+                            "reference": 1.0,
+                        }
+                        for step, loss, identity in zip(
+                            logged["step"], logged["loss"], logged["identity_loss"], strict=True
+                        )
+                    ]
+                for stage in result.stages:
+                    if stage.stage.startswith("G2G_"):
+                        iteration, _, step = stage.stage.partition(" step ")
+                        j = int(iteration.removeprefix("G2G_"))
+                        at = int(step) if step else steps
+                        row = {**keys, "iteration": j, "step": at, "psnr": stage.psnr, "ssim": stage.ssim}
+                        g2g.append(row)
+                        curves.append(
+                            {
+                                **keys,
+                                "quantity": "g2g_psnr",
+                                "step": (j - 1) * steps + at,
+                                "value": stage.psnr,
+                                "reference": float("nan"),
+                            }
+                        )
                 generated = gan["generated_noise_255"]
                 stage = next(s for s in result.stages if s.stage == "g_theta2")
                 rows.append(
@@ -131,19 +180,21 @@ class Convergence(Experiment):
                 )
         frame = pd.DataFrame(curves)
         frame.attrs["summary"] = pd.DataFrame(rows)
+        frame.attrs["g2g"] = pd.DataFrame(g2g)
         return frame
 
     def write(self, ctx: Context, frame: pd.DataFrame, out_dir: Path, *, run: RunRecord) -> list[str]:
-        summary = frame.attrs["summary"]
+        summary, g2g = frame.attrs["summary"], frame.attrs["g2g"]
         frame.to_csv(out_dir / "convergence.csv", index=False)
         summary.to_csv(out_dir / "convergence_summary.csv", index=False)
+        g2g.to_csv(out_dir / "convergence_g2g.csv", index=False)
         curves = average_seeds(
             frame, by=["noise", "variant", "quantity", "step"], values=["value", "reference"]
         )
         figure = plot_gan_convergence(
             out_dir / "convergence",
             frame=curves,
-            title=f"GAN2GAN's generative model ({ctx.profile.name} profile)",
+            title=f"GAN2GAN along Algorithm 1 and G2G ({ctx.profile.name} profile)",
         )
         averaged = average_seeds(summary, by=["noise", "method"], values=list(SUMMARY_VALUES))
         shown = pd.DataFrame(
@@ -175,6 +226,48 @@ class Convergence(Experiment):
             "",
             shown.to_markdown(index=False),
             "",
+            *self._describe_g2g(frame, g2g, params=params),
         ]
         (out_dir / "convergence.md").write_text("\n".join(text))
-        return ["convergence.csv", "convergence_summary.csv", *(p.name for p in figure), "convergence.md"]
+        return [
+            "convergence.csv",
+            "convergence_summary.csv",
+            "convergence_g2g.csv",
+            *(p.name for p in figure),
+            "convergence.md",
+        ]
+
+    @staticmethod
+    def _describe_g2g(frame: pd.DataFrame, g2g: pd.DataFrame, *, params: Mapping[str, Any]) -> list[str]:
+        """The Markdown section on the profile's G2G iterations: test PSNR at each snapshot, and the pair
+        loss over the identity's at the end of each iteration."""
+        if g2g.empty:
+            return []
+        psnr = pivot_mean_std(
+            average_seeds(g2g, by=["noise", "iteration", "step"], values=["psnr"]),
+            index=["noise", "iteration"],
+            columns="step",
+            value="psnr",
+        )
+        steps = params["g2g_steps"]
+        ratios = frame[frame["quantity"] == "g2g_loss_ratio"].assign(
+            iteration=lambda f: (f["step"] - 1) // steps + 1
+        )
+        last = ratios.loc[ratios.groupby(["seed", "noise", "iteration"])["step"].idxmax()]
+        ratio = average_seeds(last, by=["noise", "iteration"], values=["value"])
+        ratio["loss / identity loss at the end"] = [
+            format_mean_std(m, s, digits=3) for m, s in zip(ratio["value"], ratio["value_std"], strict=True)
+        ]
+        psnr = psnr.rename(columns=lambda c: c if c in ("noise", "iteration") else f"step {c}")
+        table = psnr.merge(ratio[["noise", "iteration", "loss / identity loss at the end"]], how="left")
+        return [
+            f"## G2G iterations of `{PROFILE_VARIANT}`",
+            "",
+            f"Each G2G iteration trains {steps} steps of {params['g2g_batch_size']} x "
+            f"{params['g2g_patch_size']}x{params['g2g_patch_size']} pairs; test PSNR (dB) of its DnCNN after "
+            "each step count (column), and its pair loss over the loss of returning the input at the end "
+            "(below 1: it has left the identity plateau; clean-free). The test PSNRs choose nothing.",
+            "",
+            table.to_markdown(index=False),
+            "",
+        ]

@@ -315,17 +315,22 @@ def plot_init_curves(path_stem: Path, *, frame: pd.DataFrame, title: str) -> lis
 
 
 def plot_gan_convergence(path_stem: Path, *, frame: pd.DataFrame, title: str) -> list[Path]:
-    """GAN2GAN's generative model along Algorithm 1, one row per noise, one line per variant: g_theta1's
-    random-part std against the extracted noise's, its fixed-pattern std, and the W-estimate of f_w1.
+    """GAN2GAN along Algorithm 1 and G2G, one row per noise, one line per variant: g_theta1's random-part
+    std against the extracted noise's, its fixed-pattern std, the W-estimate of f_w1, and, where G2G ran,
+    the test PSNR of its snapshots and its pair loss over the identity's against the G2G step.
 
     ``frame`` has columns noise, variant, quantity, step, value, value_std (the std over seeds, drawn as
-    a band) and (for the random-part std) reference.
+    a band) and reference (a dashed line in the random-part panel: the extracted noise's std; in the
+    loss-ratio panel: 1).
     """
-    panels = (
-        ("g1_random_std", "random-part std of g_theta1 (0-255)"),
-        ("g1_pattern_std", "fixed-pattern std of g_theta1 (0-255)"),
-        ("w1", "W-estimate of f_w1 (Eq. 5)"),
-    )
+    panels = [
+        ("g1_random_std", "random-part std of g_theta1 (0-255)", "generator iteration"),
+        ("g1_pattern_std", "fixed-pattern std of g_theta1 (0-255)", "generator iteration"),
+        ("w1", "W-estimate of f_w1 (Eq. 5)", "generator iteration"),
+        ("g2g_psnr", "G2G: test PSNR (dB)", "G2G step (all iterations)"),
+        ("g2g_loss_ratio", "G2G: pair loss / identity's", "G2G step (all iterations)"),
+    ]
+    panels = [panel for panel in panels if (frame["quantity"] == panel[0]).any()]
     noises = list(dict.fromkeys(frame["noise"]))
     variants = list(dict.fromkeys(frame["variant"]))
     cmap = plt.get_cmap("tab10")
@@ -334,11 +339,14 @@ def plot_gan_convergence(path_stem: Path, *, frame: pd.DataFrame, title: str) ->
             len(noises), len(panels), figsize=(3.4 * len(panels) + 2.2, 3.3 * len(noises)), squeeze=False
         )
         for row, noise in zip(axes, noises, strict=True):
-            for ax, (quantity, label) in zip(row, panels, strict=True):
+            for ax, (quantity, label, xlabel) in zip(row, panels, strict=True):
                 part = frame[(frame["noise"] == noise) & (frame["quantity"] == quantity)]
                 for i, variant in enumerate(variants):
                     line = part[part["variant"] == variant].sort_values("step")
-                    ax.plot(line["step"], line["value"], color=cmap(i), lw=1.3, label=variant)
+                    if line.empty:
+                        continue
+                    marker = "o" if quantity == "g2g_psnr" else None
+                    ax.plot(line["step"], line["value"], color=cmap(i), lw=1.3, marker=marker, ms=3)
                     spread = line["value_std"].fillna(0.0)
                     ax.fill_between(
                         line["step"],
@@ -348,13 +356,16 @@ def plot_gan_convergence(path_stem: Path, *, frame: pd.DataFrame, title: str) ->
                         alpha=0.15,
                         lw=0,
                     )
-                if quantity == "g1_random_std" and len(part):
-                    reference = float(part["reference"].iloc[0])
-                    ax.axhline(reference, color="k", ls="--", lw=1, label="extracted noise")
+                reference = part["reference"].dropna()
+                if quantity in ("g1_random_std", "g2g_loss_ratio") and len(reference):
+                    ax.axhline(float(reference.iloc[0]), color="k", ls="--", lw=1)
                 ax.set_title(f"{noise}: {label}", fontsize=8)
-                ax.set_xlabel("generator iteration")
-        handles, labels = axes[0][0].get_legend_handles_labels()
-        axes[0][-1].legend(handles, labels, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
+                ax.set_xlabel(xlabel)
+        handles = [
+            plt.Line2D([], [], color=cmap(i), lw=1.3, label=variant) for i, variant in enumerate(variants)
+        ]
+        handles.append(plt.Line2D([], [], color="k", ls="--", lw=1, label="extracted noise / identity"))
+        axes[0][-1].legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
         fig.suptitle(title, y=1.01)
         fig.tight_layout()
         return save_figure(fig, path_stem)

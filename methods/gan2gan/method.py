@@ -103,6 +103,9 @@ class GAN2GAN(Method):
         warm-started.
     g2g_steps, g2g_batch_size, g2g_patch_size, g2g_lr, g2g_milestones, g2g_gamma :
         Training of each G2G iteration (Adam, MSE, MultiStepLR on steps).
+    g2g_snapshot_every : int
+        Keep each G2G iteration's DnCNN after every this many steps (0 = none) as extra stages
+        ``"G2G_j step s"`` (:meth:`stages`), so that an evaluation draws test PSNR against the step.
     g2g_estimate, g2g_noise_offset : str
         How each G2G pair is made (:func:`methods.gan2gan.iterate.make_pair_sampler`): the clean estimate
         from each noisy crop (``"crops"``, the code) or from each whole image once per iteration
@@ -160,6 +163,7 @@ class GAN2GAN(Method):
         g2g_lr: float = 1e-3,
         g2g_milestones: tuple[int, ...] = (1600, 3200),
         g2g_gamma: float = 0.5,
+        g2g_snapshot_every: int = 0,
         g2g_estimate: str = "crops",
         g2g_noise_offset: str = "corner",
         nz: int = 128,
@@ -182,6 +186,8 @@ class GAN2GAN(Method):
             raise ValueError(f"g2g_start must be 'default' or 'identity', got {g2g_start!r}")
         if iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {iterations}")
+        if g2g_snapshot_every < 0:
+            raise ValueError(f"g2g_snapshot_every must be >= 0, got {g2g_snapshot_every}")
         self.params: dict[str, Any] = {
             key: value for key, value in locals().items() if key not in ("self", "device", "__class__")
         }
@@ -190,6 +196,8 @@ class GAN2GAN(Method):
         self.device = resolve_device(device)
         self.model = self._build_model()
         self.denoisers: list[DnCNN] = []
+        #: ``snapshots[j][step]``: G2G_j's DnCNN after ``step`` steps (``g2g_snapshot_every``).
+        self.snapshots: dict[int, dict[int, DnCNN]] = {}
         self.report: dict[str, Any] = {}
 
     # construction -----------------------------------------------------------------------------------
@@ -285,6 +293,7 @@ class GAN2GAN(Method):
         self.report = {"seconds": {}, "g2g": {}}
         self._fit_generative_model(noisy, seed=seed, progress=progress, checkpoint=checkpoint)
         self.denoisers = []
+        self.snapshots = {}
         estimator: nn.Module = self.model.g2 if self.params["g2g_init"] == "g_theta2" else nn.Identity()
         for j in range(1, self.params["iterations"] + 1):
             net = self._fit_iteration(
@@ -373,11 +382,12 @@ class GAN2GAN(Method):
         done = _stage_file(checkpoint, f"g2g{j}")
         if done is not None and done.exists():
             state = torch.load(done, map_location="cpu", weights_only=True)
-            net = self._build_denoiser()
-            net.load_state_dict(state["net"])
             self.report["seconds"][f"G2G_{j}"] = state["seconds"]
             self.report["g2g"][f"G2G_{j}"] = json.loads(state["losses"])
-            return net.to(self.device).eval()
+            self.snapshots[j] = {
+                step: self._load_denoiser(weights) for step, weights in state.get("snapshots", {}).items()
+            }
+            return self._load_denoiser(state["net"])
         stage_seed = derive_seed(seed, j)
         net = init_seeded(self._build_denoiser, seed=stage_seed) if j == 1 else copy.deepcopy(estimator)
         config = self.g2g_config()
@@ -398,17 +408,39 @@ class GAN2GAN(Method):
             seed=stage_seed,
             device=self.device,
             checkpoint_path=_stage_file(checkpoint, f"g2g{j}.ckpt"),
+            snapshot_steps=self._snapshot_steps(),
             progress=progress,
             desc=f"G2G_{j}",
         )
         self.report["seconds"][f"G2G_{j}"] = history.seconds
-        # the pair loss at the end against returning the input: a ratio near 1 is the identity plateau
-        losses = {name: history.final(name) for name in ("loss", "identity_loss")}
+        # the pair loss at the end against returning the input: a ratio near 1 is the identity plateau;
+        # the logged curve of both draws the G2G convergence without a clean image
+        losses = {
+            **{name: history.final(name) for name in ("loss", "identity_loss")},
+            "history": {"step": history.steps, **history.logs},
+        }
         self.report["g2g"][f"G2G_{j}"] = losses
+        snapshots = {step: state["net"] for step, state in history.snapshots.items()}
+        self.snapshots[j] = {step: self._load_denoiser(weights) for step, weights in snapshots.items()}
         if done is not None:
-            state = {"net": net.state_dict(), "seconds": history.seconds, "losses": json.dumps(losses)}
+            state = {
+                "net": net.state_dict(),
+                "seconds": history.seconds,
+                "losses": json.dumps(losses),
+                "snapshots": snapshots,
+            }
             save_atomic(state, done)
         return net
+
+    def _snapshot_steps(self) -> list[int]:
+        """The G2G steps after which each iteration's DnCNN is kept (before the last step)."""
+        every, steps = self.params["g2g_snapshot_every"], self.params["g2g_steps"]
+        return list(range(every, steps, every)) if every else []
+
+    def _load_denoiser(self, weights: Mapping[str, torch.Tensor]) -> DnCNN:
+        net = self._build_denoiser()
+        net.load_state_dict(weights)
+        return net.to(self.device).eval()
 
     @property
     def min_image_size(self) -> int:
@@ -427,9 +459,14 @@ class GAN2GAN(Method):
         return self.model.g1
 
     def stages(self) -> Mapping[str, NetworkStage | GAN2GAN]:
-        """``g_theta2``, then ``G2G_1`` ... ``G2G_J`` (the paper's Table 2 columns); the last is ``self``."""
-        nets = {"g_theta2": self.model.g2}
-        nets.update({f"G2G_{j}": net for j, net in enumerate(self.denoisers, start=1)})
+        """``g_theta2``, then ``G2G_1`` ... ``G2G_J`` (the paper's Table 2 columns); the last is ``self``.
+
+        With ``g2g_snapshot_every``, each ``G2G_j`` is preceded by its snapshots ``"G2G_j step s"``.
+        """
+        nets: dict[str, nn.Module] = {"g_theta2": self.model.g2}
+        for j, net in enumerate(self.denoisers, start=1):
+            nets.update({f"G2G_{j} step {s}": snap for s, snap in sorted(self.snapshots.get(j, {}).items())})
+            nets[f"G2G_{j}"] = net
         *earlier, last = nets
         return {
             **{name: NetworkStage(name, nets[name], device=self.device) for name in earlier},
@@ -453,6 +490,10 @@ class GAN2GAN(Method):
                 "g1": self.model.g1.state_dict(),
                 "g2": self.model.g2.state_dict(),
                 "denoisers": [net.state_dict() for net in self.denoisers],
+                "snapshots": {
+                    j: {step: net.state_dict() for step, net in nets.items()}
+                    for j, nets in self.snapshots.items()
+                },
                 "report": json.dumps(self.report, default=float),
             },
             path,
@@ -466,10 +507,11 @@ class GAN2GAN(Method):
         method.model.g1.load_state_dict(state["g1"])
         method.model.g2.load_state_dict(state["g2"])
         method.model.to(method.device).eval()
-        for weights in state["denoisers"]:
-            net = method._build_denoiser()
-            net.load_state_dict(weights)
-            method.denoisers.append(net.to(method.device).eval())
+        method.denoisers = [method._load_denoiser(weights) for weights in state["denoisers"]]
+        method.snapshots = {
+            j: {step: method._load_denoiser(weights) for step, weights in nets.items()}
+            for j, nets in state.get("snapshots", {}).items()
+        }
         method.report = json.loads(state["report"])
         return method
 

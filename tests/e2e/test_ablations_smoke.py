@@ -14,7 +14,7 @@ from bench.experiments import ABLATIONS
 from bench.experiments.ablation_extraction import FIG2_SIGMAS, FIG5_NOISES
 from bench.experiments.ablation_generator import GENERATOR_VARIANTS
 from bench.experiments.ablation_init import INIT_NOISES, INIT_VARIANTS
-from bench.experiments.convergence import CONVERGENCE_NOISES, CONVERGENCE_VARIANTS
+from bench.experiments.convergence import CONVERGENCE_NOISES, CONVERGENCE_VARIANTS, PROFILE_VARIANT
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,16 @@ def test_convergence_study_traces_every_variant_at_both_levels(out):
     summary = pd.read_csv(folder / "convergence_summary.csv")
     assert len(summary) == len(CONVERGENCE_NOISES) * len(CONVERGENCE_VARIANTS)
     assert summary["psnr"].notna().all() and (summary["g1 random std"] > 0).all()
-    assert "extracted std" in (folder / "convergence.md").read_text()
+    # G2G only for the profile's variant: 3 iterations of 40 steps, a snapshot every 10 steps
+    g2g = pd.read_csv(folder / "convergence_g2g.csv")
+    assert set(g2g["variant"]) == {PROFILE_VARIANT}
+    assert g2g.groupby("noise")["step"].apply(list).map(lambda s: s == [10, 20, 30, 40] * 3).all()
+    psnr = curves[curves["quantity"] == "g2g_psnr"].groupby("noise")["step"].apply(list)
+    assert all(s == list(range(10, 130, 10)) for s in psnr)
+    ratio = curves[curves["quantity"] == "g2g_loss_ratio"]
+    assert set(ratio["variant"]) == {PROFILE_VARIANT} and ratio["step"].max() == 120
+    text = (folder / "convergence.md").read_text()
+    assert "extracted std" in text and "step 10" in text and "loss / identity loss at the end" in text
 
 
 def test_unknown_ablation_is_a_usage_error(capsys):

@@ -574,6 +574,35 @@ def test_stages_are_the_paper_columns_and_save_load_round_trips(tmp_path: Path) 
     assert loaded.report["extraction"] == report["extraction"]
 
 
+def test_g2g_snapshots_are_extra_stages_that_change_no_training(tmp_path: Path) -> None:
+    plain = GAN2GAN(**TINY, device="cpu")
+    plain.fit(tiny_data(), seed=0, progress=False)
+    method = GAN2GAN(**TINY, g2g_snapshot_every=2, device="cpu")
+    checkpoint = tmp_path / "checkpoint"
+    method.fit(tiny_data(), seed=0, progress=False, checkpoint=checkpoint)
+    stages = method.stages()
+    assert list(stages) == [
+        "g_theta2",
+        *(name for j in (1, 2, 3) for name in (f"G2G_{j} step 2", f"G2G_{j}")),
+    ]
+    image = tiny_data().noisy[0][:40, :56]
+    for name, stage in plain.stages().items():  # the same training with or without snapshots
+        np.testing.assert_array_equal(stages[name].denoise(image), stage.denoise(image))
+    assert not np.array_equal(stages["G2G_1 step 2"].denoise(image), stages["G2G_1"].denoise(image))
+    history = method.report["g2g"]["G2G_1"]["history"]
+    assert history["step"][-1] == TINY["g2g_steps"] and len(history["loss"]) == len(history["identity_loss"])
+
+    method.save(tmp_path / "model")
+    resumed = GAN2GAN(**TINY, g2g_snapshot_every=2, device="cpu")  # every stage from its stage file
+    resumed.fit(tiny_data(), seed=0, progress=False, checkpoint=checkpoint)
+    for other in (GAN2GAN.load(tmp_path / "model"), resumed):
+        assert list(other.stages()) == list(stages)
+        for name, stage in stages.items():
+            np.testing.assert_array_equal(other.stages()[name].denoise(image), stage.denoise(image))
+    with pytest.raises(ValueError, match="g2g_snapshot_every"):
+        GAN2GAN(**TINY, g2g_snapshot_every=-1, device="cpu")
+
+
 def test_warm_start_copies_the_previous_iteration(monkeypatch: pytest.MonkeyPatch) -> None:
     starts: list[dict[str, torch.Tensor]] = []
     original = method_module.train_network

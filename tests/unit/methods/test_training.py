@@ -217,6 +217,34 @@ def test_train_network_resume_is_bit_identical(tmp_path: Path) -> None:
     assert not (tmp_path / "a.pt").exists()
 
 
+def test_snapshots_are_the_states_after_their_steps_and_survive_a_resume(tmp_path: Path) -> None:
+    config = TrainConfig(steps=12, batch_size=4, patch_size=12, checkpoint_seconds=0.0)
+    kwargs = {"config": config, "seed": 3, "device": CPU, "progress": False, "snapshot_steps": (4, 10)}
+    full = train_network(make_net(), draw_batch=make_draw_batch(), **kwargs)
+    assert sorted(full.snapshots) == [4, 10]
+
+    short = make_net()  # a run of 4 steps (no milestones) ends where the 12-step run was after step 4
+    train_network(
+        short,
+        draw_batch=make_draw_batch(),
+        **{**kwargs, "config": TrainConfig(steps=4, batch_size=4, patch_size=12)},
+    )
+    for key, value in short.state_dict().items():
+        assert torch.equal(full.snapshots[4]["net"][key], value), key
+    assert not torch.equal(
+        full.snapshots[4]["net"]["body.0.weight"], full.snapshots[10]["net"]["body.0.weight"]
+    )
+
+    ckpt = tmp_path / "b.pt"
+    with pytest.raises(KeyboardInterrupt):  # killed at step 8: the step-4 snapshot is in the checkpoint
+        train_network(make_net(), draw_batch=make_draw_batch(fail_at=8), checkpoint_path=ckpt, **kwargs)
+    resumed = train_network(make_net(), draw_batch=make_draw_batch(), checkpoint_path=ckpt, **kwargs)
+    assert resumed.resumed_from == 7 and sorted(resumed.snapshots) == [4, 10]
+    for step in (4, 10):
+        for key, value in full.snapshots[step]["net"].items():
+            assert torch.equal(resumed.snapshots[step]["net"][key], value), (step, key)
+
+
 @pytest.mark.usefixtures("default_sigint")
 def test_ctrl_c_finishes_the_step_writes_a_checkpoint_and_resumes_bit_identically(tmp_path: Path) -> None:
     config = TrainConfig(steps=12, batch_size=4, patch_size=12)  # none due in 10 minutes
