@@ -332,7 +332,7 @@ def run_training(
     logged_steps: list[int] = []
     logs: dict[str, list[float]] = {}
     window: list[dict[str, torch.Tensor]] = []
-    snapshot_steps = set(snapshot_steps)
+    keep = set(snapshot_steps)
     snapshots: dict[int, dict[str, dict[str, torch.Tensor]]] = {}
     start = 0
 
@@ -381,7 +381,7 @@ def run_training(
                     window = []
                     if "loss" in means:
                         bar.set_postfix(loss=f"{means['loss']:.4g}", refresh=False)
-                if current in snapshot_steps:
+                if current in keep:
                     snapshots[current] = {
                         name: {k: v.detach().cpu().clone() for k, v in m.state_dict().items()}
                         for name, m in modules.items()
