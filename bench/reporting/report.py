@@ -341,6 +341,7 @@ def format_gan2gan_fits(fits: Sequence[tuple[NoiseModel, dict[str, Any]]]) -> li
         " over-smooths); each G2G iteration's pair loss at the end of its training over the loss of"
         " returning its input (about 1: the iteration learnt nothing, the residual DnCNN sits on the"
         " identity).",
+        "",
     ]
 
 
