@@ -16,6 +16,8 @@ from bench.reporting.figures import plot_gan_convergence
 from bench.reporting.report import average_seeds, format_mean_std, pivot_mean_std
 from noise import NoiseModel, parse_noise
 
+#: The variant whose G2G iterations the study follows (the profile's own GAN2GAN).
+PROFILE_VARIANT = "profile: WGAN-GP critics, standardised g_theta1"
 #: The profile's generative model against the authors' critics, with separate and with joint batches.
 #: Each overrides the profile's GAN2GAN settings.
 CONVERGENCE_VARIANTS: Mapping[str, Mapping[str, Any]] = {
@@ -38,10 +40,8 @@ CONVERGENCE_VARIANTS: Mapping[str, Mapping[str, Any]] = {
         "generator_output": "tanh",
     },
     "WGAN-GP critics, tanh g_theta1": {"generator_output": "tanh"},
-    "profile: WGAN-GP critics, standardised g_theta1": {},
+    PROFILE_VARIANT: {},
 }
-#: The variant whose G2G iterations the study follows (the profile's own GAN2GAN).
-PROFILE_VARIANT = "profile: WGAN-GP critics, standardised g_theta1"
 #: Snapshots of each G2G iteration evaluated on the test set (the last is the iteration's end).
 G2G_SNAPSHOTS = 4
 #: The study's noise levels.
@@ -218,7 +218,8 @@ class Convergence(Experiment):
             f"Profile `{ctx.profile.name}`: {params.get('gan_steps')} generator iterations of batch "
             f"{params.get('gan_batch_size')}, n_critic {params.get('n_critic', 5)}, seeds "
             f"{', '.join(map(str, ctx.seeds))} (mean ± std over seeds). Every variant is a separate "
-            "Algorithm-1 fit (no G2G iteration) with the profile's settings except those it names. "
+            "Algorithm-1 fit with the profile's settings except those it names, and no G2G iteration except "
+            "the profile's own (below). "
             "g_theta1's noise is measured without clean images (std in 0-255 units; random part: samples "
             "minus their per-pixel mean over 256 latents; fixed pattern: that mean; flatness: of the random "
             "part's spectrum, about 1 for white noise), beside the extracted noise patches' random-part std. "
