@@ -2,8 +2,8 @@
 
 - ``smoke``: tiny networks, few steps: the whole pipeline in minutes on 2 CPU cores; its numbers mean
   nothing.
-- ``cpu``: faithful architectures, reduced training, sized so one noise level of Table 2 takes about half an
-  hour on 2 CPU cores (DnCNN-17 trains at about 47k pixels/s there).
+- ``cpu``: faithful architectures, reduced training: the whole Table 2 in about 4-5 hours on 2 CPU cores
+  (DnCNN-17 trains at about 47k pixels/s there; SOURCES["cpu.budget"]).
 - ``paper``: the published hyper-parameters (a GPU job: hours). Where the paper and the authors' code
   disagree the code wins (spec/official-code.md section 8); :data:`SOURCES` says which is which.
 
@@ -379,9 +379,11 @@ SOURCES: Mapping[str, str] = MappingProxyType(
         "(DnCNN-B, N2N, N2V, N2S, Ne2Ne, R2R, N2C, G2G_1) as the identity; the paper profile keeps "
         "PyTorch's default start, as the authors' code and the peers' do",
         "cpu.budget": "cpu profile steps sized from measured speeds on 2 cores (DnCNN-17, batch 32 of 40x40: "
-        "0.62 s a step; inference 0.52 s per BSD68 image; BM3D 6.6 s) so the whole Table 2 (4 levels, all "
-        "methods) takes under 3 h (measured: 163 min with two worker processes): DnCNN-B/N2N 800 steps, N2V "
-        "400, N2C(oracle) 500, G2G 3 x 150",
+        "0.62 s a step; inference 0.52 s per BSD68 image; BM3D 6.6 s) so that the whole Table 2 (4 levels, "
+        "all methods) took under 3 h (163 min with two worker processes) with the GAN2GAN of that time: "
+        "DnCNN-B/N2N 800 steps, N2V 400, N2C(oracle) 500. Issue 20's GAN2GAN (400 generator iterations, "
+        "G2G 3 x 200; about 38 min a fit) brings the whole Table 2 to about 500 core-minutes of tasks "
+        "(90a2e21's run), about 4-5 h on 2 cores",
         "n2n": "paper 5.1: the 20-layer DnCNN of DnCNN-B on noisy pairs of clean BSD400, sigma in [0, 55] "
         "per pair; the DnCNN-B schedule of each profile (the paper gives none for N2N)",
         "n2v.paper": "n2v package, BSD68 reproducibility notebook (spec peers B): 0.198% masked pixels, "

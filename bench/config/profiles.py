@@ -3,8 +3,8 @@ experiment, as typed configuration checked when a command starts (:func:`check_p
 
 - ``smoke``: the whole table in a few minutes on 2 CPU cores: tiny networks, few steps, bundled
   scikit-image images (no download). For tests and CI; its numbers mean nothing.
-- ``cpu``: faithful architectures, reduced training, the full BSD68 test set, sized so one noise level
-  of Table 2 takes about half an hour on 2 CPU cores (DnCNN-17 trains at about 47k pixels/s there).
+- ``cpu``: faithful architectures, reduced training, the full BSD68 test set: the whole Table 2 in about
+  4-5 hours on 2 CPU cores (DnCNN-17 trains at about 47k pixels/s there).
   Expect numbers below the paper's; orderings and trends are what it can show.
 - ``paper``: the published hyper-parameters (a GPU job: hours). Where the paper and the authors' code
   disagree the code wins (spec/official-code.md section 8); :data:`methods.presets.SOURCES` says which is
