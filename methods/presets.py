@@ -382,8 +382,8 @@ SOURCES: Mapping[str, str] = MappingProxyType(
         "0.62 s a step; inference 0.52 s per BSD68 image; BM3D 6.6 s) so that the whole Table 2 (4 levels, "
         "all methods) took under 3 h (163 min with two worker processes) with the GAN2GAN of that time: "
         "DnCNN-B/N2N 800 steps, N2V 400, N2C(oracle) 500. Issue 20's GAN2GAN (400 generator iterations, "
-        "G2G 3 x 200; about 38 min a fit) brings the whole Table 2 to about 500 core-minutes of tasks "
-        "(90a2e21's run), about 4-5 h on 2 cores",
+        "G2G 3 x 200; about 44 min a fit and 8 of evaluation per level and seed) brings the whole Table 2 "
+        "to about 500 core-minutes of tasks (90a2e21's run), about 4-5 h on 2 cores",
         "n2n": "paper 5.1: the 20-layer DnCNN of DnCNN-B on noisy pairs of clean BSD400, sigma in [0, 55] "
         "per pair; the DnCNN-B schedule of each profile (the paper gives none for N2N)",
         "n2v.paper": "n2v package, BSD68 reproducibility notebook (spec peers B): 0.198% masked pixels, "
