@@ -117,7 +117,7 @@ class Table(Experiment):
         cells = [cell for cell in self.plan(ctx) if isinstance(cell, EvalSpec)]
         own_sizes = profile.sizes(self.name)
         finished = [result for cell in cells if (result := run.results.evaluation(cell)) is not None]
-        fits = [(r.spec.noise, r.fit_report) for r in finished if "extraction" in r.fit_report]
+        fits = [(r.spec.noise, r.spec.seed, r.fit_report) for r in finished if "extraction" in r.fit_report]
         write_markdown(
             stem.with_suffix(".md"),
             table=table,

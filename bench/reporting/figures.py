@@ -124,19 +124,19 @@ def plot_psnr_against_level(
         return save_figure(fig, path_stem)
 
 
-def plot_noise_std_histograms(path_stem: Path, *, fits: Sequence[tuple[NoiseModel, dict]]) -> list[Path]:
-    """Histogram of the std of the extracted noise patches, one panel per noise (cf. the paper's Figure 2).
+def plot_noise_std_histograms(path_stem: Path, *, fits: Sequence[tuple[NoiseModel, int, dict]]) -> list[Path]:
+    """Histogram of the std of the extracted noise patches, one panel per fit (cf. the paper's Figure 2).
 
     Parameters
     ----------
     path_stem : Path
         Output path without suffix; ``.png`` and ``.pdf`` are written.
-    fits : sequence of (noise, GAN2GAN fit report)
+    fits : sequence of (noise, seed, GAN2GAN fit report)
         The reports carry the histogram counts and edges (0-255 units).
     """
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(fits), figsize=(3.2 * len(fits), 2.8), squeeze=False)
-        for ax, (noise, report) in zip(axes[0], fits, strict=True):
+        for ax, (noise, seed, report) in zip(axes[0], fits, strict=True):
             extraction = report["extraction"]
             hist = extraction["sigma_255_histogram"]
             edges = hist["edges"]
@@ -152,7 +152,8 @@ def plot_noise_std_histograms(path_stem: Path, *, fits: Sequence[tuple[NoiseMode
                 ax.axvline(
                     total, color="tab:red", ls=":", lw=1, label=f"total {total:.1f} (pattern {pattern:.1f})"
                 )
-            ax.set_title(f"{noise}: {extraction['n_patches']} patches ({extraction['rule']})", fontsize=8)
+            title = f"{noise} seed {seed}: {extraction['n_patches']} patches ({extraction['rule']})"
+            ax.set_title(title, fontsize=8)
             ax.set_xlabel("std of patch (0-255)")
             ax.legend(fontsize=6, loc="upper left")
         axes[0][0].set_ylabel("patches")

@@ -301,24 +301,25 @@ def write_markdown(
     path.write_text("\n".join(parts) + "\n")
 
 
-def format_gan2gan_fits(fits: Sequence[tuple[NoiseModel, dict[str, Any]]]) -> list[str]:
+def format_gan2gan_fits(fits: Sequence[tuple[NoiseModel, int, dict[str, Any]]]) -> list[str]:
     """Markdown lines on each GAN2GAN fit: the extracted noise patches and the wall time of every stage.
 
     Parameters
     ----------
-    fits : sequence of (noise, fit report)
+    fits : sequence of (noise, seed, fit report)
         Reports of :class:`methods.gan2gan.method.GAN2GAN` fits.
     """
     if not fits:
         return []
     rows = []
-    for noise, report in fits:
+    for noise, seed, report in fits:
         extraction = report.get("extraction", {})
         quantiles = extraction.get("sigma_255_quantiles", {})
         seconds = report.get("seconds", {})
         rows.append(
             {
                 "noise": noise.spec,
+                "seed": seed,
                 "rule": extraction.get("rule"),
                 "window/stride": f"{extraction.get('size')}/{extraction.get('stride')}",
                 "lambda": round(extraction.get("threshold", float("nan")), 4),
