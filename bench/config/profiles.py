@@ -286,7 +286,7 @@ PROFILES: dict[str, Profile] = {
     ),
     "cpu": Profile(
         name="cpu",
-        description="paper architectures, reduced training (Table 2 in about 5 h on 2 cores), full BSD68",
+        description="paper architectures, reduced training (Table 2 in about 4.3 h on 2 cores), full BSD68",
         train_data=DatasetSpec("bsd400"),
         test_data=DatasetSpec("bsd68"),
         theorem1=Theorem1Sizes(points=99, samples=1_000_000),
