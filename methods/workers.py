@@ -6,6 +6,8 @@ memory until their idle timeout (a day for the table executor's workers). A work
 :func:`call_in_worker` watches its parent and exits as soon as it is gone; what it had finished is in
 the cache, what it had not is redone by the rerun, as after a SIGKILL. A pool stopped by Ctrl-C
 while calls wait to be queued trips a loky race that :func:`silence_pool_shutdown_race` keeps quiet.
+:func:`start_worker_pool` gives loky's pool itself, for a caller that hands over each call when it is
+ready (the table executor: an evaluation as soon as its fit is done) instead of a whole batch at once.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from functools import cache
 from typing import TypeVar
 
 import joblib
-from joblib.externals.loky.process_executor import _ExecutorManagerThread
+from joblib.externals.loky import get_reusable_executor
+from joblib.externals.loky.process_executor import ProcessPoolExecutor, _ExecutorManagerThread
+from joblib.parallel import ParallelBackendBase
 
 #: How often a worker checks that its parent is still there, in seconds.
 POLL_SECONDS = 0.5
@@ -60,6 +65,25 @@ def delay_in_worker(function: Callable[..., T]) -> Callable[..., tuple]:
         return joblib.delayed(call_in_worker)(parent, function, *args)
 
     return delayed
+
+
+def start_worker_pool(jobs: int, *, idle_seconds: float) -> ProcessPoolExecutor:
+    """loky's pool of ``jobs`` worker processes (the one ``joblib.Parallel`` uses), its workers' thread
+    pools capped as joblib caps them, retired after ``idle_seconds`` without work; calls go in through
+    :func:`submit_in_worker`. A pool stopped by Ctrl-C stays quiet (:func:`silence_pool_shutdown_race`).
+    """
+    silence_pool_shutdown_race()
+    threads = str(max(joblib.cpu_count() // jobs, 1))
+    env = {var: os.environ.get(var, threads) for var in ParallelBackendBase.MAX_NUM_THREADS_VARS}
+    if ParallelBackendBase.TBB_ENABLE_IPC_VAR not in os.environ:
+        env[ParallelBackendBase.TBB_ENABLE_IPC_VAR] = "1"
+    return get_reusable_executor(max_workers=jobs, timeout=idle_seconds, env=env)
+
+
+def submit_in_worker(pool: ProcessPoolExecutor, function: Callable[..., T], /, *args: object) -> Future:
+    """``function(*args)`` in a worker of ``pool`` (:func:`start_worker_pool`) that ends with this
+    process; the future of its result."""
+    return pool.submit(call_in_worker, os.getpid(), function, *args)
 
 
 @cache

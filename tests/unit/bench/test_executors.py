@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +17,12 @@ import torch
 from submitit.core import submission
 from submitit.slurm.test_slurm import mocked_slurm
 
+import bench.cells.executors as executors
 import bench.cells.provenance as provenance
 from bench.cells.executors import (
+    JoblibExecutor,
     LocalExecutor,
+    Outcome,
     RunnerConfig,
     Task,
     collect_cells,
@@ -113,6 +118,60 @@ def test_failed_fit_fails_its_dependants_without_running_them(tmp_path, monkeypa
     assert reasons["fit N2C(Eq.4) gaussian:25 seed 0"].startswith("needs fit GAN2GAN gaussian:25 seed 0")
     assert reasons["eval N2C(Eq.4) gaussian:25 seed 0"].startswith("needs fit N2C(Eq.4)")
     assert not record_path(tmp_path, "fit", spec.fit.key).exists()
+
+
+def run_on_threads(monkeypatch, tmp_path: Path, specs: list, task: object) -> tuple:
+    """Run ``specs`` on the joblib executor with its worker pool swapped for two threads and each task
+    run by ``task(task)``; the status and each task's (label, start, end) times."""
+    times: dict[str, tuple[float, float]] = {}
+
+    def timed(one: Task, config: RunnerConfig) -> Outcome:
+        start = time.perf_counter()
+        outcome = task(one)
+        times[one.label] = (start, time.perf_counter())
+        return outcome
+
+    monkeypatch.setattr(executors, "start_worker_pool", lambda jobs, **_: ThreadPoolExecutor(jobs))
+    monkeypatch.setattr(executors, "submit_in_worker", lambda pool, f, *args: pool.submit(f, *args))
+    monkeypatch.setattr(executors, "run_task", timed)
+    config = RunnerConfig(cache_dir=tmp_path, data_root=None, device="cpu", threads=1)
+    status = run_cells(specs, executor=JoblibExecutor(config, jobs=2), cache_dir=tmp_path, log=print)
+    return status, times
+
+
+def test_joblib_starts_an_evaluation_when_its_own_fit_is_done(tmp_path, monkeypatch):
+    """No wave barrier: BM3D's evaluation runs while GAN2GAN still trains, and N2C(Eq.4) trains only after
+    the GAN2GAN fit it builds on."""
+
+    def sleep(task: Task) -> Outcome:
+        time.sleep(0.5 if task.method == "gan2gan" else 0.02)
+        return Outcome(task, "done")
+
+    status, times = run_on_threads(monkeypatch, tmp_path, [eval_spec("n2c-eq4"), eval_spec("bm3d")], sleep)
+    assert len(status.outcomes) == 5 and not status.unfinished
+    gan2gan = times["fit GAN2GAN gaussian:25 seed 0"]
+    assert times["eval BM3D gaussian:25 seed 0"][1] < gan2gan[1]
+    assert times["fit N2C(Eq.4) gaussian:25 seed 0"][0] >= gan2gan[1]
+    assert times["eval N2C(Eq.4) gaussian:25 seed 0"][0] >= times["fit N2C(Eq.4) gaussian:25 seed 0"][1]
+
+
+def test_joblib_fails_what_needs_a_dead_worker_and_runs_the_rest(tmp_path, monkeypatch):
+    """A worker that dies (its future raises, as loky's does when the OOM killer ends it) fails its task
+    and what builds on it, recorded for ``--collect``; the other tasks still run."""
+
+    def die(task: Task) -> Outcome:
+        if task.method == "gan2gan":
+            raise MemoryError("killed")
+        return Outcome(task, "done")
+
+    n2c = eval_spec("n2c-eq4")
+    status, times = run_on_threads(monkeypatch, tmp_path, [n2c, eval_spec("bm3d")], die)
+    reasons = {o.task.label: o.reason for o in status.unfinished}
+    assert reasons["fit GAN2GAN gaussian:25 seed 0"] == "its worker process died: MemoryError: killed"
+    assert reasons["eval N2C(Eq.4) gaussian:25 seed 0"].startswith("needs fit N2C(Eq.4) gaussian:25 seed 0")
+    assert "fit N2C(Eq.4) gaussian:25 seed 0" not in times  # never started
+    assert status.outcomes[eval_spec("bm3d").key].status == "done"
+    assert read_failure(tmp_path, Task("eval", n2c)) == reasons["eval N2C(Eq.4) gaussian:25 seed 0"]
 
 
 def test_deterministic_reaches_the_workers_runner_and_every_record(tmp_path, monkeypatch):
