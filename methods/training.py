@@ -182,6 +182,18 @@ def set_torch_rng_state(state: Mapping[str, torch.Tensor], device: torch.device)
         torch.cuda.set_rng_state(state["cuda"], device)
 
 
+def make_adam(
+    parameters: Iterable[nn.Parameter],
+    *,
+    lr: float,
+    betas: tuple[float, float] = (0.9, 0.999),
+    device: torch.device,
+) -> torch.optim.Adam:
+    """Adam for parameters that train on ``device``: torch's fused kernel on CUDA (one launch per step
+    instead of one per tensor group), the default implementation on CPU, whose results the reports hold."""
+    return torch.optim.Adam(parameters, lr=lr, betas=betas, fused=device.type == "cuda")
+
+
 def save_atomic(obj: Any, path: Path) -> None:
     """``torch.save`` through a temp file in the same folder and a rename: a crash leaves no half file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -516,7 +528,7 @@ def train_network(
         plateau of a residual DnCNN). The net is left in eval mode.
     """
     loss_fn = _LOSSES[config.loss]
-    optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+    optimizer = make_adam(net.parameters(), lr=config.lr, device=device)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(
         optimizer, milestones=list(config.milestones), gamma=config.gamma
     )

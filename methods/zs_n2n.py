@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn.functional import conv2d
 
 from methods.base import Method, Requirements, TrainingData
-from methods.training import init_seeded, resolve_device, run_training, to_batch
+from methods.training import init_seeded, make_adam, resolve_device, run_training, to_batch
 from noise.seeds import derive_seed
 
 #: The two downsampling filters, one per output channel of a stride-2 convolution.
@@ -117,7 +117,7 @@ class ZeroShotN2N(Method):
         """Train a fresh network on this HxW image (:func:`zs_n2n_loss`), then return y - f(y)."""
         p = self.params
         net = init_seeded(lambda: build_zs_network(channels=p["channels"]), seed=p["seed"])
-        optimizer = torch.optim.Adam(net.parameters(), lr=p["lr"])
+        optimizer = make_adam(net.parameters(), lr=p["lr"], device=self.device)
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=p["step_size"], gamma=0.5)
         image = to_batch(noisy[None], self.device)
 

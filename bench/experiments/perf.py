@@ -70,7 +70,7 @@ from methods.gan2gan.method import NetworkStage
 from methods.nets import DnCNN, NoiseGenerator
 from methods.provenance import describe_device, describe_git
 from methods.registry import METHODS, make_method
-from methods.training import CHECKPOINT_SECONDS, TrainConfig, save_atomic, train_network
+from methods.training import CHECKPOINT_SECONDS, TrainConfig, make_adam, save_atomic, train_network
 from noise import derive_rng, parse_noise
 
 #: The noise every measure draws its noisy images with.
@@ -167,7 +167,7 @@ def make_training_runs(
 
     def bare() -> None:
         net = copy.deepcopy(template).train()
-        optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+        optimizer = make_adam(net.parameters(), lr=config.lr, device=device)
         scheduler = torch.optim.lr_scheduler.MultiStepLR(
             optimizer, milestones=list(config.milestones), gamma=config.gamma
         )
@@ -262,7 +262,7 @@ def measure_generator_iteration(*, batch: int, repeats: int, device: torch.devic
     torch.manual_seed(0)
     model = GenerativeModel().to(device).train()
     config = GANConfig(steps=1, batch_size=batch)
-    optimizers = GANOptimizers.build(model, config)
+    optimizers = GANOptimizers.build(model, config, device=device)
     noisy = torch.rand(batch, 1, 64, 64, device=device)
     noise = 0.1 * torch.randn(batch, 1, 64, 64, device=device)
     latent = torch.randn(batch, 128, device=device)
@@ -416,7 +416,7 @@ def measure_checkpoint(folder: Path, *, repeats: int) -> PerfRow:
     states, :func:`methods.training.save_atomic`) into ``folder``, against 1% of
     :data:`methods.training.CHECKPOINT_SECONDS`."""
     model = GenerativeModel()
-    optimizers = GANOptimizers.build(model, GANConfig(steps=1, batch_size=2))
+    optimizers = GANOptimizers.build(model, GANConfig(steps=1, batch_size=2), device=torch.device("cpu"))
     everything = [*optimizers.generators, *optimizers.critics]
     for parameter in model.parameters():  # one step of zero gradients: the optimizers hold their state
         parameter.grad = torch.zeros_like(parameter)

@@ -29,7 +29,7 @@ from torch.nn.functional import l1_loss
 
 from methods.batches import ImageBank, draw_noise, seeded_generator
 from methods.nets import Critic, DnCNN, NoiseGenerator, init_dcgan_
-from methods.training import CHECKPOINT_SECONDS, TrainHistory, run_training
+from methods.training import CHECKPOINT_SECONDS, TrainHistory, make_adam, run_training
 from noise.statistics import NoiseStatistics, measure_noise
 
 #: What :class:`GANMonitor` records at each diagnosed iteration (standard deviations in image units).
@@ -210,17 +210,17 @@ class GANOptimizers:
     critics: tuple[torch.optim.Optimizer, ...]
 
     @classmethod
-    def build(cls, model: GenerativeModel, config: GANConfig) -> GANOptimizers:
-        """The optimizers of Algorithm 1 as coded."""
+    def build(cls, model: GenerativeModel, config: GANConfig, *, device: torch.device) -> GANOptimizers:
+        """The optimizers of Algorithm 1 as coded, for networks that train on ``device``."""
         generators = tuple(
-            torch.optim.Adam(g.parameters(), lr=config.lr_generator, betas=(0.5, 0.999))
+            make_adam(g.parameters(), lr=config.lr_generator, betas=(0.5, 0.999), device=device)
             for g in model.generators()
         )
         if config.critic_optimizer == "rmsprop":
             critics = tuple(torch.optim.RMSprop(c.parameters(), lr=config.lr_critic) for c in model.critics())
         elif config.critic_optimizer == "adam":
             critics = tuple(
-                torch.optim.Adam(c.parameters(), lr=config.lr_critic, betas=config.critic_betas)
+                make_adam(c.parameters(), lr=config.lr_critic, betas=config.critic_betas, device=device)
                 for c in model.critics()
             )
         else:
@@ -586,7 +586,7 @@ def train_generative_model(
     """
     if len(noise_patches) == 0:
         raise ValueError("no smooth noise patches were extracted; the generative model cannot be fitted")
-    optimizers = GANOptimizers.build(model, config)
+    optimizers = GANOptimizers.build(model, config, device=device)
     schedulers = {
         f"g{i + 1}": torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda=config.generator_lr_factor)
         for i, opt in enumerate(optimizers.generators)

@@ -141,7 +141,7 @@ def test_reusing_generated_samples_gives_the_authors_updates() -> None:
         model.train()
         logs = step_generative_model(
             model,
-            GANOptimizers.build(model, config),
+            GANOptimizers.build(model, config, device=torch.device("cpu")),
             noisy=noisy,
             noise=noise,
             latent=latent,
@@ -162,7 +162,7 @@ def test_critic_parameters_are_clipped() -> None:
     model = tiny_model().train()
     step_generative_model(
         model,
-        GANOptimizers.build(model, config),
+        GANOptimizers.build(model, config, device=torch.device("cpu")),
         noisy=torch.rand(4, 1, 64, 64),
         noise=SIGMA * torch.randn(4, 1, 64, 64),
         latent=torch.randn(4, 128),

@@ -18,6 +18,7 @@ from methods.training import (
     apply_network,
     fold_batch_norm,
     init_seeded,
+    make_adam,
     receptive_radius,
     resolve_device,
     set_torch_rng_state,
@@ -465,3 +466,11 @@ def test_fold_batch_norm_is_cached_until_the_weights_change() -> None:
     torch.testing.assert_close(second.body[0].weight, net.body[0].weight)
     net.load_state_dict(DnCNN(depth=4, features=4).state_dict())
     assert fold_batch_norm(net) is not second
+
+
+def test_adam_is_fused_only_where_the_networks_train_on_cuda():
+    """CUDA gets torch's fused kernel; CPU keeps the default implementation, so CPU numbers do not move."""
+    weight = torch.nn.Parameter(torch.ones(3))
+    assert not make_adam([weight], lr=1e-3, device=torch.device("cpu")).defaults["fused"]
+    fused = make_adam([weight], lr=1e-3, betas=(0.5, 0.999), device=torch.device("cuda"))
+    assert fused.defaults["fused"] and fused.defaults["betas"] == (0.5, 0.999)
