@@ -41,6 +41,8 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from joblib.externals.loky.process_executor import ProcessPoolExecutor
+
 from bench.cells.provenance import compute_code_digest
 from bench.cells.runner import CellRunner, DatasetKey, is_cached
 from bench.cells.specs import Cell, ComputeSpec, EvalSpec, FitSpec, kind_of, list_fits
@@ -335,7 +337,7 @@ class JoblibExecutor:
 
     config: RunnerConfig
     jobs: int
-    _pool: object = field(default=None, repr=False)
+    _pool: ProcessPoolExecutor | None = field(default=None, repr=False)
 
     @property
     def follows_needs(self) -> bool:
@@ -376,7 +378,8 @@ class JoblibExecutor:
         error = future.exception()
         if error is None:
             return future.result()
-        # the worker process died (out of memory, killed): loky stops the pool; later tasks get a new one
+        # a worker process died (out of memory, killed): loky stops the whole pool, so every task running
+        # in it ends here, and the tasks still waiting get a new pool
         reason = " ".join(f"{type(error).__name__}: {error}".split())[:300]
         reason = f"its worker process died: {reason}"
         record_failure(self.config.cache_dir, task, reason)
