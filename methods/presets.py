@@ -403,7 +403,8 @@ SOURCES: Mapping[str, str] = MappingProxyType(
         "fields of view) to fit memory and time on 2 cores; paper: all",
         "n2s/ne2ne/r2r": "issue 24: N2V's DnCNN-17 and schedule at each budget (the blind benchmark sizes "
         "every method's steps to one wall-clock budget, bench.config.profiles); N2S: the authors' grid of "
-        "width 4 with neighbour interpolation; Ne2Ne: the paper's gamma 2 (its code ramps it 0 -> 2); "
+        "width 4 with neighbour interpolation and their J-invariant inference (16 masked passes); "
+        "Ne2Ne: the paper's gamma 2 (its code ramps it 0 -> 2); "
         "R2R: deepinv R2RLoss defaults alpha 0.5, 5 recorruptions averaged at test time",
         "zs-n2n": "Mansour & Heckel 2023: Adam 1e-3, 2000 full-image steps per test image, halved every "
         "1000, 48 channels (paper); cpu: 200 steps (halved every 100), since it trains on every test image",

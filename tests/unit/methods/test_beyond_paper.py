@@ -17,7 +17,7 @@ from methods.neighbor2neighbor import (
     neighbor2neighbor_loss,
     subsample,
 )
-from methods.noise2self import mask_grid
+from methods.noise2self import Noise2Self, mask_grid, mask_phase
 from methods.r2r import Recorrupted2Recorrupted
 from methods.zs_n2n import ZeroShotN2N, downsample_pair, zs_n2n_loss
 from noise import parse_noise
@@ -60,6 +60,29 @@ def test_grid_inputs_interpolate_neighbours_and_are_j_invariant() -> None:
     torch.testing.assert_close(again[mask == 1], inputs[mask == 1])
     with pytest.raises(ValueError, match="width"):
         mask_grid(patches, width=1)
+
+
+def test_phase_masks_cover_every_pixel_once() -> None:
+    patches = torch.rand(2, 9, 10)
+    masks = torch.stack([mask_phase(patches, width=3, phase=k)[1] for k in range(9)])
+    torch.testing.assert_close(masks.sum(dim=0), torch.ones_like(patches))
+
+
+def test_j_invariant_inference_ignores_each_pixels_own_value() -> None:
+    method = Noise2Self(depth=3, features=4, device="cpu")  # a random net: far from the identity
+    image = np.random.default_rng(0).random((16, 18), dtype=np.float32)
+    changed = image.copy()
+    changed[5, 7] += 1.0
+    before, after = method.denoise(image), method.denoise(changed)
+    assert after[5, 7] == pytest.approx(before[5, 7], abs=1e-5)  # its own value is never seen
+    assert np.abs(after - before).max() > 1e-3  # the neighbours' outputs see it
+    single = Noise2Self(depth=3, features=4, inference="single", device="cpu")
+    single.net.load_state_dict(method.net.state_dict())
+    assert abs(single.denoise(changed)[5, 7] - single.denoise(image)[5, 7]) > 1e-3
+    stack = method.denoise(np.stack([image, changed]))
+    np.testing.assert_allclose(stack, np.stack([before, after]), atol=1e-6)
+    with pytest.raises(ValueError, match="inference"):
+        Noise2Self(inference="masked")
 
 
 # Neighbor2Neighbor --------------------------------------------------------------------------------
