@@ -409,7 +409,8 @@ def format_resources(resources: dict[str, Any]) -> list[str]:
     ]
     if len(computed) == 0:
         return [*lines, "Every cell came from the cache.", ""]
-    names = computed["method"].map(lambda key: METHODS[key].name if key else "computations")
+    # a computation's task has no method: None, or NaN once pandas mixes it with the methods' keys
+    names = computed["method"].map(lambda key: METHODS[key].name if isinstance(key, str) else "computations")
     by_stage = computed.assign(method=names).pivot_table(
         index="method", columns="kind", values="seconds", aggfunc="sum"
     )

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.cells.runner import EvalResult
-from bench.cells.specs import Cell, EvalSpec
+from bench.cells.metrics import compute_psnr, compute_ssim
+from bench.cells.runner import CellRunner, EvalResult, _noisy_test_set
+from bench.cells.specs import Cell, ComputeSpec, EvalSpec, make_compute_spec
 from bench.experiments.base import Context, Experiment, Results, RunRecord, find_unavailable
 from bench.experiments.driver import format_resources, format_unfinished
 from bench.reporting.figures import (
@@ -37,6 +38,27 @@ from bench.reporting.report import (
 )
 from methods.registry import METHODS
 from noise import Correlated, NoiseModel
+
+#: A benchmark's reference column: the noisy test images themselves, scored as every output is.
+NOISY_INPUT = "noisy input"
+
+
+def measure_noisy_input(runner: CellRunner, spec: ComputeSpec) -> dict[str, float]:
+    """The floor of a benchmark cell: PSNR (also after 8-bit quantisation) and SSIM of its noisy test images
+    against the clean ones, clipped to [0, 1] as every output is. Its ``test`` parameter is one of the
+    cell's evaluations, whose test images and noise stream every method of the cell shares."""
+    test_spec: EvalSpec = spec.param("test")
+    test = runner.dataset(test_spec.test_data, limit=test_spec.test_limit, min_size=test_spec.test_crop)
+    scores = [
+        {
+            "psnr": compute_psnr(noisy, clean),
+            "psnr_8bit": compute_psnr(noisy, clean, quantise=True),
+            "ssim": compute_ssim(noisy, clean),
+            "ssim_authors": compute_ssim(noisy, clean, data_range="denoised"),
+        }
+        for _, clean, noisy in _noisy_test_set(test, test_spec)
+    ]
+    return {**pd.DataFrame(scores).mean().to_dict(), "n_images": len(scores)}
 
 
 class Table(Experiment):
@@ -73,29 +95,46 @@ class Table(Experiment):
         return {**ctx.profile.params(method), **own.get(method, {})}
 
     def plan(self, ctx: Context) -> list[Cell]:
+        """Every method's evaluation at every noise and seed; a benchmark adds, first, the floor of each
+        noise and seed (:func:`measure_noisy_input`)."""
         unavailable = self.unavailable(ctx)
         crop = self.test_crop(ctx)
-        return [
+        evaluations = [
             ctx.eval_spec(method, noise=noise, seed=seed, params=self.params(ctx, method), test_crop=crop)
             for noise in self.noises(ctx)
             for method in self.methods(ctx)
             if method not in unavailable
             for seed in ctx.seeds
         ]
+        if not self.spec.benchmark:
+            return evaluations
+        floors: dict[tuple[str, int], ComputeSpec] = {}
+        for cell in evaluations:  # the first evaluation of each noise and seed stands for all of them
+            if (cell.noise.spec, cell.seed) not in floors:
+                floors[cell.noise.spec, cell.seed] = make_compute_spec(
+                    measure_noisy_input,
+                    seed=cell.seed,
+                    label=f"{NOISY_INPUT} {cell.noise}",
+                    noise=cell.noise,
+                    test=cell,
+                )
+        return [*floors.values(), *evaluations]
 
     def tabulate(self, ctx: Context, results: Results) -> pd.DataFrame:
         rows = []
         for cell in self.plan(ctx):
-            result = results.evaluation(cell)
-            if result is None:
-                continue
             keys = {
                 "table": self.name,
                 "profile": ctx.profile.name,
                 "noise": cell.noise.family,
                 "level": cell.noise.level,
             }
-            rows += [{**keys, **row} for row in result.stage_rows()]
+            if isinstance(cell, ComputeSpec):
+                if (floor := results.computation(cell)) is not None:
+                    rows.append({**keys, "method": NOISY_INPUT, "seed": cell.seed, **floor, "device": ""})
+                continue
+            if (result := results.evaluation(cell)) is not None:
+                rows += [{**keys, **row} for row in result.stage_rows()]
         return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
     def write(self, ctx: Context, frame: pd.DataFrame, out_dir: Path, *, run: RunRecord) -> list[str]:
@@ -156,7 +195,12 @@ class Table(Experiment):
                 written += [p.name for p in figure]
         if table.benchmark:
             ranking = plot_ranking(
-                out_dir / f"{table.name}_ranking", results=frame, methods=names, title=title.replace("`", "")
+                out_dir / f"{table.name}_ranking",
+                results=frame,
+                methods=names,
+                title=title.replace("`", ""),
+                informed=[METHODS[key].name for key in methods if not METHODS[key].requires.blind],
+                floor=NOISY_INPUT,
             )
             written += [p.name for p in ranking]
         written += [

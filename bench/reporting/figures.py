@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.patches import Patch
 from skimage.util import montage
 
 from bench.reporting.published import TableSpec
@@ -502,37 +503,72 @@ def plot_real_noise(
         return save_figure(fig, path_stem)
 
 
-def plot_ranking(path_stem: Path, *, results: pd.DataFrame, methods: Sequence[str], title: str) -> list[Path]:
+def plot_ranking(
+    path_stem: Path,
+    *,
+    results: pd.DataFrame,
+    methods: Sequence[str],
+    title: str,
+    informed: Collection[str] = (),
+    floor: str | None = None,
+) -> list[Path]:
     """One panel per noise row: every method's PSNR as a horizontal bar, best on top, with an error bar of
     one sample std over the seeds where there are several.
+
+    Parameters
+    ----------
+    informed : collection of str
+        Methods given more than the noisy images (the references): hatched bars.
+    floor : str or None
+        A method drawn as a dashed vertical line instead of a bar (the noisy input).
 
     Returns the written files (``<stem>.png`` and ``<stem>.pdf``).
     """
     ours = summarise_results(results)
     rows = list(dict.fromkeys(zip(results["noise"], results["level"], strict=True)))  # the table's order
-    colours = {m: plt.get_cmap("tab20")(i % 20) for i, m in enumerate(methods)}
+    bars = [m for m in methods if m != floor]
+    colours = {m: plt.get_cmap("tab20")(i % 20) for i, m in enumerate(bars)}
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(
             1,
             max(1, len(rows)),
-            figsize=(3.4 * max(1, len(rows)) + 1.2, 0.32 * len(methods) + 1.4),
+            figsize=(3.4 * max(1, len(rows)) + 1.2, 0.32 * len(bars) + 1.6),
             squeeze=False,
             layout="constrained",
         )
         for ax, (noise, level) in zip(axes[0], rows, strict=False):
-            cell = ours[(ours["noise"] == noise) & (ours["level"] == level) & ours["method"].isin(methods)]
-            cell = cell.sort_values("psnr")
-            ax.barh(
+            here = ours[(ours["noise"] == noise) & (ours["level"] == level)]
+            cell = here[here["method"].isin(bars)].sort_values("psnr")
+            drawn = ax.barh(
                 cell["method"],
                 cell["psnr"],
                 xerr=cell["psnr_std"].fillna(0.0),
                 color=[colours[m] for m in cell["method"]],
                 capsize=2,
             )
+            for bar, method in zip(drawn, cell["method"], strict=True):
+                if method in informed:
+                    bar.set_hatch("///")
+                    bar.set_edgecolor("0.25")
+                    bar.set_linewidth(0)
             low, high = cell["psnr"].min(), cell["psnr"].max()
+            lowest = here[here["method"] == floor]
+            if not lowest.empty:
+                value = float(lowest["psnr"].iloc[0])
+                ax.axvline(
+                    value, color="black", linestyle="--", linewidth=1, label=f"{floor} ({value:.2f} dB)"
+                )
+                low = min(low, value)
             ax.set_xlim(low - 0.15 * (high - low + 1), high + 0.1 * (high - low + 1))
             ax.set_title(f"{noise} {level:g}")
             ax.set_xlabel("PSNR (dB)")
+            handles = ax.get_legend_handles_labels()[0]
+            if informed and any(m in informed for m in cell["method"]):
+                handles.append(
+                    Patch(facecolor="lightgrey", hatch="///", edgecolor="0.25", label="informed reference")
+                )
+            if handles:
+                ax.legend(handles=handles, loc="lower right", fontsize="small")
         fig.suptitle(title)
         paths = save_figure(fig, path_stem)
         plt.close(fig)

@@ -132,6 +132,7 @@ TABLES: dict[str, TableSpec] = {
         paper_csv="blind.csv",
         methods=BLIND_METHODS + INFORMED_METHODS,
         columns=(
+            "noisy input",
             "BM3D(blind)",
             "N2V",
             "N2S",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -17,7 +18,7 @@ from bench.datasets.base import DatasetSpec
 from bench.experiments import EXPERIMENTS
 from bench.experiments.base import Context
 from bench.experiments.driver import make_runner
-from bench.experiments.tables import format_training_budget
+from bench.experiments.tables import NOISY_INPUT, format_training_budget
 from bench.reporting.published import BLIND_METHODS, INFORMED_METHODS
 from bench.reporting.report import RESULT_COLUMNS
 from bench.run import build_parser
@@ -44,7 +45,7 @@ def test_every_method_at_every_noise_with_the_8_bit_psnr(blind_run: Path) -> Non
     frame = pd.read_csv(blind_run / "blind.csv")
     assert tuple(frame.columns) == RESULT_COLUMNS
     names = {METHODS[key].name for key in BLIND_METHODS + INFORMED_METHODS} - {"GAN2GAN"}
-    assert names | {"g_theta2", "G2G_1", "G2G_2", "G2G_3"} == set(frame["method"])
+    assert names | {"g_theta2", "G2G_1", "G2G_2", "G2G_3", NOISY_INPUT} == set(frame["method"])
     assert set(zip(frame["noise"], frame["level"], strict=True)) == {
         ("gaussian", 25),
         ("gaussian", 50),
@@ -53,6 +54,18 @@ def test_every_method_at_every_noise_with_the_8_bit_psnr(blind_run: Path) -> Non
     }
     # rounding to 8 bits moves a PSNR by at most a few hundredths of a dB at these levels
     assert (frame["psnr_8bit"] - frame["psnr"]).abs().max() < 0.1
+
+
+def test_the_noisy_input_is_scored_as_the_floor(blind_run: Path) -> None:
+    frame = pd.read_csv(blind_run / "blind.csv")
+    floor = frame[frame["method"] == NOISY_INPUT].set_index(["noise", "level"])["psnr"]
+    assert len(floor) == 4  # one noise draw per noise (one seed)
+    # 10 log10(255^2 / sigma^2) before clipping; clipping to [0, 1] can only bring the noisy image closer
+    for level in (25, 50):
+        assert 20 * np.log10(255 / level) - 0.1 < floor["gaussian", level] < 20 * np.log10(255 / level) + 2
+    text = (blind_run / "blind.md").read_text().split("## PSNR (dB)")[1]
+    header = next(line for line in text.splitlines() if line.startswith("| noise"))
+    assert header.split("|")[2].strip() == NOISY_INPUT  # the first column, before every method
 
 
 def test_report_says_what_each_method_was_given(blind_run: Path) -> None:
@@ -64,11 +77,11 @@ def test_report_says_what_each_method_was_given(blind_run: Path) -> None:
 
 
 def plan_cpu(table: str, out: Path) -> list[EvalSpec]:
-    """The cells of ``table`` at the cpu profile, one noise, one seed."""
+    """The evaluation cells of ``table`` at the cpu profile, one noise, one seed."""
     argv = [table, "--profile", "cpu", "--noise", "gaussian:25", "--out", str(out), "--quiet"]
     options = parse_options(build_parser().parse_args(argv), command=table)
     ctx = Context(options=options, profile=get_profile("cpu"), runner=make_runner(options))
-    return EXPERIMENTS[table].plan(ctx)
+    return [cell for cell in EXPERIMENTS[table].plan(ctx) if isinstance(cell, EvalSpec)]
 
 
 @pytest.mark.parametrize(("table", "crop"), [("blind", 128), ("table2", None)])
