@@ -395,7 +395,7 @@ class CellRunner:
         started = now_utc()
         done = _read_partial(partial)
         test = self.dataset(spec.test_data, limit=spec.test_limit, min_size=spec.test_crop)
-        pairs = list(_noisy_test_set(test, spec))
+        pairs = list(draw_noisy_test_set(test, spec))
         visual = {name for name, _, _ in pairs[:VISUAL_IMAGES]}
         label = f"{method.name} {spec.noise} seed {spec.seed}"
         if done:
@@ -541,7 +541,7 @@ def invalidate_cells(
     return removed
 
 
-def _noisy_test_set(test: Dataset, spec: EvalSpec) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+def draw_noisy_test_set(test: Dataset, spec: EvalSpec) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """Clean/noisy pairs: one seeded noise stream drawn over the images in sorted order; for real noise
     (``real:<level>``), the test set's own noisy images."""
     if isinstance(spec.noise, RealNoise):

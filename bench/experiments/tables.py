@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from bench.cells.metrics import compute_psnr, compute_ssim
-from bench.cells.runner import CellRunner, EvalResult, _noisy_test_set
+from bench.cells.runner import CellRunner, EvalResult, draw_noisy_test_set
 from bench.cells.specs import Cell, ComputeSpec, EvalSpec, make_compute_spec
 from bench.experiments.base import Context, Experiment, Results, RunRecord, find_unavailable
 from bench.experiments.driver import format_resources, format_unfinished
@@ -56,7 +56,7 @@ def measure_noisy_input(runner: CellRunner, spec: ComputeSpec) -> dict[str, floa
             "ssim": compute_ssim(noisy, clean),
             "ssim_authors": compute_ssim(noisy, clean, data_range="denoised"),
         }
-        for _, clean, noisy in _noisy_test_set(test, test_spec)
+        for _, clean, noisy in draw_noisy_test_set(test, test_spec)
     ]
     return {**pd.DataFrame(scores).mean().to_dict(), "n_images": len(scores)}
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from skimage import io
 
-from bench.cells.runner import _noisy_test_set
+from bench.cells.runner import draw_noisy_test_set
 from bench.cells.specs import EvalSpec, FitSpec
 from bench.datasets.base import DatasetSpec
 from bench.datasets.catalog import DataError, load_dataset
@@ -250,7 +250,7 @@ def test_the_evaluation_takes_the_test_sets_own_noisy_images(fmd):
         seed=0,
     )
     spec = EvalSpec(fit=fit, test_data=name, test_limit=None, test_crop=32, noise=RealNoise("avg4"), seed=0)
-    pairs = list(_noisy_test_set(test, spec))
+    pairs = list(draw_noisy_test_set(test, spec))
     assert [p[0] for p in pairs] == list(test.names)
     for (_, clean, noisy), reference, given in zip(pairs, test.images, test.noisy, strict=True):
         assert clean.shape == (32, 32) and np.array_equal(clean, reference[16:48, 16:48])
@@ -264,7 +264,7 @@ def test_the_evaluation_takes_the_test_sets_own_noisy_images(fmd):
         seed=0,
     )
     with pytest.raises(DataError, match="needs a test set with noisy images"):
-        list(_noisy_test_set(load_dataset("skimage-test", limit=1), synthetic))
+        list(draw_noisy_test_set(load_dataset("skimage-test", limit=1), synthetic))
 
 
 def test_ct_slices_pair_by_patient_and_index_with_the_authors_split(tmp_path):
