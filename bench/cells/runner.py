@@ -42,6 +42,7 @@ from bench.cells.specs import (
 )
 from bench.cells.store import (
     DamagedRecordError,
+    calls_path,
     checkpoint_path,
     compute_checksum,
     datasets_folder,
@@ -323,23 +324,29 @@ class CellRunner:
             )
         resumed = " (resuming)" if any(checkpoint.parent.glob(f"{checkpoint.name}*")) else ""
         self.log(f"[fit] {method.name}: fitting{resumed} ({_describe(spec)})")
+        calls = calls_path(self.cache_dir, spec.key)
+        earlier, n_calls = count_kept_seconds(calls, checkpoint)
         started = now_utc()
         start = time.perf_counter()
+        ledger = json.dumps({"seconds": earlier, "calls": n_calls, "started": time.time()})
+        write_atomic(calls, lambda path: path.write_text(ledger))
         with use_precision(spec.precision):
             method.fit(training, seed=spec.seed, progress=self.progress, checkpoint=checkpoint)
-        seconds = time.perf_counter() - start
+        seconds = earlier + time.perf_counter() - start
         report = dict(method.report)
         write_atomic(model, method.save)
         record = {
             "spec": describe_cell(spec),
             "key": spec.key,
             "seconds": seconds,
+            "calls": n_calls + 1,
             "report": report,
             "model_sha256": hash_file(model),
             "provenance": self.describe_provenance(started=started),
         }
         written = write_record(record_path(self.cache_dir, "fit", spec.key), record)
         _remove_checkpoints(checkpoint)
+        calls.unlink(missing_ok=True)
         self._reports[spec.key] = written["report"]
         return method, seconds
 
@@ -642,6 +649,23 @@ def _read_partial(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
             flush=True,
         )
     return done
+
+
+def count_kept_seconds(calls: Path, checkpoint: Path) -> tuple[float, int]:
+    """The fit seconds of a fit's earlier, interrupted calls that its checkpoints kept, and how many calls.
+
+    ``calls`` is the ledger :meth:`CellRunner.fit` writes as a call starts (the kept seconds of the calls
+    before it and its start time). A call kept the work up to the last checkpoint or stage file it wrote
+    (``<checkpoint>*``, by modification time): what an interruption threw away is redone and counted once,
+    and a call killed before its first checkpoint adds nothing. A fresh fit gives ``(0.0, 0)``.
+    """
+    try:
+        ledger = json.loads(calls.read_text())
+        seconds, n_calls, started = float(ledger["seconds"]), int(ledger["calls"]), float(ledger["started"])
+    except (OSError, ValueError, KeyError, TypeError):  # no ledger (a fresh fit) or a damaged one
+        return 0.0, 0
+    written = [path.stat().st_mtime for path in checkpoint.parent.glob(f"{checkpoint.name}*")]
+    return seconds + max([0.0, *(mtime - started for mtime in written)]), n_calls + 1
 
 
 def _remove_checkpoints(checkpoint: Path) -> None:

@@ -105,6 +105,11 @@ def checkpoint_path(cache_dir: Path, key: str) -> Path:
     return fit_folder(cache_dir, key) / "checkpoint"
 
 
+def calls_path(cache_dir: Path, key: str) -> Path:
+    """The ledger of an unfinished fit's calls: when the current one started, what earlier ones kept."""
+    return fit_folder(cache_dir, key) / "calls.json"
+
+
 def partial_path(cache_dir: Path, key: str) -> Path:
     """The per-image lines of an interrupted evaluation."""
     return record_path(cache_dir, "eval", key).with_suffix(".partial.jsonl")

@@ -36,10 +36,10 @@ from bench.cells.executors import (
 )
 from bench.cells.runner import CellRunner, invalidate_cells, is_cached
 from bench.cells.specs import EvalSpec, describe_cell, kind_of, make_fit_spec
-from bench.cells.store import record_path
+from bench.cells.store import calls_path, checkpoint_path, fit_folder, record_path
 from bench.config.profiles import get_profile
 from bench.datasets.base import DatasetSpec
-from methods.bm3d import BlindBM3D
+from methods.bm3d import BM3D, BlindBM3D
 from methods.gan2gan.method import GAN2GAN
 from noise import parse_noise
 
@@ -289,6 +289,42 @@ def test_force_method_deletes_the_method_and_what_builds_on_it(tmp_path):
     assert removed == 3  # the GAN2GAN fit, the N2C(Eq.4) fit built on it, and its evaluation
     assert is_cached(tmp_path, bm3d) and is_cached(tmp_path, bm3d.fit)
     assert not is_cached(tmp_path, n2c) and not is_cached(tmp_path, n2c.fit)
+
+
+@pytest.mark.parametrize("kept", [30.0, None])
+def test_a_resumed_fit_counts_the_seconds_its_checkpoints_kept(tmp_path, monkeypatch, kept):
+    """A call interrupted after a checkpoint written ``kept`` s into it adds those seconds to the fit's
+    time; one interrupted before any checkpoint (``None``) adds nothing: its work is redone."""
+    spec = eval_spec("bm3d").fit
+    checkpoint = checkpoint_path(tmp_path, spec.key)
+    fit = BM3D.fit
+
+    def interrupted(self, data, **kwargs):
+        if kept is not None:
+            started = json.loads(calls_path(tmp_path, spec.key).read_text())["started"]
+            checkpoint.write_bytes(b"state")
+            os.utime(checkpoint, (started + kept, started + kept))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(BM3D, "fit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        quiet_runner(tmp_path).fit(spec)
+    monkeypatch.setattr(BM3D, "fit", fit)
+    _, seconds = quiet_runner(tmp_path).fit(spec)
+
+    record = json.loads(record_path(tmp_path, "fit", spec.key).read_text())
+    assert record["calls"] == 2 and record["seconds"] == seconds
+    assert (kept or 0.0) <= seconds < (kept or 0.0) + 5.0
+    assert not calls_path(tmp_path, spec.key).exists() and not checkpoint.exists()
+    assert sorted(p.name for p in fit_folder(tmp_path, spec.key).iterdir()) == [".lock", "fit.json", "model"]
+
+
+def test_a_fit_done_in_one_call_leaves_no_ledger(tmp_path):
+    spec = eval_spec("bm3d").fit
+    _, seconds = quiet_runner(tmp_path).fit(spec)
+    record = json.loads(record_path(tmp_path, "fit", spec.key).read_text())
+    assert record["calls"] == 1 and 0.0 <= seconds == record["seconds"] < 5.0
+    assert not calls_path(tmp_path, spec.key).exists()
 
 
 @pytest.mark.parametrize("threads", [0, -1])
