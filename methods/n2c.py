@@ -42,8 +42,9 @@ class NoiseToClean(Method):
     start : {"default", "identity"}
         The DnCNN's initialisation (:class:`methods.nets.DnCNN`): PyTorch's default, or starting as the
         identity (last convolution zeroed), which leaves the identity plateau sooner in short trainings.
-    steps, batch_size, patch_size, lr, milestones, gamma :
-        Training schedule (Adam, MultiStepLR on optimizer steps): :class:`methods.training.TrainConfig`.
+    steps, batch_size, patch_size, lr, milestones, gamma, warmup :
+        Training schedule (Adam, MultiStepLR on optimizer steps after ``warmup`` steps of linear warmup):
+        :class:`methods.training.TrainConfig`.
     device : str
         'auto', 'cpu' or 'cuda'.
     """
@@ -65,6 +66,7 @@ class NoiseToClean(Method):
         lr: float = 1e-3,
         milestones: tuple[int, ...] = (),
         gamma: float = 0.1,
+        warmup: int = 0,
         device: str = "auto",
     ) -> None:
         self.params: dict[str, Any] = {
@@ -77,6 +79,7 @@ class NoiseToClean(Method):
             "lr": lr,
             "milestones": tuple(milestones),
             "gamma": gamma,
+            "warmup": warmup,
         }
         self.device = resolve_device(device)
         self.net = self.build_network().to(self.device).eval()
@@ -136,6 +139,7 @@ class NoiseToClean(Method):
             lr=p["lr"],
             milestones=p["milestones"],
             gamma=p["gamma"],
+            warmup=p["warmup"],
         )
 
     def fit(

@@ -101,8 +101,9 @@ class GAN2GAN(Method):
         default start G2G_1's pair loss sits at the identity's for about 200 steps of 32 x 40x40 at
         sigma 15 (75 at sigma 25), from the identity start for about 110. Later iterations are
         warm-started.
-    g2g_steps, g2g_batch_size, g2g_patch_size, g2g_lr, g2g_milestones, g2g_gamma :
-        Training of each G2G iteration (Adam, MSE, MultiStepLR on steps).
+    g2g_steps, g2g_batch_size, g2g_patch_size, g2g_lr, g2g_milestones, g2g_gamma, g2g_warmup :
+        Training of each G2G iteration (Adam, MSE, MultiStepLR on steps after ``g2g_warmup`` steps of
+        linear warmup: :class:`methods.training.TrainConfig`).
     g2g_snapshot_every : int
         Keep each G2G iteration's DnCNN after every this many steps (0 = none) as extra stages
         ``"G2G_j step s"`` (:meth:`stages`), so that an evaluation draws test PSNR against the step.
@@ -163,6 +164,7 @@ class GAN2GAN(Method):
         g2g_lr: float = 1e-3,
         g2g_milestones: tuple[int, ...] = (1600, 3200),
         g2g_gamma: float = 0.5,
+        g2g_warmup: int = 0,
         g2g_snapshot_every: int = 0,
         g2g_estimate: str = "crops",
         g2g_noise_offset: str = "corner",
@@ -258,6 +260,7 @@ class GAN2GAN(Method):
             milestones=p["g2g_milestones"],
             gamma=p["g2g_gamma"],
             loss="mse",
+            warmup=p["g2g_warmup"],
         )
 
     # fitting ----------------------------------------------------------------------------------------

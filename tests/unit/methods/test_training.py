@@ -19,6 +19,7 @@ from methods.training import (
     fold_batch_norm,
     init_seeded,
     make_adam,
+    make_scheduler,
     receptive_radius,
     resolve_device,
     set_torch_rng_state,
@@ -192,8 +193,11 @@ def test_train_network_lr_zero_after_milestone_freezes_weights() -> None:
     assert not all(torch.equal(p, q) for p, q in zip(after3, params_of(make_net()), strict=True))
 
 
-def test_train_network_resume_is_bit_identical(tmp_path: Path) -> None:
-    config = TrainConfig(steps=12, batch_size=4, patch_size=12, checkpoint_seconds=0.0)
+@pytest.mark.parametrize("warmup", [0, 5])
+def test_train_network_resume_is_bit_identical(tmp_path: Path, warmup: int) -> None:
+    config = TrainConfig(
+        steps=12, batch_size=4, patch_size=12, milestones=(9,), warmup=warmup, checkpoint_seconds=0.0
+    )
     kwargs = {"config": config, "seed": 3, "device": CPU, "progress": False}
 
     reference = make_net()
@@ -216,6 +220,27 @@ def test_train_network_resume_is_bit_identical(tmp_path: Path) -> None:
     assert all(torch.equal(ref_state[k], new_state[k]) for k in ref_state)
     assert not ckpt.exists()
     assert not (tmp_path / "a.pt").exists()
+
+
+def learning_rates(config: TrainConfig) -> list[float]:
+    """The learning rate of each of ``config.steps`` optimizer steps under :func:`make_scheduler`."""
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=config.lr)
+    scheduler = make_scheduler(optimizer, config)
+    rates = []
+    for _ in range(config.steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return rates
+
+
+def test_warmup_ramps_the_learning_rate_then_the_milestones_apply() -> None:
+    common = {"steps": 10, "batch_size": 1, "patch_size": 8, "lr": 1e-3, "milestones": (6, 8), "gamma": 0.5}
+    plain, warm = learning_rates(TrainConfig(**common)), learning_rates(TrainConfig(**common, warmup=4))
+    np.testing.assert_allclose(plain, [1e-3] * 6 + [5e-4] * 2 + [2.5e-4] * 2)
+    np.testing.assert_allclose(warm, [2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4, 2.5e-4])
+    with pytest.raises(ValueError, match="warmup must be >= 0"):
+        learning_rates(TrainConfig(**common, warmup=-1))
 
 
 def test_snapshots_are_the_states_after_their_steps_and_survive_a_resume(tmp_path: Path) -> None:
@@ -474,3 +499,12 @@ def test_adam_is_fused_only_where_the_networks_train_on_cuda():
     assert not make_adam([weight], lr=1e-3, device=torch.device("cpu")).defaults["fused"]
     fused = make_adam([weight], lr=1e-3, betas=(0.5, 0.999), device=torch.device("cuda"))
     assert fused.defaults["fused"] and fused.defaults["betas"] == (0.5, 0.999)
+
+
+def test_the_dncnn_methods_and_g2g_pass_their_warmup_to_the_schedule() -> None:
+    from methods.gan2gan.method import GAN2GAN
+    from methods.n2v import Noise2Void
+
+    assert Noise2Void(depth=3, features=8, warmup=7, device="cpu").train_config().warmup == 7
+    assert GAN2GAN(g2g_warmup=9, device="cpu").g2g_config().warmup == 9
+    assert GAN2GAN(device="cpu").g2g_config().warmup == 0
